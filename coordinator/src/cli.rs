@@ -1,0 +1,258 @@
+//! The `gzfleet` command line: gzip/pigz habits, plus the cluster options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use gzfleet_worker::units::{parse_duration, parse_size};
+
+/// Smallest and largest chunk (DESIGN.md): below 128 KiB the per-chunk costs dominate;
+/// above 64 MiB a retry repeats too much work and memory per chunk grows.
+pub const MIN_BLOCK: u64 = 128 << 10;
+pub const MAX_BLOCK: u64 = 64 << 20;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gzfleet",
+    version,
+    about = "pigz for a cluster: parallel gzip on this machine, or across many",
+    long_about = "pigz for a cluster: parallel gzip on this machine, or across many.\n\n\
+        The output is always one standard gzip member that gzip, zcat and pigz read, and its \
+        bytes depend only on the input and the options, never on how many threads or \
+        workers made it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compress files (or stdin) into gzip, here or on workers
+    Compress(CompressArgs),
+    /// Decompress .gz files (all members; as gzip -d)
+    Decompress(DecompressArgs),
+    /// Check .gz files completely: structure, CRC-32 and length (as gzip -t)
+    Test(TestArgs),
+    /// Show sizes and ratios of .gz files (as gzip -l)
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("level_flag").multiple(false)))]
+pub struct CompressArgs {
+    /// Files to compress, each to FILE.gz beside it; none or "-" reads stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write to stdout; keep the input
+    #[arg(short = 'c', long)]
+    pub stdout: bool,
+    /// Write to PATH (one input only)
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Compression level: 0 (store) to 9 (best); -1 .. -9 are shorthands
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9), conflicts_with = "level_flag")]
+    pub level: Option<u32>,
+    #[arg(short = '0', hide = true, group = "level_flag")]
+    pub l0: bool,
+    #[arg(short = '1', hide = true, group = "level_flag")]
+    pub l1: bool,
+    #[arg(short = '2', hide = true, group = "level_flag")]
+    pub l2: bool,
+    #[arg(short = '3', hide = true, group = "level_flag")]
+    pub l3: bool,
+    #[arg(short = '4', hide = true, group = "level_flag")]
+    pub l4: bool,
+    #[arg(short = '5', hide = true, group = "level_flag")]
+    pub l5: bool,
+    #[arg(short = '6', hide = true, group = "level_flag")]
+    pub l6: bool,
+    #[arg(short = '7', hide = true, group = "level_flag")]
+    pub l7: bool,
+    #[arg(short = '8', hide = true, group = "level_flag")]
+    pub l8: bool,
+    #[arg(short = '9', hide = true, group = "level_flag")]
+    pub l9: bool,
+    /// Chunk size, 128K to 64M (K, M = KiB, MiB). Part of what fixes the output bytes
+    #[arg(short = 'b', long = "block-size", value_name = "SIZE", default_value = "1M", value_parser = parse_block)]
+    pub block_size: u64,
+    /// Compress chunks independently (no 32 KiB priming): slightly larger output
+    /// whose chunks can be decoded from their own start
+    #[arg(short = 'i', long)]
+    pub independent: bool,
+    /// Compression threads on this machine when no workers are named [default: all cores]
+    #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: Option<u32>,
+    /// Overwrite existing output; compress links, devices and .gz files; write to a terminal
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Keep the input (the default; accepted for gzip habits)
+    #[arg(short = 'k', long, hide = true)]
+    pub keep: bool,
+    /// Remove each input after its output is complete
+    #[arg(long, conflicts_with = "keep")]
+    pub rm: bool,
+    /// Do not store the input's name and modification time in the header
+    #[arg(short = 'n', long = "no-name")]
+    pub no_name: bool,
+    /// Store the input's name and modification time (the default)
+    #[arg(short = 'N', long = "name", overrides_with = "no_name")]
+    pub name: bool,
+    /// Print no warnings or progress
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print a summary per file (and, twice, every retry and worker change)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Compress on these workers (HOST:PORT or dns:NAME:PORT, comma-separated)
+    /// instead of locally
+    #[arg(
+        long,
+        env = "GZFLEET_WORKERS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Cluster"
+    )]
+    pub workers: Vec<String>,
+    /// Read worker addresses from PATH, one a line (# comments); re-read while running
+    #[arg(long, value_name = "PATH", help_heading = "Cluster")]
+    pub workers_file: Option<PathBuf>,
+    /// Inflate every compressed chunk and compare it with the input before writing it
+    #[arg(long, help_heading = "Cluster")]
+    pub verify: bool,
+    /// When every worker is gone, wait this long for one to return before failing
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = "Cluster")]
+    pub wait_workers: Duration,
+    /// Failed attempts allowed per chunk before the job fails
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Cluster")]
+    pub max_attempts: u32,
+    /// Continue an interrupted run from its partial output and journal (same arguments)
+    #[arg(long, help_heading = "Cluster")]
+    pub resume: bool,
+    /// How often the partial output is made durable for --resume
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, help_heading = "Cluster")]
+    pub sync_interval: Duration,
+    /// Write statistics (sizes, time, retries, each worker's share) as JSON to PATH
+    #[arg(long, value_name = "PATH", help_heading = "Cluster")]
+    pub stats_json: Option<PathBuf>,
+}
+
+impl CompressArgs {
+    pub fn level(&self) -> u32 {
+        let flags = [
+            self.l0, self.l1, self.l2, self.l3, self.l4, self.l5, self.l6, self.l7, self.l8,
+            self.l9,
+        ];
+        match flags.iter().position(|&set| set) {
+            Some(level) => level as u32,
+            None => self.level.unwrap_or(6),
+        }
+    }
+}
+
+fn parse_block(text: &str) -> Result<u64, String> {
+    let size = parse_size(text)?;
+    if !(MIN_BLOCK..=MAX_BLOCK).contains(&size) {
+        return Err(format!(
+            "block size {size} bytes is outside 128K..64M (sizes take units: 512K, 4M)"
+        ));
+    }
+    Ok(size)
+}
+
+/// Output options shared by decompress.
+#[derive(Debug, Args)]
+pub struct DecompressArgs {
+    /// .gz files to decompress, each to its name without the suffix; none or "-" reads stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write to stdout; keep the input
+    #[arg(short = 'c', long)]
+    pub stdout: bool,
+    /// Write to PATH (one input only)
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Overwrite existing output; write to a terminal
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Keep the input (the default; accepted for gzip habits)
+    #[arg(short = 'k', long, hide = true)]
+    pub keep: bool,
+    /// Remove each input after its output is complete
+    #[arg(long, conflicts_with = "keep")]
+    pub rm: bool,
+    /// Print no warnings
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print a line per file
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// .gz files to check; "-" reads stdin
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print no warnings
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print OK for each good file
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// .gz files to list. Sizes come from each file's trailer, as gzip -l: the
+    /// uncompressed size is modulo 4 GiB, and of the last member only
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Also show the stored CRC-32, modification time and name
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn compress(args: &[&str]) -> Result<CompressArgs, clap::Error> {
+        let argv = ["gzfleet", "compress"]
+            .into_iter()
+            .chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Compress(c) => c,
+            _ => unreachable!(),
+        })
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(compress(&[]).unwrap().level(), 6);
+        assert_eq!(compress(&["-9"]).unwrap().level(), 9);
+        assert_eq!(compress(&["-1c"]).unwrap().level(), 1);
+        assert_eq!(compress(&["--level", "0"]).unwrap().level(), 0);
+        assert!(compress(&["--level", "10"]).is_err());
+        assert!(compress(&["-9", "--level", "3"]).is_err());
+        assert!(compress(&["-9", "-1"]).is_err());
+    }
+
+    #[test]
+    fn block_sizes() {
+        assert_eq!(compress(&["-b", "128K"]).unwrap().block_size, 128 << 10);
+        assert_eq!(compress(&["-b", "4MiB"]).unwrap().block_size, 4 << 20);
+        assert_eq!(compress(&[]).unwrap().block_size, 1 << 20);
+        assert!(compress(&["-b", "64K"]).is_err());
+        assert!(compress(&["-b", "65M"]).is_err());
+        assert!(compress(&["-b", "lots"]).is_err());
+    }
+}

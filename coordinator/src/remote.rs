@@ -1,0 +1,178 @@
+//! A `gzfleet-worker` reached over gRPC, as a [`Backend`].
+//!
+//! One lazily connected HTTP/2 channel per worker carries all its chunks as concurrent
+//! streams; tonic reconnects it when the worker comes back. Message limits are set
+//! from the job's block size, not left at tonic's 4 MiB default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gzfleet_proto::v1::compress_request::Source;
+use gzfleet_proto::v1::worker_client::WorkerClient;
+use gzfleet_proto::v1::{CompressRequest, InfoRequest};
+use gzfleet_worker::engine::MAX_DICTIONARY;
+use gzfleet_worker::server::{CONNECTION_WINDOW, STREAM_WINDOW, deflate_bound};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::backend::{Answer, AttemptError, Backend, BackendInfo, BoxFuture, JobParams};
+use crate::chunker::Chunk;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+const MESSAGE_SLACK: usize = 4096;
+/// The name the worker registers its service under in grpc.health.v1.
+const SERVICE_NAME: &str = "gzfleet.v1.Worker";
+
+pub struct RemoteWorker {
+    addr: String,
+    channel: Channel,
+    /// Largest response expected: the deflate bound of the largest chunk.
+    max_response: usize,
+    max_request: usize,
+}
+
+impl RemoteWorker {
+    /// Prepares a channel to `addr` (HOST:PORT); nothing is sent until first use.
+    pub fn new(addr: &str, block: u64) -> Result<Self, String> {
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("{addr}: not a valid worker address ({e})"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            // A worker that vanishes without a FIN (power loss, partition) is noticed
+            // by keepalive instead of waiting for each chunk's deadline.
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true);
+        Ok(RemoteWorker {
+            addr: addr.to_string(),
+            channel: endpoint.connect_lazy(),
+            max_response: deflate_bound(block) as usize + MESSAGE_SLACK,
+            max_request: block as usize + MAX_DICTIONARY + MESSAGE_SLACK,
+        })
+    }
+
+    fn client(&self) -> WorkerClient<Channel> {
+        WorkerClient::new(self.channel.clone())
+            .max_decoding_message_size(self.max_response)
+            .max_encoding_message_size(self.max_request)
+    }
+}
+
+impl Backend for RemoteWorker {
+    fn name(&self) -> &str {
+        &self.addr
+    }
+
+    fn compress(
+        &self,
+        chunk: Arc<Chunk>,
+        params: &JobParams,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Answer, AttemptError>> {
+        let mut client = self.client();
+        let mut request = Request::new(CompressRequest {
+            job_id: params.job_id.clone(),
+            chunk_index: chunk.index,
+            offset: chunk.offset,
+            level: params.level,
+            independent: params.independent,
+            // Bytes clones share the chunk's buffer: no copy until the wire.
+            dictionary: chunk.dictionary.clone(),
+            source: Some(Source::Data(chunk.data.clone())),
+        });
+        request.set_timeout(deadline);
+        Box::pin(async move {
+            let reply = tokio::time::timeout(deadline, client.compress(request))
+                .await
+                .map_err(|_| AttemptError::Timeout(deadline))?
+                .map_err(classify)?
+                .into_inner();
+            Ok(Answer {
+                deflate: reply.deflate,
+                crc32: reply.crc32,
+                input_len: reply.input_length,
+                engine: reply.engine,
+            })
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<Result<BackendInfo, String>> {
+        let mut health = HealthClient::new(self.channel.clone());
+        let mut client = self.client();
+        Box::pin(async move {
+            let check = async {
+                let status = health
+                    .check(HealthCheckRequest {
+                        service: SERVICE_NAME.into(),
+                    })
+                    .await
+                    .map_err(|s| describe(&s))?
+                    .into_inner()
+                    .status();
+                if status != ServingStatus::Serving {
+                    return Err(format!("health check says {}", status.as_str_name()));
+                }
+                let info = client
+                    .info(InfoRequest {})
+                    .await
+                    .map_err(|s| describe(&s))?
+                    .into_inner();
+                Ok(BackendInfo {
+                    slots: info.slots.max(1) as usize,
+                    max_chunk: info.max_chunk_bytes,
+                    engine: info.engine,
+                    version: info.version,
+                })
+            };
+            tokio::time::timeout(PROBE_TIMEOUT, check)
+                .await
+                .map_err(|_| format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))?
+        })
+    }
+}
+
+/// Sorts a failed call into what the scheduler should do about it.
+fn classify(status: Status) -> AttemptError {
+    let message = describe(&status);
+    match status.code() {
+        Code::ResourceExhausted => AttemptError::Busy(message),
+        Code::DeadlineExceeded => AttemptError::Down(message),
+        Code::InvalidArgument
+        | Code::OutOfRange
+        | Code::Unimplemented
+        | Code::FailedPrecondition
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::NotFound => AttemptError::Rejected(message),
+        Code::Internal | Code::DataLoss => AttemptError::Wrong(message),
+        _ => AttemptError::Down(message),
+    }
+}
+
+/// A status as one readable phrase: transport failures hide the useful part
+/// ("Connection refused") in the error's source chain.
+fn describe(status: &Status) -> String {
+    use std::error::Error;
+    let mut text = status.message().to_string();
+    let mut source = status.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    if text.is_empty() {
+        return format!("{:?}", status.code());
+    }
+    crate::error::without_os_error(text)
+}

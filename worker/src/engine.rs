@@ -1,0 +1,216 @@
+//! The chunk engine: one chunk (plus its preset dictionary) in, raw deflate out.
+//!
+//! This is the seam DESIGN.md names: everything that decides output bytes for a chunk
+//! lives here, so the embedded pool and every remote worker produce the same bytes as
+//! long as they run the same [`ENGINE_ID`]. The deflate data is never final and always
+//! ends byte-aligned with a sync flush (an empty stored block, `00 00 ff ff`), so chunks
+//! can be concatenated in any number without knowing which one is last.
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// Names the deflate implementation and its configuration. Outputs are promised to be
+/// identical only between engines with the same id, so workers report it and the
+/// coordinator refuses to mix engines within one job.
+pub const ENGINE_ID: &str = "flate2-zlib-rs/0.6;sync-flush;v1";
+
+/// The preset dictionary is at most the deflate window: 32 KiB.
+pub const MAX_DICTIONARY: usize = 32 * 1024;
+
+/// Deflate levels 0 (stored) to 9 (best), as gzip.
+pub const MAX_LEVEL: u32 = 9;
+
+/// What compressing one chunk produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOutput {
+    /// Raw deflate blocks: non-final, ending in a sync flush.
+    pub deflate: Vec<u8>,
+    /// CRC-32 (gzip's) of the uncompressed chunk.
+    pub crc32: u32,
+    /// Length of the uncompressed chunk.
+    pub input_len: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("compression level {0} is out of range (0-9)")]
+    Level(u32),
+    #[error("preset dictionary of {0} bytes exceeds the 32 KiB deflate window")]
+    Dictionary(usize),
+    #[error("deflate failed: {0}")]
+    Deflate(String),
+}
+
+/// A reusable compressor. Allocating a deflate state costs ~300 KiB of zeroed memory,
+/// so each pool thread keeps one and resets it between chunks.
+pub struct Engine {
+    level: u32,
+    deflate: Compress,
+}
+
+impl Engine {
+    pub fn new(level: u32) -> Result<Self, EngineError> {
+        if level > MAX_LEVEL {
+            return Err(EngineError::Level(level));
+        }
+        Ok(Engine {
+            level,
+            deflate: Compress::new(Compression::new(level), false),
+        })
+    }
+
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// Compresses `data` primed with `dictionary` (empty for the first chunk and in
+    /// independent mode).
+    pub fn compress(&mut self, data: &[u8], dictionary: &[u8]) -> Result<ChunkOutput, EngineError> {
+        if dictionary.len() > MAX_DICTIONARY {
+            return Err(EngineError::Dictionary(dictionary.len()));
+        }
+        self.deflate.reset();
+        if !dictionary.is_empty() {
+            self.deflate
+                .set_dictionary(dictionary)
+                .map_err(|e| EngineError::Deflate(e.to_string()))?;
+        }
+        // Stored blocks grow the data by 5 bytes per 64 KiB at worst; this bound also
+        // leaves room for the sync flush so most chunks need a single call.
+        let mut out = Vec::with_capacity(data.len() + data.len() / 1024 + 64);
+        let start_in = self.deflate.total_in();
+        loop {
+            let consumed = (self.deflate.total_in() - start_in) as usize;
+            let status = self
+                .deflate
+                .compress_vec(&data[consumed..], &mut out, FlushCompress::Sync)
+                .map_err(|e| EngineError::Deflate(e.to_string()))?;
+            let consumed = (self.deflate.total_in() - start_in) as usize;
+            // zlib's rule: a flush is complete once all input is taken and the call
+            // returned with output space to spare.
+            if consumed == data.len() && out.len() < out.capacity() {
+                break;
+            }
+            match status {
+                Status::Ok | Status::BufError => out.reserve(out.capacity() / 2 + 64),
+                Status::StreamEnd => {
+                    return Err(EngineError::Deflate("unexpected end of stream".into()));
+                }
+            }
+        }
+        Ok(ChunkOutput {
+            deflate: out,
+            crc32: crc32fast::hash(data),
+            input_len: data.len() as u64,
+        })
+    }
+}
+
+/// One-shot convenience for callers that do not keep an [`Engine`].
+pub fn compress_chunk(
+    data: &[u8],
+    dictionary: &[u8],
+    level: u32,
+) -> Result<ChunkOutput, EngineError> {
+    Engine::new(level)?.compress(data, dictionary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Decompress, FlushDecompress};
+
+    fn inflate(deflate: &[u8], dictionary: &[u8], expect_len: usize) -> Vec<u8> {
+        let mut d = Decompress::new(false);
+        if !dictionary.is_empty() {
+            d.set_dictionary(dictionary).unwrap();
+        }
+        let mut out = Vec::with_capacity(expect_len + 16);
+        d.decompress_vec(deflate, &mut out, FlushDecompress::Sync)
+            .unwrap();
+        assert_eq!(
+            d.total_in() as usize,
+            deflate.len(),
+            "trailing deflate bytes"
+        );
+        out
+    }
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(7) as u8 % 17 + b'a')
+            .collect()
+    }
+
+    #[test]
+    fn ends_with_sync_flush_and_is_not_final() {
+        for level in 0..=MAX_LEVEL {
+            let data = sample(100_000);
+            let out = compress_chunk(&data, &[], level).unwrap();
+            assert!(out.deflate.ends_with(&[0, 0, 0xff, 0xff]), "level {level}");
+            // The first block header's BFINAL bit is bit 0 of byte 0.
+            assert_eq!(out.deflate[0] & 1, 0, "level {level} wrote a final block");
+            assert_eq!(inflate(&out.deflate, &[], data.len()), data);
+            assert_eq!(out.crc32, crc32fast::hash(&data));
+            assert_eq!(out.input_len, data.len() as u64);
+        }
+    }
+
+    #[test]
+    fn dictionary_is_used_and_required() {
+        let dict = sample(MAX_DICTIONARY);
+        let data = dict[1000..9000].to_vec();
+        let primed = compress_chunk(&data, &dict, 6).unwrap();
+        let plain = compress_chunk(&data, &[], 6).unwrap();
+        assert!(primed.deflate.len() * 4 < plain.deflate.len());
+        assert_eq!(inflate(&primed.deflate, &dict, data.len()), data);
+    }
+
+    #[test]
+    fn reused_engine_matches_fresh_engine() {
+        let mut engine = Engine::new(6).unwrap();
+        let a = sample(70_000);
+        let b = sample(50_000);
+        let first = engine.compress(&a, &[]).unwrap();
+        let second = engine.compress(&b, &a[a.len() - MAX_DICTIONARY..]).unwrap();
+        assert_eq!(first, compress_chunk(&a, &[], 6).unwrap());
+        assert_eq!(
+            second,
+            compress_chunk(&b, &a[a.len() - MAX_DICTIONARY..], 6).unwrap()
+        );
+    }
+
+    #[test]
+    fn incompressible_data_fits() {
+        let mut x = 0x9E3779B97F4A7C15u64;
+        let data: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for level in [0, 1, 9] {
+            let out = compress_chunk(&data, &[], level).unwrap();
+            assert_eq!(inflate(&out.deflate, &[], data.len()), data);
+        }
+    }
+
+    #[test]
+    fn empty_chunk_is_an_empty_sync_block() {
+        let out = compress_chunk(&[], &[], 6).unwrap();
+        assert!(out.deflate.ends_with(&[0, 0, 0xff, 0xff]));
+        assert_eq!(out.crc32, 0);
+        assert_eq!(inflate(&out.deflate, &[], 0), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn rejects_bad_level_and_oversized_dictionary() {
+        assert!(matches!(Engine::new(10), Err(EngineError::Level(10))));
+        let big = vec![0u8; MAX_DICTIONARY + 1];
+        assert!(matches!(
+            compress_chunk(b"x", &big, 6),
+            Err(EngineError::Dictionary(_))
+        ));
+    }
+}

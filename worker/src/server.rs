@@ -1,0 +1,291 @@
+//! The `gzfleet.v1.Worker` gRPC service: validates requests, runs them on the bounded
+//! [`EnginePool`], and serves `grpc.health.v1` beside it.
+//!
+//! Limits are explicit: a request may carry at most `max_chunk` bytes of chunk plus a
+//! 32 KiB dictionary, and tonic's message limits are raised to exactly that (its 4 MiB
+//! default would refuse big chunks; no limit at all would let one peer exhaust memory).
+
+use std::future::Future;
+#[cfg(feature = "fault-injection")]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use gzfleet_proto::v1::compress_request::Source;
+use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
+use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse};
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+use crate::engine::{ENGINE_ID, MAX_DICTIONARY, MAX_LEVEL};
+#[cfg(feature = "fault-injection")]
+use crate::faults::Faults;
+use crate::pool::{EnginePool, Job, Submit};
+
+/// Room for protobuf framing around the chunk and dictionary in one message.
+const MESSAGE_SLACK: usize = 4096;
+
+/// Largest deflate output for `len` input bytes: stored blocks add 5 bytes per 64 KiB,
+/// plus the sync flush.
+pub fn deflate_bound(len: u64) -> u64 {
+    len + len / 1024 + 64
+}
+
+/// HTTP/2 flow-control windows, for both ends. Chunks are megabytes; hyper's default
+/// windows would stall a fast link on round trips.
+pub const STREAM_WINDOW: u32 = 8 << 20;
+pub const CONNECTION_WINDOW: u32 = 32 << 20;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Chunks compressed at once (threads).
+    pub slots: usize,
+    /// Requests that may wait for a slot; beyond them RESOURCE_EXHAUSTED.
+    pub queue_depth: usize,
+    /// Largest chunk accepted, in bytes.
+    pub max_chunk: u64,
+    #[cfg(feature = "fault-injection")]
+    pub faults: Faults,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot start compression threads: {0}")]
+    Threads(std::io::Error),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+pub struct WorkerService {
+    pool: EnginePool,
+    config: WorkerConfig,
+    #[cfg(feature = "fault-injection")]
+    calls: AtomicU64,
+}
+
+impl WorkerService {
+    pub fn new(config: WorkerConfig) -> Result<Self, ServeError> {
+        let pool =
+            EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
+        Ok(WorkerService {
+            pool,
+            config,
+            #[cfg(feature = "fault-injection")]
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    fn validate(&self, req: &CompressRequest) -> Result<Bytes, Status> {
+        if req.level > MAX_LEVEL {
+            return Err(Status::invalid_argument(format!(
+                "compression level {} is out of range 0-{MAX_LEVEL}",
+                req.level
+            )));
+        }
+        if req.dictionary.len() > MAX_DICTIONARY {
+            return Err(Status::invalid_argument(format!(
+                "dictionary of {} bytes exceeds the 32 KiB deflate window",
+                req.dictionary.len()
+            )));
+        }
+        if req.independent && !req.dictionary.is_empty() {
+            return Err(Status::invalid_argument(
+                "independent chunks must not carry a dictionary",
+            ));
+        }
+        let data = match &req.source {
+            Some(Source::Data(data)) => data.clone(),
+            Some(Source::Range(_)) => {
+                return Err(Status::unimplemented(
+                    "this worker does not read ranges itself (pull mode); send the chunk bytes",
+                ));
+            }
+            None => return Err(Status::invalid_argument("request carries no chunk")),
+        };
+        if data.len() as u64 > self.config.max_chunk {
+            return Err(Status::invalid_argument(format!(
+                "chunk of {} bytes exceeds this worker's limit of {} bytes (gzfleet-worker --max-chunk)",
+                data.len(),
+                self.config.max_chunk
+            )));
+        }
+        Ok(data)
+    }
+}
+
+#[tonic::async_trait]
+impl Worker for WorkerService {
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        Ok(Response::new(InfoResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            engine: ENGINE_ID.to_string(),
+            slots: self.pool.slots() as u32,
+            max_chunk_bytes: self.config.max_chunk,
+            queue_depth: self.pool.queue_depth() as u32,
+        }))
+    }
+
+    async fn compress(
+        &self,
+        request: Request<CompressRequest>,
+    ) -> Result<Response<CompressResponse>, Status> {
+        let req = request.into_inner();
+        let data = self.validate(&req)?;
+        #[cfg(feature = "fault-injection")]
+        let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        #[cfg(feature = "fault-injection")]
+        let started = std::time::Instant::now();
+        #[cfg(feature = "fault-injection")]
+        self.config.faults.before(call).await;
+        let job = Job {
+            data,
+            dictionary: req.dictionary,
+            level: req.level,
+        };
+        let pending = self.pool.try_submit(job).map_err(|e| match e {
+            Submit::Busy => Status::resource_exhausted(format!(
+                "all {} slots are busy and {} requests are queued; retry later",
+                self.pool.slots(),
+                self.pool.queue_depth()
+            )),
+            Submit::Closed => Status::unavailable("worker is shutting down"),
+        })?;
+        let out = pending
+            .await
+            .map_err(|_| Status::internal("compression thread ended unexpectedly"))?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        #[allow(unused_mut)]
+        let mut response = CompressResponse {
+            deflate: Bytes::from(out.deflate),
+            crc32: out.crc32,
+            input_length: out.input_len,
+            engine: ENGINE_ID.to_string(),
+        };
+        #[cfg(feature = "fault-injection")]
+        self.config
+            .faults
+            .after(call, started.elapsed(), &mut response)
+            .await;
+        Ok(Response::new(response))
+    }
+}
+
+/// Serves the worker and health services on `listener` until `shutdown` completes,
+/// then stops accepting, finishes the requests in hand and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let max_chunk = config.max_chunk as usize;
+    let service = WorkerService::new(config)?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<WorkerServer<WorkerService>>().await;
+
+    let worker = WorkerServer::new(service)
+        .max_decoding_message_size(max_chunk + MAX_DICTIONARY + MESSAGE_SLACK)
+        .max_encoding_message_size(deflate_bound(max_chunk as u64) as usize + MESSAGE_SLACK);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let reporter = health.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Tell load balancers first, so no new work is routed here while we drain.
+        reporter
+            .set_not_serving::<WorkerServer<WorkerService>>()
+            .await;
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    };
+    Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .add_service(health_service)
+        .add_service(worker)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn termination_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(max_chunk: u64) -> WorkerService {
+        WorkerService::new(WorkerConfig {
+            slots: 1,
+            queue_depth: 1,
+            max_chunk,
+            #[cfg(feature = "fault-injection")]
+            faults: Faults::default(),
+        })
+        .unwrap()
+    }
+
+    fn request(data: &[u8]) -> CompressRequest {
+        CompressRequest {
+            level: 6,
+            source: Some(Source::Data(Bytes::copy_from_slice(data))),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_chunk_is_refused_with_the_limit_named() {
+        let svc = service(1024);
+        let err = svc
+            .compress(Request::new(request(&[0; 1025])))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().contains("limit of 1024 bytes"),
+            "{}",
+            err.message()
+        );
+        assert!(
+            svc.compress(Request::new(request(&[0; 1024])))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_requests_are_refused() {
+        let svc = service(1 << 20);
+        let mut bad_level = request(b"x");
+        bad_level.level = 10;
+        let mut dict_when_independent = request(b"x");
+        dict_when_independent.independent = true;
+        dict_when_independent.dictionary = Bytes::from_static(b"abc");
+        let mut no_source = request(b"x");
+        no_source.source = None;
+        for req in [bad_level, dict_when_independent, no_source] {
+            let err = svc.compress(Request::new(req)).await.unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        }
+        let mut range = request(b"x");
+        range.source = Some(Source::Range(Default::default()));
+        let err = svc.compress(Request::new(range)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unimplemented);
+    }
+}
