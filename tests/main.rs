@@ -1,1 +1,15 @@
+//! End-to-end tests: the real `gzfleet` and `gzfleet-worker` binaries, real gRPC over
+//! loopback sockets, real kills, and the system's gzip and pigz judging the output.
 
+#[macro_use]
+mod util;
+
+mod chaos;
+mod cli_errors;
+mod cluster;
+mod decompress;
+mod determinism;
+mod faults;
+mod interop;
+mod resume;
+mod roundtrip;

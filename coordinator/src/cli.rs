@@ -15,6 +15,8 @@ pub const MAX_BLOCK: u64 = 64 << 20;
 #[command(
     name = "gzfleet",
     version,
+    // As in gzip, a repeated option takes its last value.
+    args_override_self = true,
     about = "pigz for a cluster: parallel gzip on this machine, or across many",
     long_about = "pigz for a cluster: parallel gzip on this machine, or across many.\n\n\
         The output is always one standard gzip member that gzip, zcat and pigz read, and its \
@@ -254,5 +256,9 @@ mod tests {
         assert!(compress(&["-b", "64K"]).is_err());
         assert!(compress(&["-b", "65M"]).is_err());
         assert!(compress(&["-b", "lots"]).is_err());
+        assert_eq!(
+            compress(&["-b", "256K", "-b", "512K"]).unwrap().block_size,
+            512 << 10
+        );
     }
 }

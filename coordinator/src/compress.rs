@@ -28,9 +28,11 @@ use crate::scheduler::SchedulerConfig;
 use crate::signals;
 use crate::stats::{JobReport, WorkerReport};
 
-/// What happened to each input: reported files, and how many failed.
+/// How a run over its inputs ended.
 pub struct Outcome {
     pub failures: usize,
+    /// Stopped by SIGINT/SIGTERM (exit status 130).
+    pub interrupted: bool,
 }
 
 pub fn run(args: &CompressArgs) -> Result<Outcome, Error> {
@@ -48,9 +50,7 @@ pub fn run(args: &CompressArgs) -> Result<Outcome, Error> {
         ));
     }
     signals::install();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("gzfleet-rt")
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Setup(format!("cannot start the async runtime: {e}")))?;
@@ -74,9 +74,11 @@ pub fn run(args: &CompressArgs) -> Result<Outcome, Error> {
 
     let mut reports = Vec::new();
     let mut failures = 0;
+    let mut interrupted = false;
     for input in &inputs {
         if signals::interrupted() {
-            return Err(Error::Interrupted);
+            interrupted = true;
+            break;
         }
         fleet.reset_stats();
         match compress_one(args, &runtime, &mut fleet, input) {
@@ -86,10 +88,6 @@ pub fn run(args: &CompressArgs) -> Result<Outcome, Error> {
                 }
                 reports.push(report);
             }
-            Err(Error::Interrupted) => {
-                write_stats(args, &reports)?;
-                return Err(Error::Interrupted);
-            }
             Err(e) => {
                 eprintln!("gzfleet: {e}");
                 failures += 1;
@@ -97,7 +95,10 @@ pub fn run(args: &CompressArgs) -> Result<Outcome, Error> {
         }
     }
     write_stats(args, &reports)?;
-    Ok(Outcome { failures })
+    Ok(Outcome {
+        failures,
+        interrupted: interrupted || signals::interrupted(),
+    })
 }
 
 fn write_stats(args: &CompressArgs, reports: &[JobReport]) -> Result<(), Error> {
@@ -148,7 +149,13 @@ fn compress_one(
     };
     let header_bytes = header.encode();
     let params = Arc::new(JobParams {
-        job_id: format!("{}-{}", std::process::id(), started.elapsed().as_nanos()),
+        job_id: format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ),
         level,
         independent: args.independent,
         block: args.block_size,
@@ -162,7 +169,9 @@ fn compress_one(
         }
     };
     let (mut output, start) = match (&source, &destination) {
-        (Source::File { path, meta }, Destination::File(target)) => {
+        // Only a regular file can be read again from the middle: pipes and devices
+        // are compressed like stdin.
+        (Source::File { path, meta }, Destination::File(target)) if meta.is_file() => {
             let identity = JobIdentity {
                 engine: ENGINE_ID.to_string(),
                 level,
@@ -200,9 +209,15 @@ fn compress_one(
             }
         }
         _ if args.resume => {
-            return Err(Error::Resume(match source {
-                Source::Stdin => "stdin cannot be resumed: nothing records what was already read; compress a file to resume it".into(),
-                Source::File { .. } => "output to stdout cannot be resumed; write to a file (drop -c)".into(),
+            return Err(Error::Resume(match (&source, &destination) {
+                (Source::File { .. }, Destination::Stdout) => {
+                    "output to stdout cannot be resumed; write to a file (drop -c)".into()
+                }
+                (Source::File { path, .. }, _) => format!(
+                    "{} is not a regular file: what was read cannot be read again",
+                    path.display()
+                ),
+                (Source::Stdin, _) => "stdin cannot be resumed: nothing records what was already read; compress a file to resume it".into(),
             }));
         }
         _ => {
@@ -243,8 +258,13 @@ fn compress_one(
     progress.finish();
     let finished = match finished {
         Ok(f) => f,
+        Err(Error::Input(why)) => {
+            output.abandon(false);
+            return Err(Error::Input(format!("{}: {why}", display_name(&source))));
+        }
         Err(e) => {
-            let keep = e.resumable() && matches!(source, Source::File { .. });
+            let keep =
+                e.resumable() && matches!(&source, Source::File { meta, .. } if meta.is_file());
             return Err(match output.abandon(keep) {
                 Some(partial) => Error::Fatal(format!(
                     "{e}; partial output kept in {}: run the same command with --resume to continue",
@@ -270,10 +290,7 @@ fn compress_one(
         })?;
     }
     Ok(JobReport {
-        input: match &source {
-            Source::Stdin => "stdin".into(),
-            Source::File { path, .. } => path.display().to_string(),
-        },
+        input: display_name(&source),
         output: match &destination {
             Destination::Stdout => "stdout".into(),
             Destination::File(p) => p.display().to_string(),
@@ -294,6 +311,13 @@ fn compress_one(
             })
             .collect(),
     })
+}
+
+fn display_name(source: &Source) -> String {
+    match source {
+        Source::Stdin => "stdin".into(),
+        Source::File { path, .. } => path.display().to_string(),
+    }
 }
 
 fn open_source(args: &CompressArgs, input: &Path) -> Result<Source, Error> {

@@ -11,6 +11,7 @@ use crate::error::{Error, at};
 use crate::gunzip::{self, DecodeError, Decoded};
 use crate::gzip::read_header;
 use crate::output::PartialFile;
+use crate::signals;
 
 /// How a command over several files ended, as gzip counts it.
 #[derive(Debug, Default)]
@@ -78,9 +79,14 @@ pub fn decompress(args: &DecompressArgs) -> Result<Tally, Error> {
     if args.output.is_some() && files.len() > 1 {
         return Err(Error::Usage("-o/--output takes a single input".into()));
     }
+    signals::install();
     let mut tally = Tally::default();
     for path in &files {
+        if signals::interrupted() {
+            return Err(Error::Interrupted);
+        }
         match decompress_one(args, path) {
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
             Ok(d) if d.trailing_garbage > 0 => tally.warn(
                 args.quiet,
                 format!(
@@ -124,8 +130,11 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
                     .into(),
             ));
         }
-        let mut out = io::stdout().lock();
-        let decoded = gunzip::decode(input, &mut out).map_err(|e| describe(path, e))?;
+        let mut out = StdoutWriter(io::stdout().lock());
+        let decoded = gunzip::decode(input, &mut out).map_err(|e| match e {
+            _ if signals::interrupted() => Error::Interrupted,
+            e => describe(path, e),
+        })?;
         out.flush()
             .map_err(|e| Error::Output(format!("stdout: {}", crate::error::io_message(&e))))?;
         return Ok(decoded);
@@ -156,6 +165,10 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
             }
             Ok(decoded)
         }
+        Err(_) if signals::interrupted() => {
+            partial.discard();
+            Err(Error::Interrupted)
+        }
         Err(e) => {
             partial.discard();
             Err(describe(path, e))
@@ -168,6 +181,7 @@ struct PartialWriter<'a>(&'a mut PartialFile);
 
 impl Write for PartialWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        check_interrupt()?;
         self.0
             .write(buf)
             .map(|_| buf.len())
@@ -176,6 +190,30 @@ impl Write for PartialWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The decoder writes every 256 KiB: a good place to notice Ctrl-C and stop, so the
+/// caller can remove a partial file. (Not `ErrorKind::Interrupted`: `write_all`
+/// retries that.)
+fn check_interrupt() -> io::Result<()> {
+    if signals::interrupted() {
+        return Err(io::Error::other("interrupted"));
+    }
+    Ok(())
+}
+
+/// Stdout that stops when interrupted.
+struct StdoutWriter(io::StdoutLock<'static>);
+
+impl Write for StdoutWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        check_interrupt()?;
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -217,7 +255,9 @@ pub fn list(args: &ListArgs) -> Result<Tally, Error> {
     let mut tally = Tally::default();
     let mut total = (0u64, 0u64);
     if args.verbose {
-        println!("     crc      modified compressed        uncompressed  ratio uncompressed_name");
+        println!(
+            "     crc mtime (unix s)          compressed        uncompressed  ratio uncompressed_name"
+        );
     } else {
         println!("         compressed        uncompressed  ratio uncompressed_name");
     }
@@ -229,7 +269,7 @@ pub fn list(args: &ListArgs) -> Result<Tally, Error> {
                 let shown = strip_suffix(path).unwrap_or_else(|| path.clone());
                 if args.verbose {
                     println!(
-                        "{:08x} {:>13} {:>10} {:>19} {:>5.1}% {}",
+                        "{:08x} {:>14} {:>19} {:>19} {:>5.1}% {}",
                         entry.crc,
                         entry.mtime,
                         entry.compressed,

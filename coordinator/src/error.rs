@@ -47,14 +47,15 @@ pub enum Error {
 
 impl Error {
     /// Whether the partial output of a job ended by this error is worth keeping for
-    /// --resume (the cause may pass: workers return, space is freed, the user reruns).
+    /// --resume: the fleet failed or the user stopped it, and rerunning later may
+    /// succeed. Bad input or a full disk leave nothing behind instead.
     pub fn resumable(&self) -> bool {
         matches!(
             self,
             Error::WorkersGone { .. }
+                | Error::NoWorkers(_)
                 | Error::ChunkFailed { .. }
                 | Error::Interrupted
-                | Error::Output(_)
         )
     }
 }

@@ -91,10 +91,12 @@ pub enum HeaderError {
 pub fn read_header(r: &mut impl BufRead) -> Result<MemberHeader, HeaderError> {
     let mut crc = crc32fast::Hasher::new();
     let mut fixed = [0u8; 10];
-    read_exact(r, &mut fixed)?;
+    // The magic first: a short file that is not gzip is "not gzip", not "truncated".
+    read_exact(r, &mut fixed[..2])?;
     if fixed[..2] != MAGIC {
         return Err(HeaderError::NotGzip);
     }
+    read_exact(r, &mut fixed[2..])?;
     if fixed[2] != METHOD_DEFLATE {
         return Err(HeaderError::Method(fixed[2]));
     }

@@ -8,9 +8,13 @@ use gzfleet::error::Error;
 use gzfleet::{compress, decompress};
 
 fn main() -> ExitCode {
+    gzfleet_worker::alloc::keep_chunk_buffers();
     let cli: Cli = gzfleet_worker::cli::parse_or_exit("gzfleet");
     let result = match &cli.command {
-        Command::Compress(args) => compress::run(args).map(|o| (o.failures, 0)),
+        Command::Compress(args) => match compress::run(args) {
+            Ok(o) if o.interrupted => return ExitCode::from(130),
+            other => other.map(|o| (o.failures, 0)),
+        },
         Command::Decompress(args) => decompress::decompress(args).map(|t| (t.errors, t.warnings)),
         Command::Test(args) => decompress::test(args).map(|t| (t.errors, t.warnings)),
         Command::List(args) => decompress::list(args).map(|t| (t.errors, t.warnings)),

@@ -11,7 +11,7 @@ use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
 use gzfleet_proto::v1::{CompressRequest, InfoRequest};
 use gzfleet_worker::engine::MAX_DICTIONARY;
-use gzfleet_worker::server::{CONNECTION_WINDOW, STREAM_WINDOW, deflate_bound};
+use gzfleet_worker::server::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, deflate_bound};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -44,6 +44,7 @@ impl RemoteWorker {
             .tcp_nodelay(true)
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
             // A worker that vanishes without a FIN (power loss, partition) is noticed
             // by keepalive instead of waiting for each chunk's deadline.
             .http2_keep_alive_interval(Duration::from_secs(5))

@@ -199,8 +199,9 @@ impl<'a> Scheduler<'a> {
                 return Ok(end);
             }
             self.check_stalled(reader_done)?;
+            // Unbiased: under a steady stream of answers, reading and ticking still get
+            // their turns.
             tokio::select! {
-                biased;
                 Some(event) = self.events.recv() => self.on_event(event)?,
                 chunk = chunks.recv(), if !reader_done => match chunk {
                     Some(Ok(chunk)) => {
@@ -213,7 +214,7 @@ impl<'a> Scheduler<'a> {
                             last_failed_on: None,
                         });
                     }
-                    Some(Err(e)) => return Err(Error::Input(format!("reading input: {}", crate::error::io_message(&e)))),
+                    Some(Err(e)) => return Err(Error::Input(format!("read error: {}", crate::error::io_message(&e)))),
                     None => reader_done = true,
                 },
                 _ = tick.tick() => self.on_tick(),
@@ -544,24 +545,36 @@ impl<'a> Scheduler<'a> {
         }
         let since = *self.stalled_since.get_or_insert_with(Instant::now);
         let waited = since.elapsed();
-        if waited >= self.config.wait_workers {
-            let reasons = self
+        // Excluded or unlisted workers never come back by themselves: waiting only
+        // helps when someone is being probed or discovery may find new workers.
+        let may_return = self.fleet.discovery.is_some()
+            || self
                 .fleet
                 .members
                 .iter()
-                .map(|m| format!("{} ({})", m.name(), m.status()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::WorkersGone {
+                .any(|m| matches!(m.health, Health::Down { .. }));
+        if waited < self.config.wait_workers && may_return {
+            self.progress.set_status(format!(
+                "waiting for workers ({:.0}s left)",
+                (self.config.wait_workers - waited).as_secs_f64()
+            ));
+            return Ok(());
+        }
+        let reasons = self
+            .fleet
+            .members
+            .iter()
+            .map(|m| format!("{} ({})", m.name(), m.status()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(if may_return {
+            Error::WorkersGone {
                 waited_secs: waited.as_secs_f64(),
                 reasons,
-            });
-        }
-        self.progress.set_status(format!(
-            "waiting for workers ({:.0}s left)",
-            (self.config.wait_workers - waited).as_secs_f64()
-        ));
-        Ok(())
+            }
+        } else {
+            Error::NoWorkers(format!("no usable worker left: {reasons}"))
+        })
     }
 
     /// Lets the window follow the fleet: room for every member's capacity twice over,

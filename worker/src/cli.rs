@@ -83,8 +83,10 @@ pub fn run(args: &WorkerArgs, config: WorkerConfig) -> ExitCode {
         eprintln!("gzfleet-worker: --max-chunk must be at least 1 byte");
         return ExitCode::from(2);
     }
+    // The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
+    // thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(config.slots.div_ceil(8).clamp(1, 8))
         .enable_all()
         .build()
     {

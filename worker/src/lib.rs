@@ -4,6 +4,7 @@
 //! The coordinator links this crate too: its embedded pool is the same [`pool`] running
 //! the same [`engine`], which is why local and cluster runs give identical bytes.
 
+pub mod alloc;
 pub mod cli;
 pub mod engine;
 #[cfg(feature = "fault-injection")]

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::engine::{ChunkOutput, Engine, EngineError, MAX_LEVEL};
+use crate::engine::{ChunkOutput, EngineError, compress_chunk};
 
 /// One chunk to compress.
 pub struct Job {
@@ -96,9 +96,6 @@ impl Drop for EnginePool {
 }
 
 fn run_slot(rx: &Mutex<mpsc::Receiver<(Job, Reply)>>) {
-    // One engine per level seen: a deflate state is costly to allocate and a worker may
-    // serve jobs with different levels.
-    let mut engines: Vec<Option<Engine>> = (0..=MAX_LEVEL).map(|_| None).collect();
     loop {
         let next = rx.lock().map(|r| r.recv());
         let Ok(Ok((job, reply))) = next else { return };
@@ -106,17 +103,7 @@ fn run_slot(rx: &Mutex<mpsc::Receiver<(Job, Reply)>>) {
         if reply.is_closed() {
             continue;
         }
-        let result = match engines.get_mut(job.level as usize) {
-            None => Err(EngineError::Level(job.level)),
-            Some(slot) => {
-                let engine = match slot {
-                    Some(e) => Ok(e),
-                    None => Engine::new(job.level).map(|e| slot.insert(e)),
-                };
-                engine.and_then(|e| e.compress(&job.data, &job.dictionary))
-            }
-        };
-        let _ = reply.send(result);
+        let _ = reply.send(compress_chunk(&job.data, &job.dictionary, job.level));
     }
 }
 
@@ -169,6 +156,49 @@ mod tests {
             held.len()
         );
         assert!(held.len() <= 2);
+    }
+
+    /// Text whose compression after other data once differed from a fresh compression
+    /// (stale window bytes after a reset): a slot's history must not leak into output.
+    fn words(len: usize, mut x: u64) -> Vec<u8> {
+        let words: [&[u8]; 9] = [
+            b"gzip", b"chunk", b"worker", b"deflate", b"stream", b"the", b"of", b"and", b"\n",
+        ];
+        let mut v = Vec::new();
+        while v.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.extend_from_slice(words[(x % 9) as usize]);
+            v.push(b' ');
+        }
+        v.truncate(len);
+        v
+    }
+
+    #[test]
+    fn a_slots_history_never_changes_its_output() {
+        let all = words(400_000, 64);
+        let chunk = Bytes::copy_from_slice(&all[131_072..262_144]);
+        let dictionary = Bytes::copy_from_slice(&all[131_072 - 32_768..131_072]);
+        let expected = compress_chunk(&chunk, &dictionary, 6).unwrap();
+        let pool = EnginePool::new(1, 4).unwrap();
+        let other = pool
+            .try_submit(Job {
+                data: Bytes::from(words(131_072, 1064)),
+                dictionary: Bytes::new(),
+                level: 6,
+            })
+            .unwrap();
+        let again = pool
+            .try_submit(Job {
+                data: chunk,
+                dictionary,
+                level: 6,
+            })
+            .unwrap();
+        other.blocking_recv().unwrap().unwrap();
+        assert_eq!(again.blocking_recv().unwrap().unwrap(), expected);
     }
 
     #[test]

@@ -14,6 +14,7 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    gzfleet_worker::alloc::keep_chunk_buffers();
     let cli: Cli = gzfleet_worker::cli::parse_or_exit("gzfleet-worker-faulty");
     let mut config = cli.worker.config();
     config.faults = cli.faults;

@@ -19,6 +19,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    gzfleet_worker::alloc::keep_chunk_buffers();
     let cli: Cli = gzfleet_worker::cli::parse_or_exit("gzfleet-worker");
     if let Some(addr) = &cli.check {
         return gzfleet_worker::cli::check(addr);
