@@ -207,3 +207,28 @@ fn usage_mistakes() {
     assert_fails!(r, 1, "stdin cannot be resumed");
     assert_eq!(dir.names(), ["a", "b", "c.gz"]);
 }
+
+#[test]
+fn progress_is_shown_on_a_terminal_for_long_jobs_only() {
+    let dir = Dir::new("progress");
+    // Long enough (over a second at -9 on one thread) for the bar to appear.
+    let input = dir.file("data", &text(24 << 20, 8));
+    let on_tty = |extra: &str| {
+        let line = format!(
+            "'{}' compress -9 -p 1 {extra} -c '{}' > /dev/null",
+            bin("gzfleet").display(),
+            input.display()
+        );
+        let r = run(Command::new("script").args(["-qec", &line, "/dev/null"]));
+        assert!(r.status.success());
+        String::from_utf8_lossy(&r.stdout).into_owned()
+    };
+    assert!(on_tty("").contains("ETA"), "no progress bar on a terminal");
+    assert!(!on_tty("-q").contains("ETA"), "-q still shows progress");
+    // stderr not a terminal: nothing but the summary asked for.
+    let r = run(gzfleet()
+        .args(["compress", "-9", "-p", "1", "-v", "-c"])
+        .arg(&input));
+    assert_ok!(r);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+}

@@ -302,3 +302,52 @@ fn all_workers_gone_fails_resumably_and_resume_finishes_the_job() {
             && !c.dir.join("out.gz.gzfleet-journal").exists()
     );
 }
+
+#[test]
+fn a_hang_with_nobody_to_duplicate_on_is_cut_by_the_deadline() {
+    let c = case("deadline", 2 << 20, &["-b", "128K"]);
+    let hung = Worker::start_faulty(&["--slots", "2", "--fault-hang-on", "4"]);
+    let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
+    let r = finish(start_job(
+        &c.input,
+        &out,
+        &stats,
+        &["-b", "128K", "--workers", &hung.addr],
+    ));
+    assert_ok!(r);
+    assert!(std::fs::read(&out).unwrap() == c.reference);
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(json_number(&json, "timeouts"), 1, "{json}");
+}
+
+#[test]
+fn a_worker_added_to_the_workers_file_mid_job_gets_work() {
+    // Discovery is re-read every 2 s: the job must outlast that.
+    let c = case("grow", 64 << 20, &["-9", "-b", "128K"]);
+    let first = Worker::start(&["--slots", "1"]);
+    let list = c
+        .dir
+        .file("workers", format!("{}\n", first.addr).as_bytes());
+    let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
+    let mut job = start_job(
+        &c.input,
+        &out,
+        &stats,
+        &["-9", "-b", "128K", "--workers-file", list.to_str().unwrap()],
+    );
+    let second = Worker::start(&["--slots", "1"]);
+    std::fs::write(&list, format!("{}\n{}\n", first.addr, second.addr)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        job.try_wait().unwrap().is_none(),
+        "job ended too soon to grow"
+    );
+    let r = finish(job);
+    assert_ok!(r);
+    assert!(std::fs::read(&out).unwrap() == c.reference);
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(
+        worker_chunks(&json, &second.addr) > 0,
+        "the new worker got no work: {json}"
+    );
+}

@@ -92,7 +92,10 @@ impl Backend for RemoteWorker {
             let reply = tokio::time::timeout(deadline, client.compress(request))
                 .await
                 .map_err(|_| AttemptError::Timeout(deadline))?
-                .map_err(classify)?
+                .map_err(|s| match timed_out(&s) {
+                    true => AttemptError::Timeout(deadline),
+                    false => classify(s),
+                })?
                 .into_inner();
             Ok(Answer {
                 deflate: reply.deflate,
@@ -138,12 +141,23 @@ impl Backend for RemoteWorker {
     }
 }
 
+/// The deadline passed: the worker says so (it enforces grpc-timeout too), or tonic's
+/// own client-side timer reports it as CANCELLED "Timeout expired".
+fn timed_out(status: &Status) -> bool {
+    use std::error::Error;
+    status.code() == Code::DeadlineExceeded
+        || (status.code() == Code::Cancelled
+            && (status.message() == tonic::TimeoutExpired(()).to_string()
+                || status
+                    .source()
+                    .is_some_and(|e| e.is::<tonic::TimeoutExpired>())))
+}
+
 /// Sorts a failed call into what the scheduler should do about it.
 fn classify(status: Status) -> AttemptError {
     let message = describe(&status);
     match status.code() {
         Code::ResourceExhausted => AttemptError::Busy(message),
-        Code::DeadlineExceeded => AttemptError::Down(message),
         Code::InvalidArgument
         | Code::OutOfRange
         | Code::Unimplemented
