@@ -232,3 +232,22 @@ fn progress_is_shown_on_a_terminal_for_long_jobs_only() {
     assert_ok!(r);
     assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
 }
+
+#[test]
+fn rm_removes_the_input_only_after_a_complete_output() {
+    let dir = Dir::new("rm");
+    let data = text(300_000, 9);
+    let input = dir.file("data", &data);
+    dir.file("data.gz", b"precious");
+    let refused = run(gzfleet().args(["compress", "--rm"]).arg(&input));
+    assert_fails!(refused, 1, "already exists");
+    assert!(input.exists(), "--rm removed the input of a failed run");
+    let r = run(gzfleet().args(["compress", "--rm", "-f"]).arg(&input));
+    assert_ok!(r);
+    assert!(!input.exists(), "--rm kept the input");
+    assert_decodes(&dir.join("data.gz"), &data);
+    // Without --rm the input stays (gzip's -k is the default here).
+    let again = dir.file("again", &data);
+    assert_ok!(run(gzfleet().arg("compress").arg(&again)));
+    assert!(again.exists());
+}

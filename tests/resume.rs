@@ -122,12 +122,7 @@ fn resume_refuses_other_parameters_and_a_changed_input() {
         changed[i] ^= 0x55;
     }
     std::fs::write(&input, &changed).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&input)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&input, mtime);
     let r = resume(&input, &out, &[]);
     assert_fails!(r, 1, "changed since the interrupted run");
 
@@ -138,12 +133,7 @@ fn resume_refuses_other_parameters_and_a_changed_input() {
         1,
         "changed since the interrupted run (size or modification time)"
     );
-    std::fs::File::options()
-        .write(true)
-        .open(&input)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&input, mtime);
     let ok = resume(&input, &out, &[]);
     assert_ok!(ok);
     assert!(std::fs::read(&out).unwrap() == reference);

@@ -108,12 +108,7 @@ fn header_records_name_and_mtime_unless_told_not_to() {
     let dir = Dir::new("header");
     let input = dir.file("named.txt", b"hello, header");
     let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
-    std::fs::File::options()
-        .write(true)
-        .open(&input)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&input, mtime);
     let gz = compress_file(&dir, &input, &[]);
     assert_eq!(gz[3], 0x08, "FNAME flag");
     assert_eq!(&gz[4..8], &1_600_000_000u32.to_le_bytes());

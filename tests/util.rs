@@ -127,6 +127,15 @@ impl Drop for Dir {
     }
 }
 
+/// Sets a file's modification time.
+pub fn set_mtime(path: &Path, mtime: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("setting mtime");
+}
+
 /// Deterministic pseudo-random bytes (xorshift): incompressible.
 pub fn random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -162,10 +162,11 @@ fn compress_one(
         verify: args.verify,
     });
 
-    let mut reader: Box<dyn Read + Send> = match &source {
-        Source::Stdin => Box::new(std::io::stdin()),
+    // Opened before any output exists, so an unreadable input leaves nothing behind.
+    let mut file = match &source {
+        Source::Stdin => None,
         Source::File { path, .. } => {
-            Box::new(File::open(path).map_err(|e| Error::Input(at(path, &e)))?)
+            Some(File::open(path).map_err(|e| Error::Input(at(path, &e)))?)
         }
     };
     let (mut output, start) = match (&source, &destination) {
@@ -189,8 +190,10 @@ fn compress_one(
             };
             match resumed {
                 Some((journal, start)) => {
-                    let file = File::open(path).map_err(|e| Error::Input(at(path, &e)))?;
-                    reader = positioned(file, path, start.offset)?;
+                    if let Some(f) = &mut file {
+                        f.seek(SeekFrom::Start(start.offset))
+                            .map_err(|e| Error::Input(at(path, &e)))?;
+                    }
                     (
                         Output::resume_file(target, journal, args.sync_interval)?,
                         start,
@@ -241,10 +244,13 @@ fn compress_one(
     let config = SchedulerConfig {
         max_attempts: args.max_attempts,
         wait_workers: args.wait_workers,
-        max_window: usize::MAX,
         verbose: args.verbose > 1,
     };
     let resumed_chunks = start.index;
+    let reader: Box<dyn Read + Send> = match file {
+        Some(f) => Box::new(f),
+        None => Box::new(std::io::stdin()),
+    };
     let finished = job::run(
         runtime,
         fleet,
@@ -456,10 +462,4 @@ fn resume_point(
         );
     }
     Ok(Some((journal, start)))
-}
-
-fn positioned(mut file: File, path: &Path, offset: u64) -> Result<Box<dyn Read + Send>, Error> {
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|e| Error::Input(at(path, &e)))?;
-    Ok(Box::new(file))
 }

@@ -61,10 +61,6 @@ pub fn run(
     let max_window = ((WINDOW_BYTES / params.block.max(1)) as usize).max(MIN_WINDOW);
     let window_size = (2 * fleet.capacity() + 2).clamp(MIN_WINDOW, max_window);
     let window = Arc::new(Window::new(start.index, window_size));
-    let config = SchedulerConfig {
-        max_window,
-        ..config.clone()
-    };
 
     // The reader is detached, not scoped: it may be blocked reading a pipe that
     // never ends when the job fails, and must not hold the failure up.
@@ -114,8 +110,8 @@ pub fn run(
             let mut scheduler = Scheduler::new(
                 fleet,
                 params,
-                config,
-                Arc::clone(&window),
+                config.clone(),
+                (Arc::clone(&window), max_window),
                 progress.clone(),
                 results_tx,
             );

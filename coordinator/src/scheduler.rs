@@ -50,8 +50,6 @@ pub struct SchedulerConfig {
     pub max_attempts: u32,
     /// How long to wait when no worker is up before giving up.
     pub wait_workers: Duration,
-    /// The window may grow with the fleet, but never past this many chunks.
-    pub max_window: usize,
     pub verbose: bool,
 }
 
@@ -132,7 +130,9 @@ pub struct Scheduler<'a> {
     params: Arc<JobParams>,
     config: SchedulerConfig,
     window: Arc<Window>,
+    /// The window follows the fleet's capacity between these bounds (chunks).
     min_window: usize,
+    max_window: usize,
     progress: Progress,
     results: UnboundedSender<Compressed>,
     events_tx: UnboundedSender<Event>,
@@ -147,11 +147,13 @@ pub struct Scheduler<'a> {
 }
 
 impl<'a> Scheduler<'a> {
+    /// `window` starts at its smallest size; it may grow with the fleet up to
+    /// `max_window` chunks.
     pub fn new(
         fleet: &'a mut Fleet,
         params: Arc<JobParams>,
         config: SchedulerConfig,
-        window: Arc<Window>,
+        (window, max_window): (Arc<Window>, usize),
         progress: Progress,
         results: UnboundedSender<Compressed>,
     ) -> Self {
@@ -163,6 +165,7 @@ impl<'a> Scheduler<'a> {
             config,
             window,
             min_window,
+            max_window: max_window.max(min_window),
             progress,
             results,
             events_tx,
@@ -580,8 +583,7 @@ impl<'a> Scheduler<'a> {
     /// Lets the window follow the fleet: room for every member's capacity twice over,
     /// so a slow head chunk does not idle the rest, within the configured bound.
     fn fit_window(&self) {
-        let want = (2 * self.fleet.capacity() + 2)
-            .clamp(self.min_window, self.config.max_window.max(self.min_window));
+        let want = (2 * self.fleet.capacity() + 2).clamp(self.min_window, self.max_window);
         if want != self.window.size() {
             self.window.resize(want);
         }
