@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gzfleet_worker::engine::ENGINE_ID;
+use gzfleet_worker::engine::engine_id;
 use gzfleet_worker::pool::{EnginePool, Job, Submit};
 
 use crate::chunker::Chunk;
@@ -136,7 +136,7 @@ impl Backend for LocalPool {
                 deflate: Bytes::from(out.deflate),
                 crc32: out.crc32,
                 input_len: out.input_len,
-                engine: ENGINE_ID.to_string(),
+                engine: engine_id().to_string(),
             })
         })
     }
@@ -145,7 +145,7 @@ impl Backend for LocalPool {
         let info = BackendInfo {
             slots: self.pool.slots(),
             max_chunk: u64::MAX,
-            engine: ENGINE_ID.to_string(),
+            engine: engine_id().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         Box::pin(async move { Ok(info) })

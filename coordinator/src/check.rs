@@ -3,7 +3,7 @@
 //! and with `--verify` a full inflate compared byte for byte with the input.
 
 use flate2::{Decompress, FlushDecompress, Status};
-use gzfleet_worker::engine::ENGINE_ID;
+use gzfleet_worker::engine::engine_id;
 
 use crate::backend::{Answer, AttemptError};
 use crate::chunker::Chunk;
@@ -11,10 +11,11 @@ use crate::chunker::Chunk;
 const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 pub fn answer(chunk: &Chunk, answer: Answer, verify: bool) -> Result<Answer, AttemptError> {
-    if answer.engine != ENGINE_ID {
+    if answer.engine != engine_id() {
         return Err(AttemptError::Wrong(format!(
-            "produced by engine '{}', not '{ENGINE_ID}'",
-            answer.engine
+            "produced by engine '{}', not '{}'",
+            answer.engine,
+            engine_id()
         )));
     }
     if answer.input_len != chunk.data.len() as u64 {
@@ -98,7 +99,7 @@ mod tests {
             deflate: out.deflate.into(),
             crc32: out.crc32,
             input_len: out.input_len,
-            engine: ENGINE_ID.into(),
+            engine: engine_id().into(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
-use gzfleet_worker::engine::{ENGINE_ID, MAX_DICTIONARY};
+use gzfleet_worker::engine::{MAX_DICTIONARY, engine_id};
 use tokio::runtime::Runtime;
 
 use crate::backend::JobParams;
@@ -174,7 +174,7 @@ fn compress_one(
         // are compressed like stdin.
         (Source::File { path, meta }, Destination::File(target)) if meta.is_file() => {
             let identity = JobIdentity {
-                engine: ENGINE_ID.to_string(),
+                engine: engine_id().to_string(),
                 level,
                 block: args.block_size,
                 independent: args.independent,
@@ -264,13 +264,15 @@ fn compress_one(
     progress.finish();
     let finished = match finished {
         Ok(f) => f,
-        Err(Error::Input(why)) => {
-            output.abandon(false);
-            return Err(Error::Input(format!("{}: {why}", display_name(&source))));
-        }
         Err(e) => {
-            let keep =
-                e.resumable() && matches!(&source, Source::File { meta, .. } if meta.is_file());
+            let e = match e {
+                Error::Input(why) => Error::Input(format!("{}: {why}", display_name(&source))),
+                e => e,
+            };
+            // A read error hours into a job may pass (NFS, a flaky disk): progress
+            // already durable is kept too. A run that committed nothing keeps nothing.
+            let keep = (e.resumable() || matches!(e, Error::Input(_)))
+                && matches!(&source, Source::File { meta, .. } if meta.is_file());
             return Err(match output.abandon(keep) {
                 Some(partial) => Error::Fatal(format!(
                     "{e}; partial output kept in {}: run the same command with --resume to continue",
@@ -424,6 +426,18 @@ fn resume_point(
     let d = journal.durable;
     if d.chunks == 0 {
         return Ok(None);
+    }
+    // A journal is only ever written whole, but it is still a file anyone can edit:
+    // refuse numbers that cannot describe this job rather than trust them.
+    if d.last_chunk_len == 0
+        || d.last_chunk_len > identity.block
+        || d.input_bytes > identity.input_size
+        || d.last_chunk_len > d.input_bytes
+    {
+        return Err(Error::Resume(format!(
+            "{} is inconsistent; to start over, run without --resume and with -f",
+            journal_file.display()
+        )));
     }
     // The prefix must still be what was compressed: check the last committed chunk.
     let last_start = d.input_bytes - d.last_chunk_len;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gzfleet_worker::engine::ENGINE_ID;
+use gzfleet_worker::engine::engine_id;
 use gzfleet_worker::units::format_size;
 
 use crate::backend::{Backend, BackendInfo, LocalPool};
@@ -63,7 +63,7 @@ pub struct Member {
 }
 
 impl Member {
-    fn new(backend: Arc<dyn Backend>, health: Health) -> Self {
+    pub(crate) fn new(backend: Arc<dyn Backend>, health: Health) -> Self {
         Member {
             backend,
             health,
@@ -149,6 +149,20 @@ impl Member {
         }
     }
 
+    /// Drops the claim of a probe in progress (its answer will not arrive), so the
+    /// member is probed again at once.
+    pub fn forget_probe(&mut self) {
+        if let Health::Down {
+            probing,
+            next_probe,
+            ..
+        } = &mut self.health
+        {
+            *probing = false;
+            *next_probe = Instant::now();
+        }
+    }
+
     /// Applies a probe's result; true when the member came (back) up.
     pub fn finish_probe(&mut self, result: Result<BackendInfo, String>, block: u64) -> bool {
         let Health::Down { backoff, .. } = self.health.clone() else {
@@ -201,10 +215,12 @@ enum Unsuitable {
 /// A worker that would change the output bytes or cannot take our chunks is never
 /// used, however healthy.
 fn suitable(info: BackendInfo, block: u64) -> Result<BackendInfo, Unsuitable> {
-    if info.engine != ENGINE_ID {
+    if info.engine != engine_id() {
         return Err(Unsuitable::Excluded(format!(
-            "runs engine '{}' (version {}), this coordinator needs '{ENGINE_ID}' for identical output",
-            info.engine, info.version
+            "runs engine '{}' (version {}), this coordinator needs '{}' for identical output",
+            info.engine,
+            info.version,
+            engine_id()
         )));
     }
     if info.max_chunk < block {
@@ -222,7 +238,7 @@ pub struct Fleet {
     pub members: Vec<Member>,
     pub discovery: Option<Discovery>,
     pub block: u64,
-    remote: bool,
+    pub(crate) remote: bool,
 }
 
 impl Fleet {

@@ -2,7 +2,7 @@
 //! ISIZE, with bytes after the last member reported as trailing garbage rather than
 //! silently dropped. Errors say what is wrong in the words gzip users know.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
@@ -57,23 +57,22 @@ pub enum DecodeError {
 
 /// Decodes every member of `input` into `output`.
 pub fn decode(input: impl Read, output: &mut impl Write) -> Result<Decoded, DecodeError> {
-    let mut r = Counting {
-        inner: BufReader::with_capacity(BUFFER, input),
-        consumed: 0,
-    };
+    let mut r = Input::new(input);
     let mut result = Decoded::default();
     let mut inflater = Decompress::new(false);
     let mut out = vec![0u8; BUFFER];
     loop {
         let member_start = r.consumed;
-        let peek = r.fill_buf().map_err(DecodeError::Read)?;
+        // Two bytes decide between another member and trailing garbage, even when
+        // the buffer happens to end between them.
+        let peek = r.peek(2).map_err(DecodeError::Read)?;
         if peek.is_empty() {
             if result.members == 0 {
                 return Err(DecodeError::NotGzip);
             }
             break;
         }
-        if result.members > 0 && !peek.starts_with(&MAGIC[..peek.len().min(2)]) {
+        if result.members > 0 && peek != MAGIC {
             result.trailing_garbage = count_rest(&mut r)?;
             break;
         }
@@ -155,28 +154,73 @@ fn count_rest(r: &mut impl BufRead) -> Result<u64, DecodeError> {
     io::copy(r, &mut io::sink()).map_err(DecodeError::Read)
 }
 
-/// A BufRead that counts what was consumed, for offsets in messages.
-struct Counting<R> {
+/// Buffered input that counts what was consumed (for offsets in messages) and can
+/// look a few bytes ahead across a refill, which `BufReader` cannot.
+struct Input<R> {
     inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
     consumed: u64,
 }
 
-impl<R: BufRead> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.consumed += n as u64;
+impl<R: Read> Input<R> {
+    fn new(inner: R) -> Self {
+        Input {
+            inner,
+            buf: vec![0; BUFFER],
+            start: 0,
+            end: 0,
+            consumed: 0,
+        }
+    }
+
+    /// Up to `n` bytes ahead, fewer only at the end of the input.
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.end - self.start < n {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < n {
+                match self.inner.read(&mut self.buf[self.end..]) {
+                    Ok(0) => break,
+                    Ok(got) => self.end += got,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(&self.buf[self.start..self.end.min(self.start + n)])
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
 
-impl<R: BufRead> BufRead for Counting<R> {
+impl<R: Read> BufRead for Input<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        if self.start == self.end {
+            self.start = 0;
+            self.end = loop {
+                match self.inner.read(&mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other?,
+                }
+            };
+        }
+        Ok(&self.buf[self.start..self.end])
     }
 
     fn consume(&mut self, n: usize) {
+        self.start += n;
         self.consumed += n as u64;
-        self.inner.consume(n);
     }
 }
 
@@ -215,6 +259,34 @@ mod tests {
         let (d, out) = run(&bytes).unwrap();
         assert_eq!(out, b"data");
         assert_eq!(d.trailing_garbage, 8);
+    }
+
+    /// Reads at most `n` bytes a call, so buffer edges fall where a test wants them.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let k = out.len().min(self.1).min(self.0.len());
+            out[..k].copy_from_slice(&self.0[..k]);
+            self.0 = &self.0[k..];
+            Ok(k)
+        }
+    }
+
+    #[test]
+    fn garbage_starting_like_a_member_is_garbage_wherever_reads_end() {
+        let member = gz(b"payload");
+        let mut bytes = member.clone();
+        bytes.extend_from_slice(&[0x1f, b'x', b'y', b'z']);
+        // One read ends exactly after the member plus the 0x1f.
+        let mut out = Vec::new();
+        let d = decode(Dribble(&bytes, member.len() + 1), &mut out).unwrap();
+        assert_eq!((d.members, d.trailing_garbage), (1, 4));
+        let mut out = Vec::new();
+        let d = decode(Dribble(&bytes, 1), &mut out).unwrap();
+        assert_eq!(
+            (d.members, d.trailing_garbage, out.as_slice()),
+            (1, 4, &b"payload"[..])
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The RFC 1952 framing around gzfleet's deflate stream: the member header, the empty
 //! final block and the trailer on the way out; header parsing on the way in.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 pub const MAGIC: [u8; 2] = [0x1f, 0x8b];
 const METHOD_DEFLATE: u8 = 8;
@@ -12,6 +12,8 @@ const FNAME: u8 = 8;
 const FCOMMENT: u8 = 16;
 /// "Unix", as gzip and pigz write.
 const OS_UNIX: u8 = 3;
+/// Longest FNAME or FCOMMENT read (gzip itself stores names of at most a path).
+const MAX_HEADER_STRING: u64 = 64 << 10;
 
 /// An empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, end-of-block.
 /// Every chunk ends non-final and byte-aligned, so this closes the stream whatever
@@ -81,6 +83,8 @@ pub enum HeaderError {
     Flags(u8),
     #[error("header CRC mismatch")]
     HeaderCrc,
+    #[error("a name or comment in the header runs past 64 KiB: damaged or not gzip")]
+    FieldTooLong,
     #[error("unexpected end of file inside the gzip header")]
     Truncated,
     #[error("{0}")]
@@ -117,9 +121,14 @@ pub fn read_header(r: &mut impl BufRead) -> Result<MemberHeader, HeaderError> {
     }
     let mut read_zstring = |len: &mut u64| -> Result<Vec<u8>, HeaderError> {
         let mut s = Vec::new();
-        r.read_until(0, &mut s)?;
+        // Bounded: a damaged header without the NUL must not buffer the whole file.
+        (&mut *r).take(MAX_HEADER_STRING).read_until(0, &mut s)?;
         if s.last() != Some(&0) {
-            return Err(HeaderError::Truncated);
+            return Err(if s.len() as u64 == MAX_HEADER_STRING {
+                HeaderError::FieldTooLong
+            } else {
+                HeaderError::Truncated
+            });
         }
         crc.update(&s);
         *len += s.len() as u64;
@@ -258,6 +267,12 @@ mod tests {
         assert!(matches!(
             read_header(&mut &bad_method[..]),
             Err(HeaderError::Method(7))
+        ));
+        let mut endless_name = vec![0x1f, 0x8b, 8, FNAME, 0, 0, 0, 0, 0, 3];
+        endless_name.extend(std::iter::repeat_n(b'a', 100_000));
+        assert!(matches!(
+            read_header(&mut &endless_name[..]),
+            Err(HeaderError::FieldTooLong)
         ));
         let unterminated_name = [0x1f, 0x8b, 8, FNAME, 0, 0, 0, 0, 0, 3, b'a'];
         assert!(matches!(

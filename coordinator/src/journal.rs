@@ -67,7 +67,11 @@ impl Journal {
             d.last_chunk_crc,
             d.last_chunk_len,
         );
-        let tmp = path.with_extension("tmp");
+        // Beside the journal under a name of our own: with_extension would turn
+        // "x.gz.gzfleet-journal" into "x.gz.tmp", which may be the user's.
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
         let mut f = File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
@@ -217,6 +221,16 @@ mod tests {
         let path = dir.join("x.gz.gzfleet-journal");
         sample().write(&path).unwrap();
         assert_eq!(Journal::read(&path).unwrap(), sample());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writing_never_touches_a_users_file_of_a_similar_name() {
+        let dir = std::env::temp_dir().join(format!("gzfleet-journal-n-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("x.gz.tmp"), b"precious").unwrap();
+        sample().write(&dir.join("x.gz.gzfleet-journal")).unwrap();
+        assert_eq!(fs::read(dir.join("x.gz.tmp")).unwrap(), b"precious");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -285,8 +285,13 @@ impl Output {
         let Output::File(mut f) = self else {
             return None;
         };
-        if keep && f.journal.is_some() && f.pending.chunks > 0 && f.make_durable().is_ok() {
-            return Some(f.file.partial.clone());
+        if keep && f.pending.chunks > 0 {
+            // If this last sync fails, the previous journal still describes a durable
+            // prefix of the partial file: keep that instead.
+            let _ = f.make_durable();
+            if f.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
+                return Some(f.file.partial.clone());
+            }
         }
         let JournaledFile {
             file, journal_path, ..

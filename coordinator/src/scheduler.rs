@@ -38,9 +38,13 @@ const STRAGGLER_FACTOR: f64 = 4.0;
 const STRAGGLER_SLACK: Duration = Duration::from_millis(50);
 /// An attempt's deadline: this many times the worker's observed time for the size...
 const DEADLINE_FACTOR: f64 = 20.0;
-/// ...but never less than this.
+/// ...but never less than a fixed allowance plus the chunk at a deliberately slow
+/// rate: speed varies with content by more than 20x (zeros vs text), and a deadline
+/// is for workers that stopped, not for chunks that are merely hard. Late chunks
+/// are duplicated long before this.
 const MIN_DEADLINE: Duration = Duration::from_secs(5);
-/// Before any answer: a deliberately slow assumed rate, plus a fixed allowance.
+const SLOWEST_BYTES_PER_SEC: f64 = 4e6;
+/// Before any answer: slower still, with more allowance.
 const FIRST_DEADLINE_BYTES_PER_SEC: f64 = 1e6;
 const FIRST_DEADLINE_BASE: Duration = Duration::from_secs(10);
 
@@ -296,9 +300,13 @@ impl<'a> Scheduler<'a> {
             .secs_per_byte
             .or_else(|| self.latency.median());
         match rate {
-            Some(secs_per_byte) => MIN_DEADLINE.max(Duration::from_secs_f64(
-                DEADLINE_FACTOR * secs_per_byte * bytes.max(64 << 10) as f64,
-            )),
+            Some(secs_per_byte) => {
+                let floor =
+                    MIN_DEADLINE + Duration::from_secs_f64(bytes as f64 / SLOWEST_BYTES_PER_SEC);
+                floor.max(Duration::from_secs_f64(
+                    DEADLINE_FACTOR * secs_per_byte * bytes.max(64 << 10) as f64,
+                ))
+            }
             None => {
                 FIRST_DEADLINE_BASE
                     + Duration::from_secs_f64(bytes as f64 / FIRST_DEADLINE_BYTES_PER_SEC)
@@ -320,7 +328,16 @@ impl<'a> Scheduler<'a> {
         let events = self.events_tx.clone();
         let handle = tokio::spawn(async move {
             let started = Instant::now();
-            let result = call.await.and_then(|a| check::answer(&chunk, a, verify));
+            let result = match call.await {
+                // --verify inflates a whole chunk: not on the thread that runs the RPCs.
+                Ok(answer) if verify => {
+                    tokio::task::spawn_blocking(move || check::answer(&chunk, answer, true))
+                        .await
+                        .unwrap_or_else(|e| Err(AttemptError::Fatal(format!("verify failed: {e}"))))
+                }
+                Ok(answer) => check::answer(&chunk, answer, false),
+                Err(e) => Err(e),
+            };
             let _ = events.send(Event::Attempt {
                 id,
                 index,
@@ -470,7 +487,8 @@ impl<'a> Scheduler<'a> {
             task.last_failed_on = Some(member);
             if counts {
                 task.failures += 1;
-                if task.failures >= self.config.max_attempts {
+                // A duplicate still running may yet succeed: fail only without one.
+                if task.failures >= self.config.max_attempts && task.attempts.is_empty() {
                     return Err(Error::ChunkFailed {
                         index,
                         attempts: task.failures,
@@ -605,6 +623,146 @@ impl Drop for Scheduler<'_> {
         }
         for m in &mut self.fleet.members {
             m.inflight = 0;
+            // A probe still running reports to this scheduler's channel, which goes
+            // away: let the next job probe again instead of waiting for it forever.
+            m.forget_probe();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Answer, Backend, BackendInfo, BoxFuture};
+    use crate::fleet::Member;
+    use gzfleet_worker::engine::{compress_chunk, engine_id};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A backend that compresses slowly, or (when `broken`) fails every call and
+    /// never answers a probe.
+    struct Fake {
+        name: String,
+        broken: bool,
+        probes: Arc<AtomicUsize>,
+    }
+
+    impl Backend for Fake {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn compress(
+            &self,
+            chunk: Arc<Chunk>,
+            params: &JobParams,
+            _: Duration,
+        ) -> BoxFuture<Result<Answer, AttemptError>> {
+            let (broken, level) = (self.broken, params.level);
+            Box::pin(async move {
+                if broken {
+                    return Err(AttemptError::Down("gone".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let out = compress_chunk(&chunk.data, &chunk.dictionary, level).unwrap();
+                Ok(Answer {
+                    deflate: out.deflate.into(),
+                    crc32: out.crc32,
+                    input_len: out.input_len,
+                    engine: engine_id().into(),
+                })
+            })
+        }
+
+        fn probe(&self) -> BoxFuture<Result<BackendInfo, String>> {
+            self.probes.fetch_add(1, Ordering::SeqCst);
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn member(name: &str, broken: bool, probes: &Arc<AtomicUsize>) -> Member {
+        let mut m = Member::new(
+            Arc::new(Fake {
+                name: name.into(),
+                broken,
+                probes: Arc::clone(probes),
+            }),
+            Health::Up,
+        );
+        m.slots = 1;
+        m.capacity = 1;
+        m
+    }
+
+    /// Runs one job of `chunks` small chunks through the fleet.
+    fn job(runtime: &tokio::runtime::Runtime, fleet: &mut Fleet, chunks: u64) {
+        let (chunk_tx, chunk_rx) = unbounded_channel();
+        for index in 0..chunks {
+            let data = Bytes::from(vec![index as u8; 1000]);
+            chunk_tx
+                .send(Ok(Chunk {
+                    index,
+                    offset: index * 1000,
+                    crc32: None,
+                    dictionary: Bytes::new(),
+                    data,
+                }))
+                .unwrap();
+        }
+        drop(chunk_tx);
+        let (results_tx, mut results_rx) = unbounded_channel();
+        let params = Arc::new(JobParams {
+            job_id: "test".into(),
+            level: 1,
+            independent: true,
+            block: 1000,
+            verify: false,
+        });
+        let config = SchedulerConfig {
+            max_attempts: 5,
+            wait_workers: Duration::from_secs(5),
+            verbose: false,
+        };
+        let window = (Arc::new(Window::new(0, 64)), 64);
+        let mut scheduler = Scheduler::new(
+            fleet,
+            params,
+            config,
+            window,
+            Progress::hidden(),
+            results_tx,
+        );
+        let end = runtime.block_on(scheduler.run(chunk_rx, 0)).unwrap();
+        drop(scheduler);
+        assert_eq!(end, chunks);
+        let mut got = 0;
+        while results_rx.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, chunks);
+    }
+
+    #[test]
+    fn a_probe_cut_short_by_the_end_of_a_job_is_retried_in_the_next() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let probes = Arc::new(AtomicUsize::new(0));
+        let mut fleet = Fleet {
+            members: vec![
+                member("good", false, &probes),
+                member("flaky", true, &probes),
+            ],
+            discovery: None,
+            block: 1000,
+            remote: true,
+        };
+        // The flaky member fails at once and its probe never answers before the end.
+        job(&runtime, &mut fleet, 10);
+        assert_eq!(probes.load(Ordering::SeqCst), 1);
+        assert!(!fleet.members[1].is_up());
+        // The next job must probe it again rather than wait on a lost answer.
+        job(&runtime, &mut fleet, 10);
+        assert_eq!(probes.load(Ordering::SeqCst), 2);
     }
 }

@@ -2,16 +2,55 @@
 //!
 //! This is the seam DESIGN.md names: everything that decides output bytes for a chunk
 //! lives here, so the embedded pool and every remote worker produce the same bytes as
-//! long as they run the same [`ENGINE_ID`]. The deflate data is never final and always
+//! long as they run the same [`engine_id`]. The deflate data is never final and always
 //! ends byte-aligned with a sync flush (an empty stored block, `00 00 ff ff`), so chunks
 //! can be concatenated in any number without knowing which one is last.
 
+use std::sync::OnceLock;
+
 use flate2::{Compress, Compression, FlushCompress, Status};
 
-/// Names the deflate implementation and its configuration. Outputs are promised to be
-/// identical only between engines with the same id, so workers report it and the
-/// coordinator refuses to mix engines within one job.
-pub const ENGINE_ID: &str = "flate2-zlib-rs/0.6;sync-flush;v1";
+/// Names the deflate implementation, and fingerprints it: the CRC of what it makes of
+/// a fixed sample at three levels. Outputs are promised to be identical only between
+/// engines with the same id, so workers report it and the coordinator refuses to mix
+/// engines. A name alone would let two zlib-rs releases that match differently pass
+/// for one another; the fingerprint does not.
+pub fn engine_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let sample = fingerprint_sample();
+        let (dictionary, data) = sample.split_at(MAX_DICTIONARY);
+        let mut crc = crc32fast::Hasher::new();
+        for level in [1, 6, 9] {
+            if let Ok(out) = compress_chunk(data, dictionary, level) {
+                crc.update(&out.deflate);
+            }
+        }
+        format!("flate2-zlib-rs;sync-flush;v1;{:08x}", crc.finalize())
+    })
+}
+
+/// 96 KiB of text-like bytes with repeats near and far: enough to exercise literals,
+/// short and long matches, the dictionary, and block decisions.
+fn fingerprint_sample() -> Vec<u8> {
+    const WORDS: [&str; 12] = [
+        "the ", "chunk ", "deflate ", "worker ", "of ", "gzip ", "stream ", "and ", "1024 ",
+        "window ", "\n", "a ",
+    ];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(96 << 10);
+    while out.len() < 96 << 10 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % 12) as usize].as_bytes());
+        if x.is_multiple_of(97) {
+            out.push((x >> 8) as u8);
+        }
+    }
+    out.truncate(96 << 10);
+    out
+}
 
 /// The preset dictionary is at most the deflate window: 32 KiB.
 pub const MAX_DICTIONARY: usize = 32 * 1024;
@@ -167,6 +206,14 @@ mod tests {
         assert!(out.deflate.ends_with(&[0, 0, 0xff, 0xff]));
         assert_eq!(out.crc32, 0);
         assert_eq!(inflate(&out.deflate, &[], 0), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn engine_id_is_stable_and_fingerprinted() {
+        let id = engine_id();
+        assert!(id.starts_with("flate2-zlib-rs;sync-flush;v1;"), "{id}");
+        assert_eq!(id.len(), "flate2-zlib-rs;sync-flush;v1;".len() + 8);
+        assert_eq!(engine_id(), id);
     }
 
     #[test]

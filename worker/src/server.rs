@@ -20,7 +20,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{ENGINE_ID, MAX_DICTIONARY, MAX_LEVEL};
+use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
 #[cfg(feature = "fault-injection")]
 use crate::faults::Faults;
 use crate::pool::{EnginePool, Job, Submit};
@@ -129,7 +129,7 @@ impl Worker for WorkerService {
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
         Ok(Response::new(InfoResponse {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            engine: ENGINE_ID.to_string(),
+            engine: engine_id().to_string(),
             slots: self.pool.slots() as u32,
             max_chunk_bytes: self.config.max_chunk,
             queue_depth: self.pool.queue_depth() as u32,
@@ -171,7 +171,7 @@ impl Worker for WorkerService {
             deflate: Bytes::from(out.deflate),
             crc32: out.crc32,
             input_length: out.input_len,
-            engine: ENGINE_ID.to_string(),
+            engine: engine_id().to_string(),
         };
         #[cfg(feature = "fault-injection")]
         self.config
