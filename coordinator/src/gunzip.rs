@@ -7,7 +7,7 @@ use std::io::{self, BufRead, Read, Write};
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::error::io_message;
-use crate::gzip::{HeaderError, MAGIC, MemberHeader, read_header};
+use crate::gzip::{HeaderError, MAGIC, read_header};
 
 const BUFFER: usize = 256 << 10;
 
@@ -20,7 +20,6 @@ pub struct Decoded {
     pub uncompressed: u64,
     /// Bytes after the last member that are not gzip.
     pub trailing_garbage: u64,
-    pub first_header: MemberHeader,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +75,7 @@ pub fn decode(input: impl Read, output: &mut impl Write) -> Result<Decoded, Deco
             result.trailing_garbage = count_rest(&mut r)?;
             break;
         }
-        let header = read_header(&mut r).map_err(|e| match e {
+        read_header(&mut r).map_err(|e| match e {
             HeaderError::NotGzip if result.members == 0 => DecodeError::NotGzip,
             HeaderError::Io(e) => DecodeError::Read(e),
             HeaderError::Truncated => DecodeError::Truncated,
@@ -85,9 +84,6 @@ pub fn decode(input: impl Read, output: &mut impl Write) -> Result<Decoded, Deco
                 source,
             },
         })?;
-        if result.members == 0 {
-            result.first_header = header;
-        }
         inflater.reset(false);
         let mut crc = crc32fast::Hasher::new();
         let mut length = 0u64;

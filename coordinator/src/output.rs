@@ -213,13 +213,6 @@ impl Output {
         })))
     }
 
-    pub fn written(&self) -> u64 {
-        match self {
-            Output::Stdout { written } => *written,
-            Output::File(f) => f.file.written(),
-        }
-    }
-
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match self {
             Output::Stdout { written } => {

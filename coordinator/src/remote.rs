@@ -10,8 +10,9 @@ use std::time::Duration;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
 use gzfleet_proto::v1::{CompressRequest, InfoRequest};
-use gzfleet_worker::engine::MAX_DICTIONARY;
-use gzfleet_worker::server::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, deflate_bound};
+use gzfleet_worker::server::{
+    CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit,
+};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -23,7 +24,6 @@ use crate::chunker::Chunk;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-const MESSAGE_SLACK: usize = 4096;
 /// The name the worker registers its service under in grpc.health.v1.
 const SERVICE_NAME: &str = "gzfleet.v1.Worker";
 
@@ -53,8 +53,8 @@ impl RemoteWorker {
         Ok(RemoteWorker {
             addr: addr.to_string(),
             channel: endpoint.connect_lazy(),
-            max_response: deflate_bound(block) as usize + MESSAGE_SLACK,
-            max_request: block as usize + MAX_DICTIONARY + MESSAGE_SLACK,
+            max_response: response_limit(block),
+            max_request: request_limit(block),
         })
     }
 

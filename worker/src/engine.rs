@@ -58,6 +58,13 @@ pub const MAX_DICTIONARY: usize = 32 * 1024;
 /// Deflate levels 0 (stored) to 9 (best), as gzip.
 pub const MAX_LEVEL: u32 = 9;
 
+/// Largest deflate output for `len` input bytes. Level 1 (zlib-rs's "quick"
+/// strategy) codes incompressible bytes with fixed Huffman codes of up to 9 bits, so
+/// output can exceed input by 1/8, as zlib-ng's deflateBound allows.
+pub fn deflate_bound(len: u64) -> u64 {
+    len + len / 8 + 1024
+}
+
 /// What compressing one chunk produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkOutput {

@@ -20,7 +20,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
+use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, deflate_bound, engine_id};
 #[cfg(feature = "fault-injection")]
 use crate::faults::Faults;
 use crate::pool::{EnginePool, Job, Submit};
@@ -28,11 +28,15 @@ use crate::pool::{EnginePool, Job, Submit};
 /// Room for protobuf framing around the chunk and dictionary in one message.
 const MESSAGE_SLACK: usize = 4096;
 
-/// Largest deflate output for `len` input bytes. Level 1 (zlib-rs's "quick"
-/// strategy) codes incompressible bytes with fixed Huffman codes of up to 9 bits, so
-/// output can exceed input by 1/8, as zlib-ng's deflateBound allows.
-pub fn deflate_bound(len: u64) -> u64 {
-    len + len / 8 + 1024
+/// Largest Compress request for chunks of up to `max_chunk` bytes. Both ends size
+/// their gRPC limits from these two functions, so they cannot disagree.
+pub fn request_limit(max_chunk: u64) -> usize {
+    max_chunk as usize + MAX_DICTIONARY + MESSAGE_SLACK
+}
+
+/// Largest Compress response for chunks of up to `max_chunk` bytes.
+pub fn response_limit(max_chunk: u64) -> usize {
+    deflate_bound(max_chunk) as usize + MESSAGE_SLACK
 }
 
 /// HTTP/2 flow-control windows, for both ends. Chunks are megabytes; hyper's default
@@ -205,15 +209,15 @@ pub async fn serve(
     config: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let max_chunk = config.max_chunk as usize;
+    let max_chunk = config.max_chunk;
     let service = WorkerService::new(config)?;
     let in_flight = Arc::clone(&service.in_flight);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<WorkerServer<WorkerService>>().await;
 
     let worker = WorkerServer::new(service)
-        .max_decoding_message_size(max_chunk + MAX_DICTIONARY + MESSAGE_SLACK)
-        .max_encoding_message_size(deflate_bound(max_chunk as u64) as usize + MESSAGE_SLACK);
+        .max_decoding_message_size(request_limit(max_chunk))
+        .max_encoding_message_size(response_limit(max_chunk));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let reporter = health.clone();
     let shutdown = async move {
