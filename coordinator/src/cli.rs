@@ -1,15 +1,14 @@
-//! The `gzfleet` command line: gzip/pigz habits, plus the cluster options.
+//! The `gzfleet` command line as clap reads it (the low-level arguments): gzip and
+//! pigz habits, plus the cluster options. `compress::plan` turns these into a plan.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use gzfleet_worker::limits::{MAX_CHUNK, MIN_CHUNK};
 use gzfleet_worker::units::{parse_duration, parse_size};
 
-/// Smallest and largest chunk (DESIGN.md): below 128 KiB the per-chunk costs dominate;
-/// above 64 MiB a retry repeats too much work and memory per chunk grows.
-pub const MIN_BLOCK: u64 = 128 << 10;
-pub const MAX_BLOCK: u64 = 64 << 20;
+use crate::ui::Verbosity;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +25,19 @@ pub const MAX_BLOCK: u64 = 64 << 20;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Command {
+    /// -q and -v as each subcommand spells them.
+    pub(crate) fn verbosity(&self) -> Verbosity {
+        let (quiet, verbose) = match self {
+            Command::Compress(a) => (a.quiet, a.verbose),
+            Command::Decompress(a) => (a.quiet, a.verbose as u8),
+            Command::Test(a) => (a.quiet, a.verbose as u8),
+            Command::List(_) => (false, 0),
+        };
+        Verbosity { quiet, verbose }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,7 +168,7 @@ impl CompressArgs {
 
 fn parse_block(text: &str) -> Result<u64, String> {
     let size = parse_size(text)?;
-    if !(MIN_BLOCK..=MAX_BLOCK).contains(&size) {
+    if !(MIN_CHUNK..=MAX_CHUNK).contains(&size) {
         return Err(format!(
             "block size {size} bytes is outside 128K..64M (sizes take units: 512K, 4M)"
         ));

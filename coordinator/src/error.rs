@@ -1,24 +1,80 @@
-//! Every way a gzfleet command can fail, each rendering as one line that names the
-//! problem and, where there is one, what to do about it.
+//! Every way a gzfleet command can fail. Each variant keeps what caused it (the
+//! `io::Error` and its kind, the path, the decoder's verdict) and renders as one line
+//! that names the problem and, where there is one, what to do about it.
 
+use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::PathBuf;
+
+use crate::gzip::DecodeError;
+
+/// Where bytes came from or went: a file, or a standard stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Stdin,
+    Stdout,
+    Path(PathBuf),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Stdin => f.write_str("stdin"),
+            Place::Stdout => f.write_str("stdout"),
+            Place::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Arguments that cannot work together.
     #[error("{0}")]
     Usage(String),
-    /// An input that cannot be read, or is not what it should be.
+    /// An input that cannot be opened or examined.
+    #[error("{}: {}", .path.display(), io_message(.source))]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Reading an input failed part way.
+    #[error("{input}: read error: {}", io_message(.source))]
+    Read {
+        input: Place,
+        #[source]
+        source: io::Error,
+    },
+    /// An input gzip would not touch either (a directory, a device, a .gz).
     #[error("{0}")]
-    Input(String),
-    /// The output cannot be created or written.
-    #[error("{0}")]
-    Output(String),
-    /// Thread pools, runtimes, worker addresses.
+    Refused(String),
+    /// Writing the output (or its journal) failed.
+    #[error("{output}: {}", io_message(.source))]
+    Write {
+        output: Place,
+        #[source]
+        source: io::Error,
+    },
+    /// The output exists and -f was not given.
+    #[error("{} already exists; use -f to overwrite", .0.display())]
+    Exists(PathBuf),
+    /// An interrupted run's temporary output is in the way.
+    #[error(
+        "{} exists: an interrupted run left it; continue it with --resume, or start over with -f",
+        .0.display()
+    )]
+    PartialExists(PathBuf),
+    /// Threads and runtimes that could not be started.
+    #[error("cannot start {what}: {}", io_message(.source))]
+    Spawn {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Worker addresses that cannot be used.
     #[error("{0}")]
     Setup(String),
-    /// No worker could be used to start with.
+    /// No worker could be used to start with, or none is left.
     #[error("{0}")]
     NoWorkers(String),
     /// Every worker was gone for longer than --wait-workers.
@@ -41,14 +97,33 @@ pub enum Error {
     #[error("cannot resume: {0}")]
     Resume(String),
     /// A .gz that is damaged or is no gzip at all.
-    #[error("{0}")]
-    Format(String),
+    #[error("{input}: {source}")]
+    Corrupt {
+        input: Place,
+        #[source]
+        source: DecodeError,
+    },
+    /// The output is complete but --rm could not remove the input.
+    #[error("output complete, but cannot remove input {}: {}", .path.display(), io_message(.source))]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A job failed and its partial output was kept for --resume.
+    #[error("{error}; partial output kept in {}: run the same command with --resume to continue", .partial.display())]
+    Kept {
+        #[source]
+        error: Box<Error>,
+        partial: PathBuf,
+    },
 }
 
 impl Error {
     /// Whether the partial output of a job ended by this error is worth keeping for
-    /// --resume: the fleet failed or the user stopped it, and rerunning later may
-    /// succeed. Bad input or a full disk leave nothing behind instead.
+    /// --resume: the fleet failed, the user stopped it, or a read failed hours in (NFS,
+    /// a flaky disk), and rerunning later may succeed. Bad input or a full disk leave
+    /// nothing behind instead.
     pub fn resumable(&self) -> bool {
         matches!(
             self,
@@ -56,6 +131,16 @@ impl Error {
                 | Error::NoWorkers(_)
                 | Error::ChunkFailed { .. }
                 | Error::Interrupted
+                | Error::Read { .. }
+        )
+    }
+
+    /// The reader of our output went away (`| head`): gzip dies of SIGPIPE quietly, and
+    /// so do we.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(
+            self,
+            Error::Write { output: Place::Stdout, source } if source.kind() == io::ErrorKind::BrokenPipe
         )
     }
 }
@@ -77,7 +162,46 @@ pub fn without_os_error(mut text: String) -> String {
     text
 }
 
-/// "PATH: message" for an I/O failure on a path.
-pub fn at(path: &Path, e: &io::Error) -> String {
-    format!("{}: {}", path.display(), io_message(e))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_keep_their_kind_and_read_as_one_line() {
+        let e = Error::Open {
+            path: PathBuf::from("/x/nothere"),
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(e.to_string(), "/x/nothere: No such file or directory");
+        let source = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(source.map(io::Error::kind), Some(io::ErrorKind::NotFound));
+    }
+
+    #[test]
+    fn only_stdout_closing_is_a_broken_pipe() {
+        let pipe = || io::Error::from(io::ErrorKind::BrokenPipe);
+        let stdout = Error::Write {
+            output: Place::Stdout,
+            source: pipe(),
+        };
+        let file = Error::Write {
+            output: Place::Path("f".into()),
+            source: pipe(),
+        };
+        assert!(stdout.is_broken_pipe());
+        assert!(!file.is_broken_pipe());
+    }
+
+    #[test]
+    fn kept_output_says_how_to_continue() {
+        let e = Error::Kept {
+            error: Box::new(Error::Interrupted),
+            partial: PathBuf::from("o.gz.gzfleet-partial"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "interrupted; partial output kept in o.gz.gzfleet-partial: run the same command with --resume to continue"
+        );
+    }
 }

@@ -1,31 +1,63 @@
 //! gzfleet's coordinator: splits an input into chunks, has them compressed by the
 //! embedded pool or by `gzfleet-worker`s over gRPC, and stitches the answers into one
-//! standard gzip member. Also the reading side (decompress, test, list).
+//! standard gzip member; and the reading side (decompress, test, list). The design, its
+//! contracts and the wire protocol are in docs/DESIGN.md.
 //!
-//! How a compression flows through the modules:
-//! `compress` (per file) → `job` (reader thread, scheduler, ordered writer) →
-//! `chunker` + `window` (bounded input) → `scheduler` over a `fleet` of `backend`s
-//! (`LocalPool` or `remote`) with every answer passing `check` → `output` (temporary
-//! file, `journal`, rename) framed by `gzip` with CRCs joined by `crc`.
+//! The tree, by job:
+//!
+//! - [`compress`]: the compress path, one module a step: `plan` → `input` →
+//!   `chunker` → `window` → `dispatch` (task states, policy, event loop) → `check` →
+//!   `order` → `output`, with `journal` and `resume` for the durable point.
+//! - [`fleet`]: the workers: each `worker`'s health, the `link` that reaches it
+//!   (`local` pool or `remote` gRPC), and `discovery`.
+//! - [`reading`]: `decompress`, `test`, `list`.
+//! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
+//!   `decoder`.
+//! - [`ui`]: every line printed, the `progress` bar, the job `report`.
+//! - [`partial`]: files appear under their name only once complete; [`error`];
+//!   [`signals`]; [`cli`], the arguments as clap reads them.
 
-pub mod backend;
-pub mod check;
-pub mod chunker;
 pub mod cli;
-pub mod compress;
-pub mod crc;
-pub mod decompress;
-pub mod discovery;
-pub mod error;
-pub mod fleet;
-pub mod gunzip;
-pub mod gzip;
-pub mod job;
-pub mod journal;
-pub mod output;
-pub mod progress;
-pub mod remote;
-pub mod scheduler;
-pub mod signals;
-pub mod stats;
-pub mod window;
+pub(crate) mod compress;
+pub(crate) mod error;
+pub(crate) mod fleet;
+pub(crate) mod gzip;
+pub(crate) mod partial;
+pub(crate) mod reading;
+pub(crate) mod signals;
+pub(crate) mod ui;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use error::Error;
+use ui::Ui;
+
+/// Runs a parsed `gzfleet` command and turns its outcome into gzip's exit codes: 0
+/// success, 1 error, 2 warning; 130 when interrupted.
+pub fn run(cli: Cli) -> ExitCode {
+    let ui = Ui::new(cli.command.verbosity());
+    let result = match &cli.command {
+        Command::Compress(args) => match compress::run(args, &ui) {
+            Ok(o) if o.interrupted => return ExitCode::from(130),
+            other => other.map(|o| (o.failures, 0)),
+        },
+        Command::Decompress(args) => reading::decompress(args, &ui).map(|t| (t.errors, t.warnings)),
+        Command::Test(args) => reading::test(args, &ui).map(|t| (t.errors, t.warnings)),
+        Command::List(args) => reading::list(args, &ui).map(|t| (t.errors, t.warnings)),
+    };
+    match result {
+        Ok((0, 0)) => ExitCode::SUCCESS,
+        Ok((0, _)) => ExitCode::from(2),
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) if e.is_broken_pipe() => signals::die_of_sigpipe(),
+        Err(e @ Error::Interrupted) => {
+            ui.error(e);
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            ui.error(e);
+            ExitCode::FAILURE
+        }
+    }
+}

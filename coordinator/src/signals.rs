@@ -1,6 +1,7 @@
-//! SIGINT/SIGTERM as a flag the long-running loops poll, so an interrupted job can
-//! leave things tidy: a resumable partial file and journal, or no file at all. A
-//! second signal exits at once.
+//! Signals: SIGINT/SIGTERM as a flag the long-running loops poll, so an interrupted
+//! job can leave things tidy (a resumable partial file and journal, or no file at
+//! all; a second signal exits at once); and SIGPIPE, which Rust ignores, restored
+//! when our reader goes away so that we end as gzip does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,7 +15,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// Installs the handlers (idempotent).
-pub fn install() {
+pub(crate) fn install() {
     // SAFETY: the handler only touches an atomic and calls _exit, both
     // async-signal-safe; SA_RESTART keeps blocking reads and writes from failing with
     // EINTR.
@@ -28,6 +29,19 @@ pub fn install() {
     }
 }
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Our stdout's reader went away (`gzfleet -dc f.gz | head`): end as gzip does, killed
+/// by SIGPIPE, without a message. The exit status (141 in a shell) tells scripts the
+/// output was cut short.
+pub(crate) fn die_of_sigpipe() -> ! {
+    // SAFETY: restoring the default action and raising a signal at ourselves; nothing
+    // runs after it but the default action, which ends the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
 }

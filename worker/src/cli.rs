@@ -1,42 +1,17 @@
-//! The `gzfleet-worker` command line, shared by the production binary and the
-//! test-only `gzfleet-worker-faulty`, so both parse and start the same way.
+//! The `gzfleet-worker` command line: its options, and running the server from them.
+//! Shared by the production binary and the test-only fault-injection worker, so both
+//! parse and start the same way.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
-use clap::{Args, Parser};
+use clap::Args;
 use tokio::net::TcpListener;
 
+use crate::hooks::Hooks;
+use crate::limits::{MAX_CHUNK, MIN_CHUNK};
 use crate::server::{self, WorkerConfig};
 use crate::units::{format_size, parse_size};
-
-/// Parses the command line; a mistake is reported as one line, exit status 1.
-pub fn parse_or_exit<P: Parser>(program: &str) -> P {
-    match P::try_parse() {
-        Ok(parsed) => parsed,
-        Err(e) => match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                let _ = e.print();
-                std::process::exit(0);
-            }
-            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                let _ = e.print();
-                std::process::exit(1);
-            }
-            _ => {
-                let text = e.render().to_string();
-                let line = text.lines().next().unwrap_or("invalid arguments");
-                let line = line.strip_prefix("error: ").unwrap_or(line);
-                eprintln!("{program}: {line} (see {program} --help)");
-                std::process::exit(1);
-            }
-        },
-    }
-}
-
-/// The largest chunk DESIGN.md allows a coordinator to send.
-pub const DEFAULT_MAX_CHUNK: u64 = 64 << 20;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -48,16 +23,31 @@ pub struct WorkerArgs {
     /// Chunks compressed at once, one thread each [default: number of cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: Option<u32>,
-    /// Requests that may wait for a free slot; more get RESOURCE_EXHAUSTED
+    /// Requests that may wait for a free slot, at least 1; more get RESOURCE_EXHAUSTED
     /// [default: 2 x slots].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub queue: Option<u32>,
-    /// Largest chunk accepted (uncompressed), e.g. 16M. Also bounds gRPC message sizes.
-    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_size)]
+    /// Largest chunk accepted (uncompressed), 128K to 64M. Also bounds gRPC message sizes.
+    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_max_chunk)]
     pub max_chunk: u64,
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// A coordinator never sends chunks outside the block-size range: a smaller limit would
+/// make the worker useless, a larger one only raises what a peer can make it buffer.
+fn parse_max_chunk(text: &str) -> Result<u64, String> {
+    let size = parse_size(text)?;
+    if !(MIN_CHUNK..=MAX_CHUNK).contains(&size) {
+        return Err(format!(
+            "--max-chunk {} is outside {}..{} (sizes take units: 512K, 4M)",
+            format_size(size),
+            format_size(MIN_CHUNK),
+            format_size(MAX_CHUNK)
+        ));
+    }
+    Ok(size)
 }
 
 impl WorkerArgs {
@@ -71,18 +61,13 @@ impl WorkerArgs {
             slots,
             queue_depth: self.queue.map(|q| q as usize).unwrap_or(2 * slots),
             max_chunk: self.max_chunk,
-            #[cfg(feature = "fault-injection")]
-            faults: Default::default(),
         }
     }
 }
 
 /// Binds, serves until SIGINT/SIGTERM, drains, and reports how it went.
-pub fn run(args: &WorkerArgs, config: WorkerConfig) -> ExitCode {
-    if config.max_chunk == 0 {
-        eprintln!("gzfleet-worker: --max-chunk must be at least 1 byte");
-        return ExitCode::from(2);
-    }
+pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
+    let config = args.config();
     // The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
     // thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -117,7 +102,7 @@ pub fn run(args: &WorkerArgs, config: WorkerConfig) -> ExitCode {
                 format_size(config.max_chunk)
             );
         }
-        match server::serve(listener, config, server::termination_signal()).await {
+        match server::serve(listener, config, hooks, server::termination_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gzfleet-worker: {e}");
@@ -174,5 +159,41 @@ pub fn check(addr: &str) -> ExitCode {
             eprintln!("gzfleet-worker: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        worker: WorkerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<WorkerConfig, String> {
+        Cli::try_parse_from(std::iter::once("gzfleet-worker").chain(args.iter().copied()))
+            .map(|c| c.worker.config())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn queue_and_max_chunk_are_bounded() {
+        assert!(
+            parse(&["--queue", "0"])
+                .unwrap_err()
+                .contains("0 is not in 1..=65536")
+        );
+        assert!(
+            parse(&["--max-chunk", "0"])
+                .unwrap_err()
+                .contains("outside 128 KiB..64 MiB")
+        );
+        assert!(parse(&["--max-chunk", "65M"]).is_err());
+        let c = parse(&["--slots", "3", "--max-chunk", "1M"]).unwrap();
+        assert_eq!((c.slots, c.queue_depth, c.max_chunk), (3, 6, 1 << 20));
+        assert_eq!(parse(&["--queue", "1"]).unwrap().queue_depth, 1);
     }
 }

@@ -1,14 +1,20 @@
-//! gzfleet's worker side: the chunk engine every compressor shares, the bounded pool
-//! that runs it, and the gRPC service that exposes it to coordinators.
+//! gzfleet's worker side: the chunk [`engine`] every compressor shares, the bounded
+//! [`pool`] that runs it, and the wire [`limits`] both ends of a connection agree on.
+//! With the `server` feature (on by default) also the gRPC service that exposes the pool
+//! to coordinators, and the `gzfleet-worker` command line.
 //!
-//! The coordinator links this crate too: its embedded pool is the same [`pool`] running
-//! the same [`engine`], which is why local and cluster runs give identical bytes.
+//! The coordinator links this crate without `server`: its embedded pool is the same
+//! [`pool`] running the same [`engine`], which is why local and cluster runs give
+//! identical bytes.
 
-pub mod alloc;
-pub mod cli;
 pub mod engine;
-#[cfg(feature = "fault-injection")]
-pub mod faults;
+pub mod limits;
 pub mod pool;
-pub mod server;
 pub mod units;
+
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod hooks;
+#[cfg(feature = "server")]
+pub mod server;

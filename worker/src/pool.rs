@@ -6,11 +6,10 @@
 //! which the gRPC server turns into RESOURCE_EXHAUSTED. The coordinator's embedded pool
 //! is this same type, so local and remote compression share one code path.
 
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use crate::engine::{ChunkOutput, EngineError, compress_chunk};
@@ -34,21 +33,23 @@ pub enum Submit {
 }
 
 pub struct EnginePool {
-    queue: Option<SyncSender<(Job, Reply)>>,
+    queue: Option<Sender<(Job, Reply)>>,
     threads: Vec<JoinHandle<()>>,
     slots: usize,
     queue_depth: usize,
 }
 
 impl EnginePool {
-    /// Starts `slots` compression threads; up to `queue_depth` further jobs may wait.
+    /// Starts `slots` compression threads; up to `queue_depth` further jobs may wait
+    /// (at least one: a queue of none would refuse every job sent while all slots are
+    /// busy, which is all the time for a coordinator that keeps a worker fed).
     pub fn new(slots: usize, queue_depth: usize) -> std::io::Result<Self> {
         let slots = slots.max(1);
-        let (tx, rx) = mpsc::sync_channel::<(Job, Reply)>(queue_depth);
-        let rx = Arc::new(Mutex::new(rx));
+        let queue_depth = queue_depth.max(1);
+        let (tx, rx) = crossbeam_channel::bounded::<(Job, Reply)>(queue_depth);
         let threads = (0..slots)
             .map(|i| {
-                let rx = Arc::clone(&rx);
+                let rx = rx.clone();
                 std::thread::Builder::new()
                     .name(format!("deflate-{i}"))
                     .spawn(move || run_slot(&rx))
@@ -95,10 +96,9 @@ impl Drop for EnginePool {
     }
 }
 
-fn run_slot(rx: &Mutex<mpsc::Receiver<(Job, Reply)>>) {
-    loop {
-        let next = rx.lock().map(|r| r.recv());
-        let Ok(Ok((job, reply))) = next else { return };
+fn run_slot(rx: &Receiver<(Job, Reply)>) {
+    // Ends when the pool is dropped and the queue is drained.
+    for (job, reply) in rx.iter() {
         // The requester gave up (cancelled RPC, losing speculative duplicate): skip.
         if reply.is_closed() {
             continue;
@@ -199,6 +199,16 @@ mod tests {
             .unwrap();
         other.blocking_recv().unwrap().unwrap();
         assert_eq!(again.blocking_recv().unwrap().unwrap(), expected);
+    }
+
+    #[test]
+    fn a_queue_of_zero_is_raised_to_one() {
+        let pool = EnginePool::new(1, 0).unwrap();
+        assert_eq!(pool.queue_depth(), 1);
+        let r = pool
+            .try_submit(job(10, 1))
+            .expect("an idle pool refused a job");
+        r.blocking_recv().unwrap().unwrap();
     }
 
     #[test]

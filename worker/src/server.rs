@@ -7,9 +7,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-#[cfg(feature = "fault-injection")]
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
@@ -20,33 +19,10 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, deflate_bound, engine_id};
-#[cfg(feature = "fault-injection")]
-use crate::faults::Faults;
+use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
+use crate::hooks::Hooks;
+use crate::limits::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit};
 use crate::pool::{EnginePool, Job, Submit};
-
-/// Room for protobuf framing around the chunk and dictionary in one message.
-const MESSAGE_SLACK: usize = 4096;
-
-/// Largest Compress request for chunks of up to `max_chunk` bytes. Both ends size
-/// their gRPC limits from these two functions, so they cannot disagree.
-pub fn request_limit(max_chunk: u64) -> usize {
-    max_chunk as usize + MAX_DICTIONARY + MESSAGE_SLACK
-}
-
-/// Largest Compress response for chunks of up to `max_chunk` bytes.
-pub fn response_limit(max_chunk: u64) -> usize {
-    deflate_bound(max_chunk) as usize + MESSAGE_SLACK
-}
-
-/// HTTP/2 flow-control windows, for both ends. Chunks are megabytes; hyper's default
-/// windows would stall a fast link on round trips.
-pub const STREAM_WINDOW: u32 = 8 << 20;
-pub const CONNECTION_WINDOW: u32 = 32 << 20;
-/// Largest HTTP/2 frame each end accepts. The default 16 KiB turns a 1 MiB chunk into
-/// 64 frames and as many writev and recvfrom calls on each side; 1 MiB frames cut the
-/// coordinator's system time several times over.
-pub const MAX_FRAME: u32 = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -56,8 +32,6 @@ pub struct WorkerConfig {
     pub queue_depth: usize,
     /// Largest chunk accepted, in bytes.
     pub max_chunk: u64,
-    #[cfg(feature = "fault-injection")]
-    pub faults: Faults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,24 +42,25 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-pub struct WorkerService {
+pub struct WorkerService<H> {
     pool: EnginePool,
     config: WorkerConfig,
+    hooks: H,
     /// Compress calls being handled, for the drain report at shutdown.
     in_flight: Arc<AtomicUsize>,
-    #[cfg(feature = "fault-injection")]
+    /// Compress calls that passed validation, numbered for the hooks.
     calls: AtomicU64,
 }
 
-impl WorkerService {
-    pub fn new(config: WorkerConfig) -> Result<Self, ServeError> {
+impl<H: Hooks> WorkerService<H> {
+    pub fn new(config: WorkerConfig, hooks: H) -> Result<Self, ServeError> {
         let pool =
             EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
         Ok(WorkerService {
             pool,
             config,
+            hooks,
             in_flight: Arc::new(AtomicUsize::new(0)),
-            #[cfg(feature = "fault-injection")]
             calls: AtomicU64::new(0),
         })
     }
@@ -129,7 +104,7 @@ impl WorkerService {
 }
 
 #[tonic::async_trait]
-impl Worker for WorkerService {
+impl<H: Hooks> Worker for WorkerService<H> {
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
         Ok(Response::new(InfoResponse {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -147,12 +122,9 @@ impl Worker for WorkerService {
         let req = request.into_inner();
         let data = self.validate(&req)?;
         let _counted = InFlight::enter(&self.in_flight);
-        #[cfg(feature = "fault-injection")]
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        #[cfg(feature = "fault-injection")]
-        let started = std::time::Instant::now();
-        #[cfg(feature = "fault-injection")]
-        self.config.faults.before(call).await;
+        let started = Instant::now();
+        self.hooks.before(call).await;
         let job = Job {
             data,
             dictionary: req.dictionary,
@@ -170,16 +142,13 @@ impl Worker for WorkerService {
             .await
             .map_err(|_| Status::internal("compression thread ended unexpectedly"))?
             .map_err(|e| Status::internal(e.to_string()))?;
-        #[allow(unused_mut)]
         let mut response = CompressResponse {
             deflate: Bytes::from(out.deflate),
             crc32: out.crc32,
             input_length: out.input_len,
             engine: engine_id().to_string(),
         };
-        #[cfg(feature = "fault-injection")]
-        self.config
-            .faults
+        self.hooks
             .after(call, started.elapsed(), &mut response)
             .await;
         Ok(Response::new(response))
@@ -204,16 +173,17 @@ impl Drop for InFlight {
 
 /// Serves the worker and health services on `listener` until `shutdown` completes,
 /// then stops accepting, finishes the requests in hand and returns.
-pub async fn serve(
+pub async fn serve<H: Hooks>(
     listener: TcpListener,
     config: WorkerConfig,
+    hooks: H,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let max_chunk = config.max_chunk;
-    let service = WorkerService::new(config)?;
+    let service = WorkerService::new(config, hooks)?;
     let in_flight = Arc::clone(&service.in_flight);
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<WorkerServer<WorkerService>>().await;
+    health.set_serving::<WorkerServer<WorkerService<H>>>().await;
 
     let worker = WorkerServer::new(service)
         .max_decoding_message_size(request_limit(max_chunk))
@@ -228,7 +198,7 @@ pub async fn serve(
         );
         // Tell load balancers first, so no new work is routed here while we drain.
         reporter
-            .set_not_serving::<WorkerServer<WorkerService>>()
+            .set_not_serving::<WorkerServer<WorkerService<H>>>()
             .await;
         reporter
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -267,15 +237,17 @@ pub async fn termination_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::NoHooks;
 
-    fn service(max_chunk: u64) -> WorkerService {
-        WorkerService::new(WorkerConfig {
-            slots: 1,
-            queue_depth: 1,
-            max_chunk,
-            #[cfg(feature = "fault-injection")]
-            faults: Faults::default(),
-        })
+    fn service(max_chunk: u64) -> WorkerService<NoHooks> {
+        WorkerService::new(
+            WorkerConfig {
+                slots: 1,
+                queue_depth: 1,
+                max_chunk,
+            },
+            NoHooks,
+        )
         .unwrap()
     }
 

@@ -1,0 +1,154 @@
+//! Checks every answer passes before it may be written (DESIGN.md contract 3): the
+//! engine, the length, the CRC the coordinator computed itself, the sync-flush ending,
+//! and with `--verify` a full inflate compared byte for byte with the input.
+
+use flate2::{Decompress, FlushDecompress, Status};
+use gzfleet_worker::engine::engine_id;
+
+use super::chunker::Chunk;
+use crate::fleet::{Answer, AttemptError};
+
+const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+pub(crate) fn answer(chunk: &Chunk, answer: Answer, verify: bool) -> Result<Answer, AttemptError> {
+    if answer.engine != engine_id() {
+        return Err(AttemptError::Wrong(format!(
+            "produced by engine '{}', not '{}'",
+            answer.engine,
+            engine_id()
+        )));
+    }
+    if answer.input_len != chunk.data.len() as u64 {
+        return Err(AttemptError::Wrong(format!(
+            "covers {} bytes but chunk {} has {}",
+            answer.input_len,
+            chunk.index,
+            chunk.data.len()
+        )));
+    }
+    if let Some(crc) = chunk.crc32
+        && answer.crc32 != crc
+    {
+        return Err(AttemptError::Wrong(format!(
+            "CRC-32 {:08x} for chunk {}, whose CRC-32 is {crc:08x}",
+            answer.crc32, chunk.index
+        )));
+    }
+    if !answer.deflate.ends_with(&SYNC_FLUSH) {
+        return Err(AttemptError::Wrong(format!(
+            "deflate data for chunk {} does not end with a sync flush",
+            chunk.index
+        )));
+    }
+    if verify {
+        inflates_to(&answer.deflate, &chunk.dictionary, &chunk.data).map_err(|why| {
+            AttemptError::Wrong(format!("chunk {} failed --verify: {why}", chunk.index))
+        })?;
+    }
+    Ok(answer)
+}
+
+/// Inflates `deflate` primed with `dictionary` and compares it with `expected`.
+fn inflates_to(deflate: &[u8], dictionary: &[u8], expected: &[u8]) -> Result<(), String> {
+    let mut inflater = Decompress::new(false);
+    if !dictionary.is_empty() {
+        inflater
+            .set_dictionary(dictionary)
+            .map_err(|e| e.to_string())?;
+    }
+    // One byte of room past the expected length reveals data that inflates too long.
+    let mut out = Vec::with_capacity(expected.len() + 1);
+    let status = inflater
+        .decompress_vec(deflate, &mut out, FlushDecompress::Sync)
+        .map_err(|e| format!("does not inflate ({e})"))?;
+    if status == Status::StreamEnd {
+        return Err("contains a final block".into());
+    }
+    if inflater.total_in() != deflate.len() as u64 || out.len() != expected.len() {
+        return Err(format!(
+            "inflates to {} bytes, expected {}",
+            out.len(),
+            expected.len()
+        ));
+    }
+    if out != expected {
+        return Err("inflates to different bytes".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use gzfleet_worker::engine::compress_chunk;
+
+    fn chunk(data: &[u8], dict: &[u8], crc: bool) -> Chunk {
+        Chunk {
+            index: 3,
+            offset: 0,
+            data: Bytes::copy_from_slice(data),
+            dictionary: Bytes::copy_from_slice(dict),
+            crc32: crc.then(|| crc32fast::hash(data)),
+        }
+    }
+
+    fn honest(c: &Chunk) -> Answer {
+        let out = compress_chunk(&c.data, &c.dictionary, 6).unwrap();
+        Answer {
+            deflate: out.deflate.into(),
+            crc32: out.crc32,
+            input_len: out.input_len,
+            engine: engine_id().into(),
+        }
+    }
+
+    #[test]
+    fn honest_answers_pass_with_and_without_verify() {
+        let c = chunk(b"hello hello hello world", b"hello ", true);
+        assert!(answer(&c, honest(&c), false).is_ok());
+        assert!(answer(&c, honest(&c), true).is_ok());
+    }
+
+    #[test]
+    fn lies_are_caught() {
+        let c = chunk(b"the quick brown fox jumps over the lazy dog", b"", true);
+        let mut wrong_crc = honest(&c);
+        wrong_crc.crc32 ^= 1;
+        let mut wrong_len = honest(&c);
+        wrong_len.input_len += 1;
+        let mut wrong_engine = honest(&c);
+        wrong_engine.engine = "zlib-ng/2".into();
+        let mut truncated = honest(&c);
+        truncated.deflate = truncated.deflate.slice(..truncated.deflate.len() - 1);
+        for bad in [wrong_crc, wrong_len, wrong_engine, truncated] {
+            assert!(matches!(
+                answer(&c, bad, false),
+                Err(AttemptError::Wrong(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn verify_catches_wrong_content_with_a_right_crc() {
+        let c = chunk(&[7u8; 5000], b"", true);
+        let mut forged = honest(&c);
+        forged.deflate = compress_chunk(&[0u8; 5000], &[], 1).unwrap().deflate.into();
+        assert!(
+            answer(&c, forged.clone(), false).is_ok(),
+            "only --verify can see this"
+        );
+        let err = answer(&c, forged, true).unwrap_err();
+        assert!(err.to_string().contains("--verify"), "{err}");
+    }
+
+    #[test]
+    fn verify_needs_the_dictionary() {
+        let dict = b"a dictionary with words in it ".repeat(20);
+        let c = chunk(&dict[5..300], &dict, false);
+        assert!(answer(&c, honest(&c), true).is_ok());
+        let mut unprimed = c.clone();
+        unprimed.dictionary = Bytes::new();
+        assert!(answer(&unprimed, honest(&c), true).is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! Cuts the input into fixed-size chunks, each carrying its preset dictionary (the
+//! 32 KiB before it) as a zero-copy view of the previous chunk.
+//!
+//! Chunk boundaries depend only on the block size, never on how the input arrives
+//! (pipes deliver short reads), because the output bytes must not either.
+
+use std::io::{self, Read};
+
+use bytes::Bytes;
+use gzfleet_worker::engine::MAX_DICTIONARY;
+
+/// One piece of the input, ready to compress anywhere.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub index: u64,
+    /// Position of the first byte in the input.
+    pub offset: u64,
+    pub data: Bytes,
+    /// Empty for the first chunk and in independent mode.
+    pub dictionary: Bytes,
+    /// The coordinator's own CRC of `data`, computed when a worker's answer is to be
+    /// checked against it.
+    pub crc32: Option<u32>,
+}
+
+pub(crate) struct Chunker {
+    input: Box<dyn Read + Send>,
+    block: usize,
+    independent: bool,
+    compute_crc: bool,
+    next_index: u64,
+    offset: u64,
+    tail: Bytes,
+}
+
+impl Chunker {
+    pub fn new(
+        input: Box<dyn Read + Send>,
+        block: usize,
+        independent: bool,
+        compute_crc: bool,
+    ) -> Self {
+        Chunker {
+            input,
+            block,
+            independent,
+            compute_crc,
+            next_index: 0,
+            offset: 0,
+            tail: Bytes::new(),
+        }
+    }
+
+    /// Continues an interrupted job: `input` is positioned at `offset`, the start of
+    /// chunk `index`, and `dictionary` holds the bytes before it.
+    pub fn resume_at(mut self, index: u64, offset: u64, dictionary: Bytes) -> Self {
+        self.next_index = index;
+        self.offset = offset;
+        self.tail = dictionary;
+        self
+    }
+
+    /// Index of the chunk the next call will return.
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut buf = Vec::with_capacity(self.block);
+        (&mut self.input)
+            .take(self.block as u64)
+            .read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let data = Bytes::from(buf);
+        let dictionary = if self.independent {
+            Bytes::new()
+        } else {
+            std::mem::replace(&mut self.tail, Bytes::new())
+        };
+        self.tail = data.slice(data.len().saturating_sub(MAX_DICTIONARY)..);
+        let chunk = Chunk {
+            index: self.next_index,
+            offset: self.offset,
+            crc32: self.compute_crc.then(|| crc32fast::hash(&data)),
+            data,
+            dictionary,
+        };
+        self.next_index += 1;
+        self.offset += chunk.data.len() as u64;
+        Ok(Some(chunk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Delivers its bytes a few at a time, as a pipe might.
+    struct Trickle(Vec<u8>, usize);
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = out.len().min(7).min(self.0.len() - self.1);
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    fn all(mut c: Chunker) -> Vec<Chunk> {
+        std::iter::from_fn(|| c.next_chunk().unwrap()).collect()
+    }
+
+    #[test]
+    fn boundaries_and_dictionaries() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let chunks = all(Chunker::new(
+            Box::new(Trickle(data.clone(), 0)),
+            65536,
+            false,
+            true,
+        ));
+        assert_eq!(chunks.len(), 4);
+        for (i, c) in chunks.iter().enumerate() {
+            let start = i * 65536;
+            assert_eq!(c.index, i as u64);
+            assert_eq!(c.offset, start as u64);
+            assert_eq!(&c.data[..], &data[start..(start + 65536).min(data.len())]);
+            assert_eq!(
+                &c.dictionary[..],
+                &data[start.saturating_sub(MAX_DICTIONARY)..start]
+            );
+            assert_eq!(c.crc32, Some(crc32fast::hash(&c.data)));
+        }
+    }
+
+    #[test]
+    fn independent_chunks_have_no_dictionary() {
+        let chunks = all(Chunker::new(
+            Box::new(&[1u8; 100_000][..]),
+            40_000,
+            true,
+            false,
+        ));
+        assert_eq!(chunks.len(), 3);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.dictionary.is_empty() && c.crc32.is_none())
+        );
+    }
+
+    #[test]
+    fn empty_input_and_exact_multiple() {
+        assert!(all(Chunker::new(Box::new(&[][..]), 1024, false, false)).is_empty());
+        let chunks = all(Chunker::new(Box::new(&[9u8; 2048][..]), 1024, false, false));
+        assert_eq!(chunks.len(), 2);
+    }
+}

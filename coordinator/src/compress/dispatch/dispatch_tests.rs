@@ -1,0 +1,414 @@
+//! The dispatcher's event loop against fake workers on tokio's paused clock: seconds of
+//! hangs, deadlines and backoffs pass in milliseconds, and every run is the same.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gzfleet_worker::engine::{compress_chunk, engine_id};
+
+use super::*;
+use crate::compress::plan::Encoding;
+use crate::fleet::Link;
+use crate::fleet::link::BoxFuture;
+use crate::ui::Verbosity;
+
+/// How a fake worker answers the n-th call (from 0) it gets.
+#[derive(Clone)]
+enum Act {
+    /// Compress, answering after this long.
+    After(Duration),
+    /// Never answer.
+    Hang,
+    Fail(AttemptError),
+}
+
+struct Fake {
+    name: String,
+    /// What to do for each call, by call number; the last entry repeats.
+    script: Vec<Act>,
+    calls: AtomicUsize,
+    probes: AtomicUsize,
+    /// Probes answer (with this worker's info) or never do.
+    probe_answers: bool,
+    /// Chunks compressed, by index.
+    done: Mutex<Vec<u64>>,
+}
+
+impl Fake {
+    fn new(name: &str, script: Vec<Act>) -> Arc<Fake> {
+        Arc::new(Fake {
+            name: name.into(),
+            script,
+            calls: AtomicUsize::new(0),
+            probes: AtomicUsize::new(0),
+            probe_answers: true,
+            done: Mutex::default(),
+        })
+    }
+
+    fn quiet_probes(name: &str, script: Vec<Act>) -> Arc<Fake> {
+        let mut f = Arc::into_inner(Fake::new(name, script)).unwrap();
+        f.probe_answers = false;
+        Arc::new(f)
+    }
+
+    fn done(&self) -> Vec<u64> {
+        self.done.lock().unwrap().clone()
+    }
+}
+
+fn info() -> WorkerInfo {
+    WorkerInfo {
+        slots: 1,
+        queue_depth: 2,
+        max_chunk: 1 << 20,
+        engine: engine_id().into(),
+        version: "test".into(),
+    }
+}
+
+struct FakeLink(Arc<Fake>);
+
+impl Link for FakeLink {
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    fn compress(
+        &self,
+        chunk: Arc<Chunk>,
+        job: &JobParams,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Answer, AttemptError>> {
+        let fake = Arc::clone(&self.0);
+        let n = fake.calls.fetch_add(1, Ordering::SeqCst);
+        let act = fake.script[n.min(fake.script.len() - 1)].clone();
+        let level = job.encoding.level;
+        Box::pin(async move {
+            let work = async {
+                match act {
+                    Act::After(delay) => tokio::time::sleep(delay).await,
+                    Act::Hang => std::future::pending().await,
+                    Act::Fail(e) => return Err(e),
+                }
+                let out = compress_chunk(&chunk.data, &chunk.dictionary, level).unwrap();
+                fake.done.lock().unwrap().push(chunk.index);
+                Ok(Answer {
+                    deflate: out.deflate.into(),
+                    crc32: out.crc32,
+                    input_len: out.input_len,
+                    engine: engine_id().into(),
+                })
+            };
+            tokio::time::timeout(deadline, work)
+                .await
+                .unwrap_or(Err(AttemptError::Timeout(deadline)))
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>> {
+        self.0.probes.fetch_add(1, Ordering::SeqCst);
+        let answers = self.0.probe_answers;
+        Box::pin(async move {
+            match answers {
+                true => Ok(info()),
+                false => std::future::pending().await,
+            }
+        })
+    }
+}
+
+fn fleet(fakes: &[&Arc<Fake>]) -> Fleet {
+    let links = fakes
+        .iter()
+        .map(|f| (Arc::new(FakeLink(Arc::clone(f))) as Arc<dyn Link>, info()))
+        .collect();
+    Fleet::of_links(links, 1 << 20)
+}
+
+fn config(max_attempts: u32) -> DispatchConfig {
+    DispatchConfig {
+        max_attempts,
+        wait_workers: Duration::from_secs(30),
+        verify: false,
+    }
+}
+
+/// What one job did.
+struct Outcome {
+    result: Result<u64, Error>,
+    stats: DispatchStats,
+    /// Chunk indexes in the order the writer got them.
+    written: Vec<u64>,
+    said: Vec<String>,
+    took: Duration,
+}
+
+/// Runs a job of `chunks` 1000-byte chunks through `fleet` on a paused clock.
+fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let ui = Ui::new(Verbosity {
+        quiet: false,
+        verbose: 0,
+    });
+    let (chunk_tx, chunk_rx) = unbounded_channel();
+    for index in 0..chunks {
+        let data = Bytes::from(vec![index as u8; 1000]);
+        let chunk = Chunk {
+            index,
+            offset: index * 1000,
+            crc32: Some(crc32fast::hash(&data)),
+            dictionary: Bytes::new(),
+            data,
+        };
+        chunk_tx.send(Ok(chunk)).unwrap();
+    }
+    drop(chunk_tx);
+    let (results_tx, mut results_rx) = unbounded_channel();
+    let params = Arc::new(JobParams {
+        id: "test".into(),
+        encoding: Encoding {
+            level: 1,
+            block: 1000,
+            independent: true,
+        },
+    });
+    let window = Arc::new(Window::new(0, 1000));
+    let progress = Progress::hidden();
+    let mut d = Dispatcher::new(
+        fleet,
+        params,
+        config,
+        ui.clone(),
+        progress,
+        window,
+        results_tx,
+    );
+    let (result, took) = runtime.block_on(async {
+        let started = tokio::time::Instant::now();
+        let result = d.run(chunk_rx, 0).await;
+        (result, started.elapsed())
+    });
+    let stats = d.stats.clone();
+    drop(d);
+    let mut written = Vec::new();
+    while let Ok(c) = results_rx.try_recv() {
+        written.push(c.index);
+    }
+    Outcome {
+        result,
+        stats,
+        written,
+        said: ui.captured(),
+        took,
+    }
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+fn each_once(written: &[u64], chunks: u64) {
+    let mut sorted = written.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..chunks).collect::<Vec<_>>(), "{written:?}");
+}
+
+#[test]
+fn every_chunk_is_written_once_across_workers() {
+    let (a, b) = (
+        Fake::new("a", vec![Act::After(10 * MS)]),
+        Fake::new("b", vec![Act::After(15 * MS)]),
+    );
+    let mut f = fleet(&[&a, &b]);
+    let out = job(&mut f, 40, config(5));
+    assert_eq!(out.result.unwrap(), 40);
+    each_once(&out.written, 40);
+    assert!(!a.done().is_empty() && !b.done().is_empty());
+    assert_eq!(out.stats, DispatchStats::default(), "nothing went wrong");
+}
+
+#[test]
+fn a_worker_down_is_said_and_its_chunks_move_at_once() {
+    // "bad" fails its third call as a dropped connection would, holding another chunk.
+    let good = Fake::new("good", vec![Act::After(10 * MS)]);
+    // Its second call hangs: only calling it off when the worker goes down saves it
+    // from waiting out its deadline.
+    let bad = Fake::new(
+        "bad",
+        vec![
+            Act::After(10 * MS),
+            Act::Hang,
+            Act::Fail(AttemptError::Down("connection reset".into())),
+            Act::After(10 * MS),
+        ],
+    );
+    let mut f = fleet(&[&good, &bad]);
+    let out = job(&mut f, 100, config(5));
+    assert_eq!(out.result.unwrap(), 100);
+    each_once(&out.written, 100);
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l == "gzfleet: worker bad out of rotation: connection reset"),
+        "{:?}",
+        out.said
+    );
+    assert_eq!(out.stats.failed_attempts, 1);
+    assert_eq!(
+        out.stats.timeouts, 0,
+        "its other chunk waited for its deadline"
+    );
+    // Probed 200 ms later, it comes back (and is said to) before the job ends.
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l.starts_with("gzfleet: worker bad is back"))
+    );
+}
+
+#[test]
+fn a_full_queue_is_backpressure_not_a_failure() {
+    let busy = AttemptError::Busy("queue full".into());
+    let a = Fake::new(
+        "a",
+        vec![Act::Fail(busy.clone()), Act::Fail(busy), Act::After(5 * MS)],
+    );
+    let mut f = fleet(&[&a]);
+    let out = job(&mut f, 10, config(1));
+    assert_eq!(
+        out.result.unwrap(),
+        10,
+        "backpressure used up --max-attempts 1"
+    );
+    assert_eq!(out.stats.busy, 2);
+    assert_eq!(out.stats.failed_attempts, 0);
+    assert_eq!(f.reports()[0].stats.failures, 0);
+    assert!(out.said.is_empty(), "backpressure printed {:?}", out.said);
+}
+
+#[test]
+fn a_wrong_answer_uses_attempts_until_the_chunk_fails() {
+    let liar = Fake::new(
+        "liar",
+        vec![Act::Fail(AttemptError::Wrong("CRC-32".into()))],
+    );
+    let mut f = fleet(&[&liar]);
+    let out = job(&mut f, 3, config(2));
+    match out.result {
+        Err(Error::ChunkFailed {
+            attempts: 2,
+            ref reason,
+            ..
+        }) => {
+            assert!(reason.contains("wrong answer"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(out.stats.wrong_answers >= 2, "{:?}", out.stats);
+}
+
+#[test]
+fn a_hung_worker_is_taken_down_after_losing_two_races() {
+    // It answers its first ten calls, then hangs for good (a paused container).
+    let mut script = vec![Act::After(10 * MS); 10];
+    script.push(Act::Hang);
+    let hung = Fake::quiet_probes("hung", script);
+    let fine = Fake::new("fine", vec![Act::After(10 * MS)]);
+    let mut f = fleet(&[&hung, &fine]);
+    let out = job(&mut f, 200, config(5));
+    assert_eq!(out.result.unwrap(), 200);
+    each_once(&out.written, 200);
+    assert!(
+        out.stats.speculative <= 3,
+        "a duplicate per chunk: {:?}",
+        out.stats
+    );
+    assert_eq!(
+        out.stats.timeouts, 0,
+        "waited for deadlines: {:?}",
+        out.stats
+    );
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l.contains("worker hung out of rotation: lost 2 races")),
+        "{:?}",
+        out.said
+    );
+    // Once noticed it got nothing more: at most its 10 answers.
+    assert!(hung.done().len() <= 10);
+    // The healthy worker alone takes 1 s; the hang may not cost more than a tenth.
+    assert!(out.took <= Duration::from_millis(1100), "{:?}", out.took);
+}
+
+#[test]
+fn a_slow_worker_gets_only_what_it_finishes_sooner() {
+    let slow = Fake::new("slow", vec![Act::After(200 * MS)]);
+    let fast = Fake::new("fast", vec![Act::After(10 * MS)]);
+    let mut f = fleet(&[&slow, &fast]);
+    let out = job(&mut f, 200, config(5));
+    assert_eq!(out.result.unwrap(), 200);
+    let (s, q) = (slow.done().len(), fast.done().len());
+    assert!(s <= 4, "the slow worker did {s} of 200 chunks");
+    assert!(out.stats.speculative <= 3, "{:?}", out.stats);
+    // The fast worker alone takes 1 s (200 chunks, 10 ms each, two at a time here):
+    // the slow one may not cost more than a tenth of that.
+    assert!(
+        out.took <= Duration::from_millis(1100),
+        "{:?}; fast did {q}",
+        out.took
+    );
+}
+
+#[test]
+fn a_deadline_cuts_a_hang_when_nobody_can_duplicate() {
+    let once = Fake::new(
+        "once",
+        vec![Act::After(5 * MS), Act::Hang, Act::After(5 * MS)],
+    );
+    let mut f = fleet(&[&once]);
+    let out = job(&mut f, 20, config(5));
+    assert_eq!(out.result.unwrap(), 20);
+    assert_eq!(out.stats.timeouts, 1);
+    assert!(out.stats.retries >= 1);
+}
+
+#[test]
+fn with_every_worker_gone_the_job_waits_then_fails_resumably() {
+    let gone = Fake::quiet_probes(
+        "gone",
+        vec![Act::Fail(AttemptError::Down("refused".into()))],
+    );
+    let mut f = fleet(&[&gone]);
+    let out = job(&mut f, 5, config(100));
+    match &out.result {
+        Err(e @ Error::WorkersGone { waited_secs, .. }) => {
+            assert!((30.0..31.0).contains(waited_secs), "{waited_secs}");
+            assert!(e.resumable());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l.contains("no worker is up; waiting up to 30s")),
+        "{:?}",
+        out.said
+    );
+}
+
+#[test]
+fn a_probe_cut_short_by_the_end_of_a_job_is_retried_in_the_next() {
+    // Long enough for the first probe (200 ms after the failure) to start.
+    let good = Fake::new("good", vec![Act::After(50 * MS)]);
+    let flaky = Fake::quiet_probes("flaky", vec![Act::Fail(AttemptError::Down("gone".into()))]);
+    let mut f = fleet(&[&good, &flaky]);
+    job(&mut f, 10, config(5));
+    assert_eq!(flaky.probes.load(Ordering::SeqCst), 1);
+    // The next job must probe it again rather than wait on a lost answer.
+    job(&mut f, 10, config(5));
+    assert_eq!(flaky.probes.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,202 @@
+//! Where compressed bytes go: stdout, or a partial file (see `partial.rs`) with its
+//! resume journal beside it. Every `--sync-interval` the file is fsynced and then the
+//! journal records how far it is durable: never the other way round.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::journal::{Durable, JobIdentity, Journal};
+use crate::error::{Error, Place};
+use crate::gzip::StreamCrc;
+use crate::partial::{PartialFile, with_suffix};
+
+/// Suffix of the journal beside a partial output.
+pub(crate) const JOURNAL_SUFFIX: &str = ".gzfleet-journal";
+
+pub(crate) fn journal_path(target: &Path) -> PathBuf {
+    with_suffix(target, JOURNAL_SUFFIX)
+}
+
+pub(crate) use crate::partial::partial_path;
+
+/// Compressed output: stdout, or a partial file with its resume journal.
+pub(crate) enum Output {
+    Stdout { written: u64 },
+    File(Box<JournaledFile>),
+}
+
+pub(crate) struct JournaledFile {
+    file: PartialFile,
+    /// None when the job cannot be resumed anyway (the input cannot be read again).
+    journal: Option<Journal>,
+    journal_path: PathBuf,
+    sync_every: Duration,
+    last_sync: Instant,
+    pending: Durable,
+}
+
+impl Output {
+    pub fn stdout() -> Self {
+        Output::Stdout { written: 0 }
+    }
+
+    /// A new partial file plus, for a resumable job, a journal saying nothing is
+    /// durable yet. With `force`, an interrupted run's partial file and journal go.
+    pub fn create_file(
+        target: &Path,
+        identity: Option<JobIdentity>,
+        sync_every: Duration,
+        force: bool,
+    ) -> Result<Self, Error> {
+        let journal_path = journal_path(target);
+        if force {
+            let _ = fs::remove_file(&journal_path);
+        }
+        let file = PartialFile::create(target, force)?;
+        let journal = identity.map(|identity| Journal {
+            identity,
+            durable: Durable::default(),
+        });
+        if let Some(j) = &journal
+            && let Err(source) = j.write(&journal_path)
+        {
+            file.discard();
+            return Err(Error::Write {
+                output: Place::Path(journal_path),
+                source,
+            });
+        }
+        Ok(Output::File(Box::new(JournaledFile {
+            file,
+            journal_path,
+            journal,
+            sync_every,
+            last_sync: Instant::now(),
+            pending: Durable::default(),
+        })))
+    }
+
+    /// An interrupted run's partial file, cut back to the journal's durable point.
+    pub fn resume_file(
+        target: &Path,
+        journal: Journal,
+        sync_every: Duration,
+    ) -> Result<Self, Error> {
+        let file = PartialFile::reopen(target, journal.durable.output_bytes)?;
+        Ok(Output::File(Box::new(JournaledFile {
+            file,
+            journal_path: journal_path(target),
+            pending: journal.durable,
+            journal: Some(journal),
+            sync_every,
+            last_sync: Instant::now(),
+        })))
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match self {
+            Output::Stdout { written } => {
+                io::stdout()
+                    .lock()
+                    .write_all(bytes)
+                    .map_err(|source| Error::Write {
+                        output: Place::Stdout,
+                        source,
+                    })?;
+                *written += bytes.len() as u64;
+                Ok(())
+            }
+            Output::File(f) => f.file.write_bytes(bytes),
+        }
+    }
+
+    /// Writes one chunk's deflate data; `stream` covers the input up to its end.
+    pub fn write_chunk(
+        &mut self,
+        deflate: &[u8],
+        chunk_crc: u32,
+        chunk_len: u64,
+        stream: StreamCrc,
+    ) -> Result<(), Error> {
+        self.write(deflate)?;
+        if let Output::File(f) = self {
+            f.pending = Durable {
+                chunks: f.pending.chunks + 1,
+                input_bytes: stream.len,
+                crc: stream.crc,
+                output_bytes: f.file.written(),
+                last_chunk_crc: chunk_crc,
+                last_chunk_len: chunk_len,
+            };
+            if f.last_sync.elapsed() >= f.sync_every {
+                f.make_durable()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the trailer and puts the file in place (removing the journal). Returns
+    /// the bytes written.
+    pub fn finish(mut self, trailer: &[u8], like: Option<&fs::Metadata>) -> Result<u64, Error> {
+        self.write(trailer)?;
+        match self {
+            Output::Stdout { written } => {
+                io::stdout().flush().map_err(|source| Error::Write {
+                    output: Place::Stdout,
+                    source,
+                })?;
+                Ok(written)
+            }
+            Output::File(f) => {
+                let JournaledFile {
+                    file, journal_path, ..
+                } = *f;
+                let n = file.commit(like)?;
+                let _ = fs::remove_file(journal_path);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Ends a failed job: keeps the partial file and its journal (made current) for
+    /// --resume when `keep`, else removes both. Returns the partial file if kept.
+    pub fn abandon(self, keep: bool) -> Option<PathBuf> {
+        let Output::File(mut f) = self else {
+            return None;
+        };
+        if keep && f.pending.chunks > 0 {
+            // If this last sync fails, the previous journal still describes a durable
+            // prefix of the partial file: keep that instead.
+            let _ = f.make_durable();
+            if f.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
+                return Some(f.file.path().to_path_buf());
+            }
+        }
+        let JournaledFile {
+            file, journal_path, ..
+        } = *f;
+        file.discard();
+        let _ = fs::remove_file(journal_path);
+        None
+    }
+}
+
+impl JournaledFile {
+    /// fsyncs the data, then records it in the journal: never the other way round.
+    fn make_durable(&mut self) -> Result<(), Error> {
+        self.last_sync = Instant::now();
+        let Some(journal) = &mut self.journal else {
+            return Ok(());
+        };
+        self.file.sync()?;
+        journal.durable = self.pending;
+        journal
+            .write(&self.journal_path)
+            .map_err(|source| Error::Write {
+                output: Place::Path(self.journal_path.clone()),
+                source,
+            })
+    }
+}

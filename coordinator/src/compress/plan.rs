@@ -1,0 +1,237 @@
+//! Arguments resolved once into a plan, as ripgrep turns low-level arguments into
+//! high-level ones: [`Plan`] for the whole command, then one [`JobPlan`] per input
+//! (its source, destination, header and resume identity). Everything below the plan
+//! works from these; nothing below sees `CompressArgs`.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use gzfleet_worker::engine::engine_id;
+use serde::{Deserialize, Serialize};
+
+use super::dispatch::DispatchConfig;
+use super::input::Input;
+use super::journal::JobIdentity;
+use crate::cli::CompressArgs;
+use crate::error::Error;
+use crate::fleet::Discovery;
+use crate::gzip::Header;
+
+/// What fixes the deflate bytes, besides the engine and the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Encoding {
+    pub level: u32,
+    /// Chunk size in bytes.
+    pub block: u64,
+    /// No 32 KiB priming: each chunk decodes from its own start.
+    pub independent: bool,
+}
+
+/// What every attempt at every chunk of one job carries.
+#[derive(Debug, Clone)]
+pub(crate) struct JobParams {
+    /// Names the job in workers' logs.
+    pub id: String,
+    pub encoding: Encoding,
+}
+
+/// Where outputs go, as -c and -o chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// FILE -> FILE.gz beside it (stdin -> stdout).
+    Beside,
+    Stdout,
+    Path(PathBuf),
+}
+
+/// Who compresses.
+#[derive(Debug, Clone)]
+pub(crate) enum FleetPlan {
+    Local { threads: usize },
+    Remote(Discovery),
+}
+
+/// The whole `gzfleet compress` command, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub inputs: Vec<PathBuf>,
+    pub encoding: Encoding,
+    pub target: Target,
+    /// Store the input's name and mtime in the header (not for stdin).
+    pub store_name: bool,
+    pub force: bool,
+    pub remove_input: bool,
+    pub resume: bool,
+    pub sync_interval: Duration,
+    pub fleet: FleetPlan,
+    pub dispatch: DispatchConfig,
+    pub stats_json: Option<PathBuf>,
+}
+
+/// Where one job's output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+/// One input, checked against the file system.
+pub(crate) struct JobPlan {
+    pub input: Input,
+    pub destination: Destination,
+    /// The encoded gzip header.
+    pub header: Vec<u8>,
+    /// What a journal must match for --resume; None when the job cannot be resumed
+    /// (stdin, a pipe, output to stdout).
+    pub identity: Option<JobIdentity>,
+}
+
+impl Plan {
+    pub fn new(args: &CompressArgs) -> Result<Plan, Error> {
+        let inputs = if args.files.is_empty() {
+            vec![PathBuf::from("-")]
+        } else {
+            args.files.clone()
+        };
+        let target = match (&args.output, args.stdout) {
+            (Some(_), true) => {
+                return Err(Error::Usage(
+                    "-c/--stdout and -o/--output cannot be used together".into(),
+                ));
+            }
+            (Some(_), false) if inputs.len() > 1 => {
+                return Err(Error::Usage("-o/--output takes a single input".into()));
+            }
+            (Some(p), false) if p == Path::new("-") => Target::Stdout,
+            (Some(p), false) => Target::Path(p.clone()),
+            (None, true) => Target::Stdout,
+            (None, false) => Target::Beside,
+        };
+        let discovery =
+            Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
+        let fleet = if discovery.is_empty() {
+            let threads = args
+                .processes
+                .map(|p| p as usize)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            FleetPlan::Local { threads }
+        } else {
+            FleetPlan::Remote(discovery)
+        };
+        Ok(Plan {
+            inputs,
+            encoding: Encoding {
+                level: args.level(),
+                block: args.block_size,
+                independent: args.independent,
+            },
+            target,
+            store_name: !args.no_name,
+            force: args.force,
+            remove_input: args.rm,
+            resume: args.resume,
+            sync_interval: args.sync_interval,
+            fleet,
+            dispatch: DispatchConfig {
+                max_attempts: args.max_attempts,
+                wait_workers: args.wait_workers,
+                verify: args.verify,
+            },
+            stats_json: args.stats_json.clone(),
+        })
+    }
+
+    /// Checks one input and decides where its output goes: refuses what gzip would
+    /// refuse, before any output exists.
+    pub fn job(&self, name: &Path) -> Result<JobPlan, Error> {
+        let writes_beside = self.target == Target::Beside;
+        let input = Input::open(name, self.force, writes_beside)?;
+        let destination = self.destination(&input)?;
+        let header = self.header(&input).encode();
+        let identity = match (&input, &destination) {
+            // Only a regular file can be read again from the middle.
+            (Input::File { path, meta, .. }, Destination::File(_)) if meta.is_file() => {
+                Some(JobIdentity {
+                    engine: engine_id().to_string(),
+                    encoding: self.encoding,
+                    header: header.clone(),
+                    input: fs::canonicalize(path).map_err(|source| Error::Open {
+                        path: path.clone(),
+                        source,
+                    })?,
+                    input_size: meta.len(),
+                    input_mtime_ns: meta.mtime() as i128 * 1_000_000_000
+                        + meta.mtime_nsec() as i128,
+                })
+            }
+            _ => None,
+        };
+        Ok(JobPlan {
+            input,
+            destination,
+            header,
+            identity,
+        })
+    }
+
+    fn header(&self, input: &Input) -> Header {
+        let level = self.encoding.level;
+        match input {
+            Input::File { path, meta, .. } if self.store_name => Header {
+                name: path.file_name().map(|n| n.as_encoded_bytes().to_vec()),
+                mtime: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .and_then(|d| u32::try_from(d.as_secs()).ok())
+                    .unwrap_or(0),
+                level,
+            },
+            _ => Header {
+                name: None,
+                mtime: 0,
+                level,
+            },
+        }
+    }
+
+    fn destination(&self, input: &Input) -> Result<Destination, Error> {
+        let target = match (&self.target, input) {
+            (Target::Stdout, _) | (Target::Beside, Input::Stdin) => None,
+            (Target::Path(p), _) => Some(p.clone()),
+            (Target::Beside, Input::File { path, .. }) => {
+                let mut name = path.as_os_str().to_owned();
+                name.push(".gz");
+                Some(PathBuf::from(name))
+            }
+        };
+        let Some(target) = target else {
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() && !self.force {
+                return Err(Error::Usage(
+                    "compressed data not written to a terminal; redirect stdout, or use -f to force"
+                        .into(),
+                ));
+            }
+            return Ok(Destination::Stdout);
+        };
+        if let Input::File { path, meta, .. } = input
+            && let Ok(out_meta) = fs::metadata(&target)
+            && out_meta.dev() == meta.dev()
+            && out_meta.ino() == meta.ino()
+        {
+            return Err(Error::Usage(format!(
+                "{} is both the input and the output",
+                path.display()
+            )));
+        }
+        // --resume continues a partial output, but never replaces a finished one: an
+        // existing output needs -f whether or not a partial one is waiting.
+        if !self.force && fs::symlink_metadata(&target).is_ok() {
+            return Err(Error::Exists(target));
+        }
+        Ok(Destination::File(target))
+    }
+}

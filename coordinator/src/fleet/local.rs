@@ -1,0 +1,76 @@
+//! The embedded pool as a [`Link`]: `gzfleet compress` with no workers named runs the
+//! same `EnginePool` a gzfleet-worker serves from, in process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::pool::{EnginePool, Job, Submit};
+
+use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
+use crate::compress::{Chunk, JobParams};
+
+pub(crate) struct LocalLink {
+    pool: Arc<EnginePool>,
+}
+
+impl LocalLink {
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        // The dispatcher keeps threads + prefetch(threads) jobs here; the queue holds
+        // all of them even before any thread has picked one up, so it is never busy.
+        Ok(LocalLink {
+            pool: Arc::new(EnginePool::new(threads, 2 * threads)?),
+        })
+    }
+}
+
+impl Link for LocalLink {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn compress(
+        &self,
+        chunk: Arc<Chunk>,
+        job: &JobParams,
+        _deadline: Duration,
+    ) -> BoxFuture<Result<Answer, AttemptError>> {
+        let submitted = self.pool.try_submit(Job {
+            data: chunk.data.clone(),
+            dictionary: chunk.dictionary.clone(),
+            level: job.encoding.level,
+        });
+        Box::pin(async move {
+            let pending = submitted.map_err(|e| match e {
+                Submit::Busy => AttemptError::Busy("local queue full".into()),
+                Submit::Closed => AttemptError::Fatal("local pool stopped".into()),
+            })?;
+            let out = pending
+                .await
+                .map_err(|_| AttemptError::Fatal("a compression thread died".into()))?
+                .map_err(|e| AttemptError::Fatal(e.to_string()))?;
+            Ok(Answer {
+                deflate: Bytes::from(out.deflate),
+                crc32: out.crc32,
+                input_len: out.input_len,
+                engine: engine_id().to_string(),
+            })
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>> {
+        let info = WorkerInfo {
+            slots: self.pool.slots(),
+            queue_depth: self.pool.queue_depth(),
+            max_chunk: u64::MAX,
+            engine: engine_id().to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        Box::pin(async move { Ok(info) })
+    }
+
+    fn prefetch(&self, slots: usize) -> usize {
+        slots
+    }
+}

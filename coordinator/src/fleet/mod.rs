@@ -1,0 +1,439 @@
+//! The workers a job may dispatch to: the embedded pool, or gzfleet-workers found by
+//! [`discovery`] and reached over a [`link`]. The fleet owns each [`worker`]'s health
+//! and counts; dispatch asks it who exists and tells it what happened, and gets back a
+//! [`Change`] whenever a worker leaves or rejoins rotation. The fleet never sees
+//! chunks.
+
+pub(crate) mod discovery;
+pub(crate) mod link;
+pub(crate) mod local;
+pub(crate) mod remote;
+pub(crate) mod worker;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::ui::report::WorkerReport;
+pub(crate) use discovery::Discovery;
+pub(crate) use link::{Answer, AttemptError, Link, WorkerInfo};
+use local::LocalLink;
+use remote::GrpcLink;
+use worker::{Health, ProbeOutcome};
+pub(crate) use worker::{Sample, Worker, WorkerStats};
+
+/// How often discovery (a workers file, DNS) is read again.
+const REDISCOVER_EVERY: Duration = Duration::from_secs(2);
+
+/// Names a worker for as long as the fleet knows it; never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct WorkerId(u32);
+
+#[cfg(test)]
+impl WorkerId {
+    pub fn for_test(n: u32) -> WorkerId {
+        WorkerId(n)
+    }
+}
+
+/// A worker left or rejoined rotation, or discovery changed the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    Down {
+        worker: String,
+        reason: String,
+    },
+    Up {
+        worker: String,
+        slots: usize,
+        was: String,
+    },
+    Excluded {
+        worker: String,
+        why: String,
+    },
+    Discovered(String),
+    Retired(String),
+    Relisted(String),
+}
+
+impl Change {
+    /// Losing or regaining capacity is said at the default verbosity; membership
+    /// changes that do not (yet) change capacity only with -v.
+    pub fn is_notable(&self) -> bool {
+        matches!(
+            self,
+            Change::Down { .. } | Change::Up { .. } | Change::Excluded { .. }
+        )
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Down { worker, reason } => {
+                write!(f, "worker {worker} out of rotation: {reason}")
+            }
+            Change::Up { worker, slots, was } if was == "not yet probed" => {
+                write!(f, "worker {worker} joined ({slots} slots)")
+            }
+            Change::Up { worker, slots, was } => {
+                write!(f, "worker {worker} is back ({slots} slots; was: {was})")
+            }
+            Change::Excluded { worker, why } => write!(f, "worker {worker} excluded: {why}"),
+            Change::Discovered(w) => write!(f, "worker {w} discovered"),
+            Change::Retired(w) => write!(f, "worker {w} no longer listed"),
+            Change::Relisted(w) => write!(f, "worker {w} listed again"),
+        }
+    }
+}
+
+pub(crate) struct Fleet {
+    workers: BTreeMap<WorkerId, Worker>,
+    next_id: u32,
+    /// Read again every [`REDISCOVER_EVERY`] when it can change; None when the list
+    /// was fixed on the command line.
+    discovery: Option<Discovery>,
+    /// When discovery is next due; None while a resolve is out.
+    rediscover_at: Option<Instant>,
+    block: u64,
+    remote: bool,
+    /// Workers dropped from the fleet during this job after doing some of it.
+    departed: Vec<WorkerReport>,
+}
+
+impl Fleet {
+    /// The embedded pool: one worker, `threads` slots.
+    pub fn local(threads: usize, block: u64) -> Result<Self, Error> {
+        let link = LocalLink::new(threads).map_err(|source| Error::Spawn {
+            what: format!("{threads} compression threads"),
+            source,
+        })?;
+        let info = WorkerInfo {
+            slots: threads,
+            queue_depth: 2 * threads,
+            max_chunk: u64::MAX,
+            engine: String::new(),
+            version: String::new(),
+        };
+        let mut fleet = Fleet::empty(None, block, false);
+        fleet.insert(Worker::up(Arc::new(link), &info));
+        Ok(fleet)
+    }
+
+    /// Workers that are up, reached over the given links (tests).
+    #[cfg(test)]
+    pub fn of_links(links: Vec<(Arc<dyn Link>, WorkerInfo)>, block: u64) -> Fleet {
+        let mut fleet = Fleet::empty(None, block, true);
+        for (link, info) in links {
+            fleet.insert(Worker::up(link, &info));
+        }
+        fleet
+    }
+
+    fn empty(discovery: Option<Discovery>, block: u64, remote: bool) -> Fleet {
+        Fleet {
+            workers: BTreeMap::new(),
+            next_id: 0,
+            rediscover_at: discovery
+                .as_ref()
+                .map(|_| Instant::now() + REDISCOVER_EVERY),
+            discovery,
+            block,
+            remote,
+            departed: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, worker: Worker) -> WorkerId {
+        let id = WorkerId(self.next_id);
+        self.next_id += 1;
+        self.workers.insert(id, worker);
+        id
+    }
+
+    /// Finds the workers, asks each what it offers, and keeps them all (the ones not
+    /// up are probed again later). Fails, naming every address tried, when none is up.
+    pub async fn connect(discovery: Discovery, block: u64) -> Result<Self, Error> {
+        let (addrs, errors) = discovery.resolve().await;
+        if addrs.is_empty() {
+            return Err(Error::NoWorkers(format!(
+                "no worker addresses found: {}",
+                errors.join("; ")
+            )));
+        }
+        let dynamic = discovery.is_dynamic().then_some(discovery);
+        let mut fleet = Fleet::empty(dynamic, block, true);
+        let now = Instant::now();
+        for addr in &addrs {
+            fleet.add(addr, now)?;
+        }
+        fleet.probe_all().await;
+        if !fleet.any_up() {
+            let tried: Vec<String> = fleet
+                .workers
+                .values()
+                .map(|w| format!("{} ({})", w.name(), w.status()))
+                .chain(errors)
+                .collect();
+            return Err(Error::NoWorkers(format!(
+                "no worker reachable; tried {}",
+                tried.join(", ")
+            )));
+        }
+        Ok(fleet)
+    }
+
+    fn add(&mut self, addr: &str, now: Instant) -> Result<WorkerId, Error> {
+        let link = GrpcLink::new(addr, self.block).map_err(Error::Setup)?;
+        Ok(self.insert(Worker::listed(Arc::new(link), now)))
+    }
+
+    /// Probes every worker that is due, all at once, and waits for the answers.
+    async fn probe_all(&mut self) {
+        let probes: Vec<_> = self
+            .start_probes(Instant::now())
+            .into_iter()
+            .map(|(id, ticket, link)| (id, ticket, tokio::spawn(link.probe())))
+            .collect();
+        for (id, ticket, probe) in probes {
+            let result = probe
+                .await
+                .unwrap_or_else(|e| Err(format!("probe failed: {e}")));
+            self.probe_finished(id, ticket, result, Instant::now());
+        }
+    }
+
+    /// Answers come from other processes, so their CRCs are checked against the
+    /// coordinator's own (DESIGN.md, contract 3).
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = (WorkerId, &Worker)> {
+        self.workers.iter().map(|(id, w)| (*id, w))
+    }
+
+    pub fn get(&self, id: WorkerId) -> Option<&Worker> {
+        self.workers.get(&id)
+    }
+
+    /// The worker's name, or a placeholder for one dropped since.
+    pub fn name(&self, id: WorkerId) -> String {
+        self.get(id)
+            .map_or_else(|| "a departed worker".into(), |w| w.name().to_string())
+    }
+
+    pub fn any_up(&self) -> bool {
+        self.workers.values().any(Worker::is_up)
+    }
+
+    /// Chunks the workers that are up can hold in flight.
+    pub fn capacity(&self) -> usize {
+        self.workers
+            .values()
+            .filter(|w| w.is_up())
+            .map(Worker::capacity)
+            .sum()
+    }
+
+    /// Whether waiting can bring a worker (back): someone is being probed, or
+    /// discovery may find new ones. Excluded and unlisted workers never return.
+    pub fn may_return(&self) -> bool {
+        self.discovery.is_some()
+            || self
+                .workers
+                .values()
+                .any(|w| matches!(w.health(), Health::Down { .. } | Health::Probing { .. }))
+    }
+
+    /// Every worker with its status, for messages.
+    pub fn describe(&self) -> String {
+        self.workers
+            .values()
+            .map(|w| format!("{} ({})", w.name(), w.status()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn with<T>(&mut self, id: WorkerId, f: impl FnOnce(&mut Worker) -> T) -> Option<T> {
+        self.workers.get_mut(&id).map(f)
+    }
+
+    /// An attempt was sent to `id`; returns how many are in flight there now.
+    pub fn started(&mut self, id: WorkerId) -> usize {
+        self.with(id, Worker::started).unwrap_or(1)
+    }
+
+    /// An attempt on `id` ended. A retired worker leaves the fleet once idle.
+    pub fn ended(&mut self, id: WorkerId) {
+        self.with(id, Worker::ended);
+        self.prune(id);
+    }
+
+    pub fn answered(&mut self, id: WorkerId, sample: Sample) {
+        self.with(id, |w| w.answered(sample));
+    }
+
+    pub fn failed_attempt(&mut self, id: WorkerId) {
+        self.with(id, Worker::failed_attempt);
+    }
+
+    pub fn busy(&mut self, id: WorkerId, now: Instant) {
+        self.with(id, |w| w.busy(now));
+    }
+
+    pub fn lost_race(&mut self, id: WorkerId, so_far: Sample) -> u32 {
+        self.with(id, |w| w.lost_race(so_far)).unwrap_or(0)
+    }
+
+    /// Out of rotation until a probe brings it back.
+    pub fn take_down(&mut self, id: WorkerId, reason: String, now: Instant) -> Option<Change> {
+        let w = self.workers.get_mut(&id)?;
+        w.take_down(reason.clone(), now).then(|| Change::Down {
+            worker: w.name().to_string(),
+            reason,
+        })
+    }
+
+    /// Out of rotation for a growing while: it answered wrongly.
+    pub fn distrust(&mut self, id: WorkerId, reason: String, now: Instant) -> Option<Change> {
+        let w = self.workers.get_mut(&id)?;
+        w.distrust(reason.clone(), now).then(|| Change::Down {
+            worker: w.name().to_string(),
+            reason,
+        })
+    }
+
+    pub fn exclude(&mut self, id: WorkerId, why: String) -> Option<Change> {
+        let w = self.workers.get_mut(&id)?;
+        w.exclude(why.clone()).then(|| Change::Excluded {
+            worker: w.name().to_string(),
+            why,
+        })
+    }
+
+    /// Marks every worker due for a probe as being probed; returns what to probe.
+    pub fn start_probes(&mut self, now: Instant) -> Vec<(WorkerId, u64, Arc<dyn Link>)> {
+        self.workers
+            .iter_mut()
+            .filter_map(|(id, w)| w.start_probe(now).map(|ticket| (*id, ticket, w.link())))
+            .collect()
+    }
+
+    pub fn probe_finished(
+        &mut self,
+        id: WorkerId,
+        ticket: u64,
+        result: Result<WorkerInfo, String>,
+        now: Instant,
+    ) -> Option<Change> {
+        let block = self.block;
+        let w = self.workers.get_mut(&id)?;
+        let worker = w.name().to_string();
+        match w.probe_finished(ticket, result, block, now)? {
+            ProbeOutcome::Up { was } => Some(Change::Up {
+                worker,
+                slots: w.slots(),
+                was,
+            }),
+            ProbeOutcome::Excluded(why) => Some(Change::Excluded { worker, why }),
+            ProbeOutcome::StillDown => None,
+        }
+    }
+
+    /// Discovery to run now, if it is due and not already running.
+    pub fn discovery_due(&mut self, now: Instant) -> Option<Discovery> {
+        let due = self.rediscover_at.is_some_and(|at| now >= at);
+        if !due {
+            return None;
+        }
+        self.rediscover_at = None;
+        self.discovery.clone()
+    }
+
+    /// Brings membership in line with a fresh discovery result: new addresses join
+    /// (after a probe), vanished ones retire and leave once idle, returning ones are
+    /// probed again. An empty answer is more likely a DNS hiccup than a fleet gone, and
+    /// changes nothing.
+    pub fn rediscovered(&mut self, addrs: &[String], now: Instant) -> Vec<Change> {
+        self.rediscover_at = Some(now + REDISCOVER_EVERY);
+        if addrs.is_empty() {
+            return Vec::new();
+        }
+        let mut changes = Vec::new();
+        for w in self.workers.values_mut() {
+            let name = w.name().to_string();
+            if addrs.contains(&name) {
+                if w.relist(now) {
+                    changes.push(Change::Relisted(name));
+                }
+            } else if w.retire() {
+                changes.push(Change::Retired(name));
+            }
+        }
+        for addr in addrs {
+            if !self.workers.values().any(|w| w.name() == addr) && self.add(addr, now).is_ok() {
+                changes.push(Change::Discovered(addr.clone()));
+            }
+        }
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
+        ids.into_iter().for_each(|id| self.prune(id));
+        changes
+    }
+
+    /// Drops a retired worker with nothing in flight, keeping its share of this job
+    /// for the report.
+    fn prune(&mut self, id: WorkerId) {
+        let idle_and_retired = self
+            .get(id)
+            .is_some_and(|w| *w.health() == Health::Retired && w.inflight() == 0);
+        if !idle_and_retired {
+            return;
+        }
+        if let Some(w) = self.workers.remove(&id)
+            && w.stats().chunks + w.stats().failures > 0
+        {
+            self.departed.push(report_of(&w));
+        }
+    }
+
+    /// A job ended: nothing is in flight any more, and answers to probes and
+    /// discovery sent during it will not be read.
+    pub fn end_job(&mut self, now: Instant) {
+        for w in self.workers.values_mut() {
+            w.new_job(now);
+        }
+        if self.discovery.is_some() && self.rediscover_at.is_none() {
+            self.rediscover_at = Some(now);
+        }
+    }
+
+    /// Forgets the per-job counts (a new file starts).
+    pub fn reset_stats(&mut self) {
+        self.workers.values_mut().for_each(Worker::reset_stats);
+        self.departed.clear();
+    }
+
+    /// Each worker's share of this job, those that left during it included.
+    pub fn reports(&self) -> Vec<WorkerReport> {
+        self.workers
+            .values()
+            .map(report_of)
+            .chain(self.departed.iter().cloned())
+            .collect()
+    }
+}
+
+fn report_of(w: &Worker) -> WorkerReport {
+    WorkerReport {
+        name: w.name().to_string(),
+        slots: w.slots(),
+        stats: w.stats().clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! A `gzfleet-worker` reached over gRPC, as a [`Link`].
+//!
+//! One lazily connected HTTP/2 channel per worker carries all its chunks as concurrent
+//! streams; tonic reconnects it when the worker comes back. Message limits are set
+//! from the job's block size, not left at tonic's 4 MiB default. HTTP/2 keepalive pings
+//! notice a worker that went silent (paused, partitioned, powered off) within the
+//! dispatch policy's silence allowance, instead of at each chunk's deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gzfleet_proto::v1::compress_request::Source;
+use gzfleet_proto::v1::worker_client::WorkerClient;
+use gzfleet_proto::v1::{CompressRequest, InfoRequest};
+use gzfleet_worker::limits::{
+    CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit,
+};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
+use crate::compress::dispatch::policy::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use crate::compress::{Chunk, JobParams};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The name the worker registers its service under in grpc.health.v1.
+const SERVICE_NAME: &str = "gzfleet.v1.Worker";
+
+pub(crate) struct GrpcLink {
+    addr: String,
+    channel: Channel,
+    /// Largest response expected: the deflate bound of the largest chunk.
+    max_response: usize,
+    max_request: usize,
+}
+
+impl GrpcLink {
+    /// Prepares a channel to `addr` (HOST:PORT); nothing is sent until first use.
+    pub fn new(addr: &str, block: u64) -> Result<Self, String> {
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("{addr}: not a valid worker address ({e})"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
+            // A worker that stops answering without closing the connection (paused,
+            // partitioned, powered off) fails its streams once a ping goes unanswered.
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
+        Ok(GrpcLink {
+            addr: addr.to_string(),
+            channel: endpoint.connect_lazy(),
+            max_response: response_limit(block),
+            max_request: request_limit(block),
+        })
+    }
+
+    fn client(&self) -> WorkerClient<Channel> {
+        WorkerClient::new(self.channel.clone())
+            .max_decoding_message_size(self.max_response)
+            .max_encoding_message_size(self.max_request)
+    }
+}
+
+impl Link for GrpcLink {
+    fn name(&self) -> &str {
+        &self.addr
+    }
+
+    fn compress(
+        &self,
+        chunk: Arc<Chunk>,
+        job: &JobParams,
+        deadline: Duration,
+    ) -> BoxFuture<Result<Answer, AttemptError>> {
+        let mut client = self.client();
+        let mut request = Request::new(CompressRequest {
+            job_id: job.id.clone(),
+            chunk_index: chunk.index,
+            offset: chunk.offset,
+            level: job.encoding.level,
+            independent: job.encoding.independent,
+            // Bytes clones share the chunk's buffer: no copy until the wire.
+            dictionary: chunk.dictionary.clone(),
+            source: Some(Source::Data(chunk.data.clone())),
+        });
+        request.set_timeout(deadline);
+        Box::pin(async move {
+            let reply = tokio::time::timeout(deadline, client.compress(request))
+                .await
+                .map_err(|_| AttemptError::Timeout(deadline))?
+                .map_err(|s| match timed_out(&s) {
+                    true => AttemptError::Timeout(deadline),
+                    false => classify(s),
+                })?
+                .into_inner();
+            Ok(Answer {
+                deflate: reply.deflate,
+                crc32: reply.crc32,
+                input_len: reply.input_length,
+                engine: reply.engine,
+            })
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>> {
+        let mut health = HealthClient::new(self.channel.clone());
+        let mut client = self.client();
+        Box::pin(async move {
+            let check = async {
+                let status = health
+                    .check(HealthCheckRequest {
+                        service: SERVICE_NAME.into(),
+                    })
+                    .await
+                    .map_err(|s| describe(&s))?
+                    .into_inner()
+                    .status();
+                if status != ServingStatus::Serving {
+                    return Err(format!("health check says {}", status.as_str_name()));
+                }
+                let info = client
+                    .info(InfoRequest {})
+                    .await
+                    .map_err(|s| describe(&s))?
+                    .into_inner();
+                Ok(WorkerInfo {
+                    slots: info.slots.max(1) as usize,
+                    queue_depth: info.queue_depth as usize,
+                    max_chunk: info.max_chunk_bytes,
+                    engine: info.engine,
+                    version: info.version,
+                })
+            };
+            tokio::time::timeout(PROBE_TIMEOUT, check)
+                .await
+                .map_err(|_| format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))?
+        })
+    }
+}
+
+/// The deadline passed: the worker says so (it enforces grpc-timeout too), or tonic's
+/// own client-side timer reports it as CANCELLED "Timeout expired".
+fn timed_out(status: &Status) -> bool {
+    use std::error::Error;
+    status.code() == Code::DeadlineExceeded
+        || (status.code() == Code::Cancelled
+            && (status.message() == tonic::TimeoutExpired(()).to_string()
+                || status
+                    .source()
+                    .is_some_and(|e| e.is::<tonic::TimeoutExpired>())))
+}
+
+/// Sorts a failed call by what it says about the worker. Nothing here is a wrong
+/// answer: only an answer the coordinator checked and found wrong is (`check.rs`). An
+/// INTERNAL status is as likely an HTTP/2 error on the way (tonic reports
+/// INTERNAL_ERROR, PROTOCOL_ERROR and others so) as a worker's own failure, and a
+/// NOT_FOUND or PERMISSION_DENIED may come from a proxy in front of it: the worker is
+/// down for now and is probed, never excluded for the rest of the job.
+fn classify(status: Status) -> AttemptError {
+    let message = describe(&status);
+    match status.code() {
+        Code::ResourceExhausted => AttemptError::Busy(message),
+        // The worker read the request and refuses its kind: no retry there can pass.
+        Code::InvalidArgument
+        | Code::OutOfRange
+        | Code::Unimplemented
+        | Code::FailedPrecondition => AttemptError::Rejected(message),
+        _ => AttemptError::Down(message),
+    }
+}
+
+/// A status as one readable phrase: transport failures hide the useful part
+/// ("Connection refused") in the error's source chain.
+fn describe(status: &Status) -> String {
+    use std::error::Error;
+    let mut text = status.message().to_string();
+    let mut source = status.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    if text.is_empty() {
+        return format!("{:?}", status.code());
+    }
+    crate::error::without_os_error(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_and_proxy_errors_take_a_worker_down_never_mark_it_wrong() {
+        for status in [
+            Status::internal("h2 protocol error: error reading a body from connection"),
+            Status::data_loss("stream reset"),
+            Status::unknown("transport error"),
+            Status::unavailable("connection refused"),
+            Status::not_found("no route"),
+            Status::permission_denied("proxy says no"),
+            Status::unauthenticated("missing token"),
+            Status::cancelled("stream cancelled"),
+        ] {
+            let code = status.code();
+            assert!(
+                matches!(classify(status), AttemptError::Down(_)),
+                "{code:?} is not a worker going down"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_and_backpressure_are_their_own() {
+        assert!(matches!(
+            classify(Status::resource_exhausted("queue full")),
+            AttemptError::Busy(_)
+        ));
+        assert!(matches!(
+            classify(Status::invalid_argument("chunk too big")),
+            AttemptError::Rejected(_)
+        ));
+    }
+
+    #[test]
+    fn deadlines_are_recognised_from_both_ends() {
+        assert!(timed_out(&Status::deadline_exceeded("late")));
+        assert!(timed_out(&Status::cancelled(
+            tonic::TimeoutExpired(()).to_string()
+        )));
+        assert!(!timed_out(&Status::cancelled("the caller went away")));
+    }
+}

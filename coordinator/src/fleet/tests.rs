@@ -1,0 +1,104 @@
+//! Membership under discovery churn, and the fleet's bookkeeping around it.
+
+use super::*;
+
+fn fleet_of(addrs: &[&str]) -> Fleet {
+    let mut f = Fleet::empty(Some(Discovery::default()), 1 << 20, true);
+    let now = Instant::now();
+    for a in addrs {
+        f.add(a, now).unwrap();
+    }
+    f
+}
+
+fn names(f: &Fleet) -> Vec<String> {
+    f.workers().map(|(_, w)| w.name().to_string()).collect()
+}
+
+fn list(addrs: &[&str]) -> Vec<String> {
+    addrs.iter().map(|a| a.to_string()).collect()
+}
+
+#[tokio::test]
+async fn membership_follows_discovery_instead_of_only_growing() {
+    let mut f = fleet_of(&["10.0.0.1:7070", "10.0.0.2:7070"]);
+    let now = Instant::now();
+    // A headless service whose pods are replaced over and over.
+    for round in 3..50 {
+        let fresh = format!("10.0.0.{round}:7070");
+        let changes = f.rediscovered(std::slice::from_ref(&fresh), now);
+        assert!(
+            changes.contains(&Change::Discovered(fresh.clone())),
+            "{changes:?}"
+        );
+        assert_eq!(names(&f), vec![fresh], "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_retired_worker_stays_until_its_attempts_end_and_keeps_its_share() {
+    let mut f = fleet_of(&["10.0.0.1:7070", "10.0.0.2:7070"]);
+    let now = Instant::now();
+    let (gone, _) = f
+        .workers()
+        .next()
+        .map(|(id, w)| (id, w.name().to_string()))
+        .unwrap();
+    f.started(gone);
+    f.answered(
+        gone,
+        Sample {
+            bytes_in: 100,
+            bytes_out: 10,
+            elapsed: Duration::from_millis(5),
+            depth: 1,
+        },
+    );
+    f.ended(gone);
+    f.started(gone);
+    let changes = f.rediscovered(&list(&["10.0.0.2:7070"]), now);
+    assert_eq!(changes, vec![Change::Retired("10.0.0.1:7070".into())]);
+    assert_eq!(f.workers().count(), 2, "dropped with an attempt in flight");
+    f.ended(gone);
+    assert_eq!(names(&f), ["10.0.0.2:7070"]);
+    let reports = f.reports();
+    let share = reports.iter().find(|r| r.name == "10.0.0.1:7070").unwrap();
+    assert_eq!(share.stats.chunks, 1, "its work vanished from the report");
+}
+
+#[tokio::test]
+async fn an_empty_discovery_answer_changes_nothing() {
+    let mut f = fleet_of(&["10.0.0.1:7070"]);
+    assert!(f.rediscovered(&[], Instant::now()).is_empty());
+    assert_eq!(names(&f), ["10.0.0.1:7070"]);
+}
+
+#[tokio::test]
+async fn discovery_runs_one_at_a_time_and_again_after_each_answer() {
+    let mut f = fleet_of(&["10.0.0.1:7070"]);
+    let t0 = Instant::now();
+    assert!(f.discovery_due(t0).is_none(), "due before its interval");
+    let t1 = t0 + REDISCOVER_EVERY;
+    assert!(f.discovery_due(t1).is_some());
+    assert!(
+        f.discovery_due(t1 + REDISCOVER_EVERY).is_none(),
+        "two at once"
+    );
+    f.rediscovered(&list(&["10.0.0.1:7070"]), t1);
+    assert!(f.discovery_due(t1 + REDISCOVER_EVERY).is_some());
+}
+
+#[test]
+fn changes_read_as_one_line_each() {
+    let up = Change::Up {
+        worker: "h:1".into(),
+        slots: 2,
+        was: "unreachable: reset".into(),
+    };
+    assert_eq!(
+        up.to_string(),
+        "worker h:1 is back (2 slots; was: unreachable: reset)"
+    );
+    assert!(up.is_notable());
+    assert!(!Change::Discovered("h:2".into()).is_notable());
+}

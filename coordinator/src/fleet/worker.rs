@@ -1,0 +1,455 @@
+//! One worker as the coordinator sees it: its health, how much work it may hold, how
+//! fast it has been, and what it did this job. Its fields change only through the
+//! methods here, and every method takes the time it happens at, so the rules are tested
+//! with a made-up clock.
+//!
+//! Health, and what moves it:
+//!
+//! ```text
+//!   listed ──▶ Down ── probe due ──▶ Probing ── answers, suitable ──▶ Up
+//!               ▲ ▲                   │  │                            │
+//!               │ └─ probe fails: ────┘  └─ unsuitable (engine, ──▶ Excluded
+//!               │    backoff x2             limits)                   ▲
+//!               │                                                     │ refuses our
+//!               └── unreachable, deadline missed, wrong answer, ──── Up  requests
+//!                   losing races to duplicates
+//!
+//!   any but Excluded ── no longer listed ──▶ Retired ── listed again ──▶ Down
+//! ```
+//!
+//! A probe carries a ticket; its answer counts only while the worker is still waiting
+//! for that very probe, so a probe that outlived a retirement or a job cannot land on
+//! top of a newer one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::units::format_size;
+use serde::Serialize;
+
+use super::link::{Link, WorkerInfo};
+
+/// First wait before probing a worker that failed; doubles up to [`MAX_PROBE_BACKOFF`].
+const FIRST_PROBE_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_PROBE_BACKOFF: Duration = Duration::from_secs(5);
+/// A worker that answered wrongly waits longer: it is alive but not to be trusted.
+const WRONG_ANSWER_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_WRONG_BACKOFF: Duration = Duration::from_secs(30);
+/// A full queue (RESOURCE_EXHAUSTED) pauses new work briefly, doubling while it lasts.
+const FIRST_BUSY_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BUSY_BACKOFF: Duration = Duration::from_secs(2);
+/// Answers smaller than this are mostly round trip: they count as this many bytes when
+/// estimating speed, so tiny tail chunks do not distort it.
+const MIN_SAMPLE_BYTES: u64 = 64 << 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Health {
+    /// Takes work.
+    Up,
+    /// Takes no work; probed once `probe_at` passes.
+    Down {
+        reason: String,
+        probe_at: Instant,
+        backoff: Duration,
+    },
+    /// A probe is out; only the answer carrying `ticket` counts.
+    Probing {
+        reason: String,
+        ticket: u64,
+        backoff: Duration,
+    },
+    /// Unsuitable for this coordinator (engine, limits): never used.
+    Excluded(String),
+    /// No longer listed by discovery: no new work; dropped once idle.
+    Retired,
+}
+
+/// Per-job counts for one worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct WorkerStats {
+    pub chunks: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub failures: u64,
+}
+
+/// One answered attempt, for the speed estimates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub elapsed: Duration,
+    /// Attempts in flight on the worker when this one was sent, itself included.
+    pub depth: usize,
+}
+
+/// What a probe's answer did to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeOutcome {
+    /// Up again (or for the first time); `was` is why it had been down.
+    Up {
+        was: String,
+    },
+    Excluded(String),
+    StillDown,
+}
+
+pub(crate) struct Worker {
+    link: Arc<dyn Link>,
+    health: Health,
+    slots: usize,
+    /// Attempts kept in flight here: slots plus prefetch, within its queue.
+    capacity: usize,
+    inflight: usize,
+    busy_until: Option<Instant>,
+    busy_backoff: Duration,
+    wrong_backoff: Duration,
+    /// Races lost to a duplicate since this worker last won one or answered.
+    lost_races: u32,
+    next_ticket: u64,
+    /// Smoothed seconds per input byte from sending a chunk to its answer, queueing
+    /// at the worker included: what deadlines are made of.
+    latency_spb: Option<f64>,
+    /// Smoothed seconds per byte of one slot's work (latency divided by the waves of
+    /// chunks ahead of it): what dispatch compares workers by.
+    service_spb: Option<f64>,
+    stats: WorkerStats,
+}
+
+impl Worker {
+    /// A listed worker, to be probed before it gets work.
+    pub fn listed(link: Arc<dyn Link>, now: Instant) -> Worker {
+        Worker::with_health(
+            link,
+            Health::Down {
+                reason: "not yet probed".into(),
+                probe_at: now,
+                backoff: FIRST_PROBE_BACKOFF / 2,
+            },
+        )
+    }
+
+    /// A worker known to be up, such as the embedded pool.
+    pub fn up(link: Arc<dyn Link>, info: &WorkerInfo) -> Worker {
+        let mut w = Worker::with_health(link, Health::Up);
+        w.set_shape(info);
+        w
+    }
+
+    fn with_health(link: Arc<dyn Link>, health: Health) -> Worker {
+        Worker {
+            link,
+            health,
+            slots: 0,
+            capacity: 0,
+            inflight: 0,
+            busy_until: None,
+            busy_backoff: Duration::ZERO,
+            wrong_backoff: WRONG_ANSWER_BACKOFF,
+            lost_races: 0,
+            next_ticket: 0,
+            latency_spb: None,
+            service_spb: None,
+            stats: WorkerStats::default(),
+        }
+    }
+
+    fn set_shape(&mut self, info: &WorkerInfo) {
+        self.slots = info.slots.max(1);
+        // Never more queued than the worker lets wait: beyond that it answers
+        // RESOURCE_EXHAUSTED to a coordinator that only meant to keep it fed.
+        let prefetch = self.link.prefetch(self.slots).min(info.queue_depth);
+        self.capacity = self.slots + prefetch;
+    }
+
+    pub fn name(&self) -> &str {
+        self.link.name()
+    }
+
+    pub fn link(&self) -> Arc<dyn Link> {
+        Arc::clone(&self.link)
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.health == Health::Up
+    }
+
+    /// Up and not pausing after RESOURCE_EXHAUSTED.
+    pub fn accepts_work(&self, now: Instant) -> bool {
+        self.is_up() && self.busy_until.is_none_or(|t| now >= t)
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight
+    }
+
+    pub fn latency_spb(&self) -> Option<f64> {
+        self.latency_spb
+    }
+
+    pub fn service_spb(&self) -> Option<f64> {
+        self.service_spb
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
+    /// Why this worker takes no work, if it does not.
+    pub fn status(&self) -> String {
+        match &self.health {
+            Health::Up => "up".into(),
+            Health::Down { reason, .. } | Health::Probing { reason, .. } => reason.clone(),
+            Health::Excluded(why) => format!("excluded: {why}"),
+            Health::Retired => "no longer listed".into(),
+        }
+    }
+
+    /// An attempt was sent; returns how many are in flight here now.
+    pub fn started(&mut self) -> usize {
+        self.inflight += 1;
+        self.inflight
+    }
+
+    /// An attempt ended (answered, failed, or called off).
+    pub fn ended(&mut self) {
+        self.inflight = self.inflight.saturating_sub(1);
+    }
+
+    pub fn answered(&mut self, s: Sample) {
+        self.stats.chunks += 1;
+        self.stats.bytes_in += s.bytes_in;
+        self.stats.bytes_out += s.bytes_out;
+        self.busy_backoff = Duration::ZERO;
+        self.wrong_backoff = WRONG_ANSWER_BACKOFF;
+        self.lost_races = 0;
+        let bytes = s.bytes_in.max(MIN_SAMPLE_BYTES) as f64;
+        let latency = s.elapsed.as_secs_f64() / bytes;
+        let waves = s.depth.div_ceil(self.slots.max(1)).max(1) as f64;
+        smooth(&mut self.latency_spb, latency);
+        smooth(&mut self.service_spb, latency / waves);
+    }
+
+    pub fn failed_attempt(&mut self) {
+        self.stats.failures += 1;
+    }
+
+    /// Unreachable, crashed or silent: out of rotation until a probe succeeds. True
+    /// when it had been taking work (a change worth telling).
+    pub fn take_down(&mut self, reason: String, now: Instant) -> bool {
+        self.set_down(reason, FIRST_PROBE_BACKOFF, now)
+    }
+
+    /// Answered wrongly: out of rotation for longer, doubling each time.
+    pub fn distrust(&mut self, reason: String, now: Instant) -> bool {
+        let backoff = self.wrong_backoff;
+        self.wrong_backoff = (backoff * 2).min(MAX_WRONG_BACKOFF);
+        self.set_down(reason, backoff, now)
+    }
+
+    fn set_down(&mut self, reason: String, backoff: Duration, now: Instant) -> bool {
+        let was_up = self.is_up();
+        if matches!(
+            self.health,
+            Health::Up | Health::Down { .. } | Health::Probing { .. }
+        ) {
+            self.health = Health::Down {
+                reason,
+                probe_at: now + backoff,
+                backoff,
+            };
+        }
+        was_up
+    }
+
+    /// RESOURCE_EXHAUSTED: no new work for a moment. Not a failure.
+    pub fn busy(&mut self, now: Instant) {
+        self.busy_backoff = (self.busy_backoff * 2).clamp(FIRST_BUSY_BACKOFF, MAX_BUSY_BACKOFF);
+        self.busy_until = Some(now + self.busy_backoff);
+    }
+
+    /// Refuses our requests: never used again. True when this is news.
+    pub fn exclude(&mut self, why: String) -> bool {
+        let news = !matches!(self.health, Health::Excluded(_));
+        self.health = Health::Excluded(why);
+        news
+    }
+
+    /// Its attempt lost a race to a duplicate after running `so_far.elapsed`; returns
+    /// the losses in a row. The loss says something about speed: this worker would
+    /// have taken at least that long, so its estimates rise to it (never fall).
+    pub fn lost_race(&mut self, so_far: Sample) -> u32 {
+        self.lost_races += 1;
+        let bytes = so_far.bytes_in.max(MIN_SAMPLE_BYTES) as f64;
+        let latency = so_far.elapsed.as_secs_f64() / bytes;
+        let waves = so_far.depth.div_ceil(self.slots.max(1)).max(1) as f64;
+        raise(&mut self.latency_spb, latency);
+        raise(&mut self.service_spb, latency / waves);
+        self.lost_races
+    }
+
+    /// Due for a health probe: marks it as being probed and returns the probe's ticket.
+    pub fn start_probe(&mut self, now: Instant) -> Option<u64> {
+        let Health::Down {
+            reason,
+            probe_at,
+            backoff,
+        } = &self.health
+        else {
+            return None;
+        };
+        if now < *probe_at {
+            return None;
+        }
+        self.next_ticket += 1;
+        self.health = Health::Probing {
+            reason: reason.clone(),
+            ticket: self.next_ticket,
+            backoff: *backoff,
+        };
+        Some(self.next_ticket)
+    }
+
+    /// Applies a probe's answer, unless it is stale (another probe, or none, is awaited).
+    pub fn probe_finished(
+        &mut self,
+        ticket: u64,
+        result: Result<WorkerInfo, String>,
+        block: u64,
+        now: Instant,
+    ) -> Option<ProbeOutcome> {
+        let Health::Probing {
+            reason,
+            ticket: awaited,
+            backoff,
+        } = &self.health
+        else {
+            return None;
+        };
+        if ticket != *awaited {
+            return None;
+        }
+        let (was, backoff) = (reason.clone(), *backoff);
+        Some(match result.map(|info| (unsuitable(&info, block), info)) {
+            Ok((None, info)) => {
+                self.set_shape(&info);
+                self.busy_until = None;
+                self.lost_races = 0;
+                self.health = Health::Up;
+                ProbeOutcome::Up { was }
+            }
+            Ok((Some(why), _)) => {
+                self.health = Health::Excluded(why.clone());
+                ProbeOutcome::Excluded(why)
+            }
+            Err(reason) => {
+                let backoff = (backoff * 2).min(MAX_PROBE_BACKOFF);
+                self.health = Health::Down {
+                    reason,
+                    probe_at: now + backoff,
+                    backoff,
+                };
+                ProbeOutcome::StillDown
+            }
+        })
+    }
+
+    /// Gives up on a probe in flight (its answer will not be read), so the worker is
+    /// probed again at once.
+    pub fn forget_probe(&mut self, now: Instant) {
+        if let Health::Probing {
+            reason, backoff, ..
+        } = &self.health
+        {
+            self.health = Health::Down {
+                reason: reason.clone(),
+                probe_at: now,
+                backoff: *backoff,
+            };
+        }
+    }
+
+    /// Discovery no longer lists it. True when this is news.
+    pub fn retire(&mut self) -> bool {
+        let news = !matches!(self.health, Health::Retired | Health::Excluded(_));
+        if news {
+            self.health = Health::Retired;
+        }
+        news
+    }
+
+    /// Discovery lists it again: probe it now. True when it had been retired.
+    pub fn relist(&mut self, now: Instant) -> bool {
+        if self.health != Health::Retired {
+            return false;
+        }
+        self.health = Health::Down {
+            reason: "listed again".into(),
+            probe_at: now,
+            backoff: FIRST_PROBE_BACKOFF,
+        };
+        true
+    }
+
+    /// A new job starts: nothing is in flight, and no probe answer will arrive.
+    pub fn new_job(&mut self, now: Instant) {
+        self.inflight = 0;
+        self.forget_probe(now);
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.stats = WorkerStats::default();
+    }
+}
+
+fn smooth(estimate: &mut Option<f64>, sample: f64) {
+    *estimate = Some(match *estimate {
+        Some(old) => 0.8 * old + 0.2 * sample,
+        None => sample,
+    });
+}
+
+/// Folds in a lower bound: the estimate moves toward it only if it is below.
+fn raise(estimate: &mut Option<f64>, at_least: f64) {
+    if estimate.is_none_or(|e| e < at_least) {
+        smooth(estimate, at_least);
+    }
+}
+
+/// A worker that would change the output bytes or cannot take our chunks is never
+/// used, however healthy.
+fn unsuitable(info: &WorkerInfo, block: u64) -> Option<String> {
+    if info.engine != engine_id() {
+        return Some(format!(
+            "runs engine '{}' (version {}), this coordinator needs '{}' for identical output",
+            info.engine,
+            info.version,
+            engine_id()
+        ));
+    }
+    if info.max_chunk < block {
+        return Some(format!(
+            "accepts chunks up to {}, smaller than the block size {} (lower -b, or raise the worker's --max-chunk)",
+            format_size(info.max_chunk),
+            format_size(block)
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

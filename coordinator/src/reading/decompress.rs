@@ -1,0 +1,131 @@
+//! `gzfleet decompress`: FILE.gz -> FILE through a partial file, or to stdout. A write
+//! failure names the output (a full disk is not a corrupt input), and a reader that
+//! went away (`| head`) ends the command quietly, as it ends gzip.
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+
+use super::{Tally, inputs, is_stdin, open, place, strip_suffix};
+use crate::cli::DecompressArgs;
+use crate::error::{Error, Place};
+use crate::gzip::{DecodeError, Decoded, decode};
+use crate::partial::PartialFile;
+use crate::signals;
+use crate::ui::Ui;
+
+pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error> {
+    let files = inputs(&args.files);
+    if args.output.is_some() && files.len() > 1 {
+        return Err(Error::Usage("-o/--output takes a single input".into()));
+    }
+    signals::install();
+    let mut tally = Tally::default();
+    for path in &files {
+        if signals::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let input = place(path);
+        match decompress_one(args, path) {
+            Err(e @ Error::Interrupted) => return Err(e),
+            Err(e) if e.is_broken_pipe() => return Err(e),
+            Err(e) => tally.error(ui, e),
+            Ok(d) if d.trailing_garbage > 0 => tally.warn(
+                ui,
+                format!(
+                    "{input}: decompression OK, trailing garbage ignored ({} bytes)",
+                    d.trailing_garbage
+                ),
+            ),
+            Ok(d) => ui.info(format!(
+                "{input}: {} -> {} bytes",
+                d.compressed, d.uncompressed
+            )),
+        }
+    }
+    Ok(tally)
+}
+
+fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> {
+    let to_stdout = args.stdout
+        || args.output.as_deref() == Some(Path::new("-"))
+        || (is_stdin(path) && args.output.is_none());
+    let target = match &args.output {
+        _ if to_stdout => None,
+        Some(p) => Some(p.clone()),
+        None => Some(strip_suffix(path).ok_or_else(|| {
+            Error::Refused(format!(
+                "{}: unknown suffix -- ignored (expected .gz, .tgz or .z; use -c or -o)",
+                path.display()
+            ))
+        })?),
+    };
+    let input = open(path)?;
+    let Some(target) = target else {
+        if io::stdout().is_terminal() && !args.force {
+            return Err(Error::Usage(
+                "decompressed data not written to a terminal; redirect stdout, or use -f to force"
+                    .into(),
+            ));
+        }
+        let mut out = Interruptible(io::stdout().lock());
+        let decoded = decode(input, &mut out).map_err(|e| failure(path, Place::Stdout, e))?;
+        out.flush().map_err(|source| Error::Write {
+            output: Place::Stdout,
+            source,
+        })?;
+        return Ok(decoded);
+    };
+    if !args.force && fs::symlink_metadata(&target).is_ok() {
+        return Err(Error::Exists(target));
+    }
+    let mut partial = PartialFile::create(&target, args.force)?;
+    match decode(input, &mut Interruptible(&mut partial)) {
+        Ok(decoded) => {
+            let like = (!is_stdin(path)).then(|| fs::metadata(path).ok()).flatten();
+            partial.commit(like.as_ref())?;
+            if args.rm && !is_stdin(path) {
+                fs::remove_file(path).map_err(|source| Error::Remove {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            }
+            Ok(decoded)
+        }
+        Err(e) => {
+            let output = partial.place();
+            partial.discard();
+            Err(failure(path, output, e))
+        }
+    }
+}
+
+/// Names what failed: an interrupt, the output, or the input.
+fn failure(input: &Path, output: Place, e: DecodeError) -> Error {
+    match e {
+        _ if signals::interrupted() => Error::Interrupted,
+        DecodeError::Write(source) => Error::Write { output, source },
+        source => Error::Corrupt {
+            input: place(input),
+            source,
+        },
+    }
+}
+
+/// A writer that stops once SIGINT or SIGTERM arrived. The decoder writes every
+/// 256 KiB: a good place to notice Ctrl-C, so the caller can remove a partial file.
+/// (Not `ErrorKind::Interrupted`: `write_all` retries that.)
+struct Interruptible<W>(W);
+
+impl<W: Write> Write for Interruptible<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if signals::interrupted() {
+            return Err(io::Error::other("interrupted"));
+        }
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}

@@ -1,0 +1,16 @@
+//! End-to-end tests: the real `gzfleet` and `gzfleet-worker` binaries (as cargo built
+//! them for this test run), real gRPC over loopback sockets, real kills, and the
+//! system's gzip and pigz judging the output.
+
+#[macro_use]
+mod util;
+
+mod chaos;
+mod cli_errors;
+mod cluster;
+mod decompress;
+mod determinism;
+mod faults;
+mod interop;
+mod resume;
+mod roundtrip;

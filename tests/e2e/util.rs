@@ -1,0 +1,403 @@
+//! Helpers for the end-to-end tests: the built binaries, scratch folders, test data,
+//! running commands, real gzip/pigz checks, and real worker processes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Asserts a command succeeded, showing its stderr when it did not.
+macro_rules! assert_ok {
+    ($run:expr) => {{
+        let r = &$run;
+        assert!(
+            r.status.success(),
+            "command failed ({:?}):\n{}",
+            r.status,
+            r.stderr
+        );
+    }};
+}
+
+/// Asserts a command failed with `code` and that its stderr contains `needle`.
+macro_rules! assert_fails {
+    ($run:expr, $code:expr, $needle:expr) => {{
+        let r = &$run;
+        assert_eq!(
+            r.status.code(),
+            Some($code),
+            "exit status; stderr:\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains($needle),
+            "stderr lacks {:?}:\n{}",
+            $needle,
+            r.stderr
+        );
+    }};
+}
+
+/// A binary cargo built for these tests, in this test binary's profile: `gzfleet`,
+/// `gzfleet-worker`, or the test-only `gzfleet-worker-faulty`.
+pub fn bin(name: &str) -> PathBuf {
+    PathBuf::from(match name {
+        "gzfleet" => env!("CARGO_BIN_EXE_gzfleet"),
+        "gzfleet-worker" => env!("CARGO_BIN_EXE_gzfleet-worker"),
+        "gzfleet-worker-faulty" => env!("CARGO_BIN_EXE_gzfleet-worker-faulty"),
+        other => panic!("no binary {other} is built for the tests"),
+    })
+}
+
+/// A scratch folder under target/ (on the same disk as the build, not a small tmpfs),
+/// removed when dropped.
+pub struct Dir {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new(name: &str) -> Dir {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-scratch");
+        std::fs::create_dir_all(&root).expect("creating the scratch root");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{name}-"))
+            .tempdir_in(&root)
+            .expect("creating a scratch folder");
+        Dir {
+            path: dir.path().to_path_buf(),
+            _dir: dir,
+        }
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes a file and returns its path.
+    pub fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, data).expect("writing test input");
+        p
+    }
+
+    /// Names in the folder, sorted: what a failed command must not have left.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .expect("listing scratch folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Sets a file's modification time.
+pub fn set_mtime(path: &Path, mtime: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("setting mtime");
+}
+
+/// Deterministic pseudo-random bytes (xorshift): incompressible.
+pub fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// Deterministic text-like bytes: compressible, with matches across chunk boundaries.
+pub fn text(len: usize, seed: u64) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "gzip",
+        "chunk",
+        "worker",
+        "deflate",
+        "stream",
+        "cluster",
+        "the",
+        "of",
+        "and",
+        "block",
+        "coordinator",
+        "dictionary",
+        "window",
+        "member",
+        "trailer",
+        "checksum",
+        "\n",
+        ", ",
+    ];
+    let noise = random(len / 4 + 16, seed);
+    let mut out = Vec::with_capacity(len + 16);
+    let mut i = 0;
+    while out.len() < len {
+        out.extend_from_slice(WORDS[noise[i % noise.len()] as usize % WORDS.len()].as_bytes());
+        out.push(b' ');
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// Half text, half noise, interleaved in 50 KB runs: both kinds in every chunk size.
+pub fn mixed(len: usize, seed: u64) -> Vec<u8> {
+    let t = text(len, seed);
+    let r = random(len, seed + 1);
+    (0..len)
+        .map(|i| if (i / 50_000) % 2 == 0 { t[i] } else { r[i] })
+        .collect()
+}
+
+/// A finished command.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+pub fn gzfleet() -> Command {
+    Command::new(bin("gzfleet"))
+}
+
+/// Runs `cmd` with `stdin` as its input (empty when None), capturing the outputs.
+pub fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("waiting for command");
+    feeder.join().expect("stdin feeder");
+    Run {
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    run_with(cmd, None)
+}
+
+/// Runs a system tool (gzip, pigz) on a file, returning its stdout; panics on failure.
+pub fn tool(name: &str, args: &[&str], file: &Path) -> Vec<u8> {
+    let out = Command::new(name)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} must be installed ({e})"));
+    assert!(
+        out.status.success(),
+        "{name} {args:?} {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Checks a .gz the way users will: `gzip -t`, `pigz -t`, and `gzip -dc`, `pigz -dc`
+/// and flate2's multi-member decoder each giving back `expected`.
+pub fn assert_decodes(gz: &Path, expected: &[u8]) {
+    tool("gzip", &["-t"], gz);
+    tool("pigz", &["-t"], gz);
+    let by_gzip = tool("gzip", &["-dc"], gz);
+    assert!(
+        by_gzip == expected,
+        "gzip -dc {} differs from the input",
+        gz.display()
+    );
+    let by_pigz = tool("pigz", &["-dc"], gz);
+    assert!(
+        by_pigz == expected,
+        "pigz -dc {} differs from the input",
+        gz.display()
+    );
+    let mut by_flate2 = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(gz).expect("open .gz"))
+        .read_to_end(&mut by_flate2)
+        .expect("flate2 decodes it");
+    assert!(
+        by_flate2 == expected,
+        "flate2 decodes {} differently",
+        gz.display()
+    );
+}
+
+/// Compresses `input` to a fresh file with the given arguments and returns its bytes.
+pub fn compress_file(dir: &Dir, input: &Path, args: &[&str]) -> Vec<u8> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let out = dir.join(&format!("out-{}.gz", N.fetch_add(1, Ordering::Relaxed)));
+    let r = run(gzfleet()
+        .arg("compress")
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .arg(input));
+    assert_ok!(r);
+    let bytes = std::fs::read(&out).expect("reading output");
+    std::fs::remove_file(&out).expect("removing output");
+    bytes
+}
+
+/// A real gzfleet-worker process on a loopback port, killed when dropped.
+pub struct Worker {
+    pub child: Child,
+    pub addr: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Worker {
+    /// Starts a worker on a free port (or `addr`), waiting until it listens.
+    pub fn start(args: &[&str]) -> Worker {
+        Worker::start_bin("gzfleet-worker", "127.0.0.1:0", args)
+    }
+
+    pub fn start_faulty(args: &[&str]) -> Worker {
+        Worker::start_bin("gzfleet-worker-faulty", "127.0.0.1:0", args)
+    }
+
+    pub fn start_bin(binary: &str, listen: &str, args: &[&str]) -> Worker {
+        let mut child = Command::new(bin(binary))
+            .args(["--listen", listen])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+        let mut lines = BufReader::new(child.stdout.take().expect("worker stdout"));
+        let mut first = String::new();
+        lines.read_line(&mut first).expect("reading worker banner");
+        let addr = first
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_else(|| panic!("unexpected worker banner {first:?}"))
+            .to_string();
+        let mut err = child.stderr.take().expect("worker stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Worker {
+            child,
+            addr,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// SIGKILL: no goodbye, as a crash or a lost machine.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for the process to exit on its own, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Everything the worker wrote on stderr; call after it exited.
+    pub fn stderr_text(&mut self) -> String {
+        self.stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Comma-separated addresses for --workers.
+pub fn addrs(workers: &[&Worker]) -> String {
+    workers
+        .iter()
+        .map(|w| w.addr.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs the closure in a child process as user `nobody` when we are root, so
+/// permission checks apply (root reads everything).
+pub fn as_unprivileged(cmd: &mut Command) -> &mut Command {
+    // SAFETY: setgid/setuid between fork and exec touch no shared state.
+    if unsafe { libc::geteuid() } == 0 {
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd
+}
+
+/// The first number after `"key":` in a --stats-json file (enough for our flat keys).
+pub fn json_number(json: &str, key: &str) -> u64 {
+    let pat = format!("\"{key}\":");
+    let at = json
+        .find(&pat)
+        .unwrap_or_else(|| panic!("{key} missing from {json}"))
+        + pat.len();
+    json[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
+
+/// Chunks a worker compressed, from a --stats-json file.
+pub fn worker_chunks(json: &str, addr: &str) -> u64 {
+    let at = json
+        .find(&format!("\"name\":\"{addr}\""))
+        .unwrap_or_else(|| panic!("worker {addr} missing from {json}"));
+    json_number(&json[at..], "chunks")
+}
+
+/// A port that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a free port")
+}

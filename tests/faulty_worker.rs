@@ -1,0 +1,71 @@
+//! `gzfleet-worker-faulty`: gzfleet-worker that can hang, crawl or lie on command, for
+//! the end-to-end fault tests. Test support only: its faults reach the server through
+//! the worker library's `Hooks` seam, so nothing here is in the shipped binaries.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser};
+use gzfleet_proto::v1::CompressResponse;
+use gzfleet_worker::cli::{self, WorkerArgs};
+use gzfleet_worker::hooks::Hooks;
+
+/// gzfleet-worker for fault-tolerance tests: can lie, hang or crawl on command.
+#[derive(Parser)]
+#[command(name = "gzfleet-worker-faulty", version)]
+struct Cli {
+    #[command(flatten)]
+    worker: WorkerArgs,
+    #[command(flatten)]
+    faults: Faults,
+}
+
+/// Calls are counted from 1 in the order this process receives them.
+#[derive(Debug, Clone, Default, Args)]
+struct Faults {
+    /// Answer a wrong CRC-32 on every call from the N-th on.
+    #[arg(long, value_name = "N")]
+    fault_wrong_crc_from: Option<u64>,
+    /// Corrupt the deflate data (keeping CRC and length right) from the N-th call on.
+    #[arg(long, value_name = "N")]
+    fault_corrupt_deflate_from: Option<u64>,
+    /// Never answer the N-th call.
+    #[arg(long, value_name = "N")]
+    fault_hang_on: Option<u64>,
+    /// Take FACTOR times as long as the compression really took (at least 1 ms more).
+    #[arg(long, value_name = "FACTOR")]
+    fault_slow: Option<u32>,
+}
+
+impl Hooks for Faults {
+    async fn before(&self, call: u64) {
+        if self.fault_hang_on == Some(call) {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn after(&self, call: u64, took: Duration, response: &mut CompressResponse) {
+        if let Some(factor) = self.fault_slow {
+            let extra = took * factor.saturating_sub(1) + Duration::from_millis(1);
+            tokio::time::sleep(extra).await;
+        }
+        if self.fault_wrong_crc_from.is_some_and(|n| call >= n) {
+            response.crc32 ^= 0xdead_beef;
+        }
+        if self.fault_corrupt_deflate_from.is_some_and(|n| call >= n) {
+            // Valid deflate of the wrong bytes (zeros of the right length): it inflates
+            // cleanly and the CRC and length still claim success, so only comparing
+            // the inflated bytes with the input can catch it.
+            let zeros = vec![0u8; response.input_length as usize];
+            if let Ok(out) = gzfleet_worker::engine::compress_chunk(&zeros, &[], 1) {
+                response.deflate = out.deflate.into();
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    gzfleet::keep_chunk_buffers();
+    let cli: Cli = gzfleet::parse_or_exit("gzfleet-worker-faulty");
+    cli::run(&cli.worker, cli.faults)
+}
