@@ -12,6 +12,8 @@
 #   VERIFY=1          also run the workers with --verify
 #   WITH_GZIP=1       also run gzip once (slow)
 #   MEMORY_4G=1       also compare peak memory on a 4 GiB input
+#   BASELINE=DIR      also run the gzfleet and gzfleet-worker found in DIR (another
+#                     build), embedded and through workers: before/after in one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,11 +24,12 @@ mkdir -p "$data"
 input=${1:-}
 if [ -z "$input" ]; then
   input=$data/corpus-1g
-  bash "$root/../shared/bench/make-corpus.sh" "$input" 1G >/dev/null
+  bash "$root/bench/corpus.sh" "$input" 1G >/dev/null
 fi
 command -v pigz >/dev/null || { echo "bench: pigz is needed (apt-get install pigz)" >&2; exit 1; }
-cargo build --release --quiet --bins -p gzfleet -p gzfleet-worker
+cargo build --release --quiet --bin gzfleet --bin gzfleet-worker
 bin=$root/target/release
+BASELINE=${BASELINE:-}
 out=$data/out.gz
 size=$(stat -c %s "$input")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null || true' EXIT
@@ -43,9 +46,10 @@ run() {
 
 # Workers run under time(1) so their CPU is counted; SIGTERM makes them exit cleanly.
 start_workers() {
+  local dir=${1:-$bin}
   : > "$tmp/addrs"
   for i in $(seq "$THREADS"); do
-    /usr/bin/time -f "%U %S" -o "$tmp/wtime$i" "$bin/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 \
+    /usr/bin/time -f "%U %S" -o "$tmp/wtime$i" "$dir/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 \
       > "$tmp/w$i.out" 2>/dev/null &
     echo $! > "$tmp/w$i.pid"
   done
@@ -78,6 +82,14 @@ for round in $(seq "$ROUNDS"); do
         stop_workers "verify-b$b"
       fi
     fi
+    if [ -n "$BASELINE" ]; then
+      run "baseline-b$b" "$BASELINE/gzfleet" compress -"$LEVEL" -p "$THREADS" -b "$b" -c "$input"
+      if [ "$WORKERS" = 1 ]; then
+        start_workers "$BASELINE"
+        run "baseline-workers-b$b" "$BASELINE/gzfleet" compress -"$LEVEL" -b "$b" --workers "$(paste -sd, "$tmp/addrs")" -c "$input"
+        stop_workers "baseline-workers-b$b"
+      fi
+    fi
   done
 done
 [ "$WITH_GZIP" = 1 ] && run "gzip" gzip -"$LEVEL" -c "$input"
@@ -100,7 +112,7 @@ awk -v size="$size" -v wcpu="$tmp/worker_cpu" '
 
 if [ "${MEMORY_4G:-0}" = 1 ]; then
   big=$data/corpus-4g
-  bash "$root/../shared/bench/make-corpus.sh" "$big" 4G >/dev/null
+  bash "$root/bench/corpus.sh" "$big" 4G >/dev/null
   for f in "$input" "$big"; do
     /usr/bin/time -f "%M" -o "$tmp/mem" "$bin/gzfleet" compress -"$LEVEL" -p "$THREADS" -c "$f" > /dev/null
     echo "peak RSS for $(stat -c %s "$f") bytes: $(( $(cat "$tmp/mem") / 1024 )) MiB"

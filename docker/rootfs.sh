@@ -4,7 +4,7 @@
 # then FROM scratch, so `docker-compose build` needs no registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bins -p gzfleet -p gzfleet-worker
+cargo build --release --bin gzfleet --bin gzfleet-worker
 root=docker/rootfs
 rm -rf "$root"
 mkdir -p "$root/usr/local/bin" "$root/tmp"

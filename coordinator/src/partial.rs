@@ -1,6 +1,6 @@
-//! Nothing half-written looks finished (DESIGN.md, contract 6): every file gzfleet
-//! writes, compressed or decompressed, is written under a temporary name beside its
-//! target and renamed into place only after everything is written and fsynced.
+//! Nothing half-written looks finished (docs/DESIGN.md, contract 6): every file
+//! gzfleet writes, compressed or decompressed, is written under a temporary name beside
+//! its target and renamed into place only after everything is written and fsynced.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};

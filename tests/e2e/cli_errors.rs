@@ -251,3 +251,20 @@ fn rm_removes_the_input_only_after_a_complete_output() {
     assert_ok!(run(gzfleet().arg("compress").arg(&again)));
     assert!(again.exists());
 }
+
+#[test]
+fn worker_limits_that_cannot_work_are_refused() {
+    for (args, needle) in [
+        (&["--queue", "0"][..], "0 is not in 1..=65536"),
+        (
+            &["--max-chunk", "0"][..],
+            "--max-chunk 0 bytes is outside 128 KiB..64 MiB",
+        ),
+        (&["--max-chunk", "1G"][..], "outside 128 KiB..64 MiB"),
+    ] {
+        // A worker that accepted the limit would serve until killed: bound the wait.
+        let r = run_within(Command::new(bin("gzfleet-worker")).args(args), 10);
+        assert_fails!(r, 1, needle);
+        one_line(&r);
+    }
+}

@@ -122,3 +122,67 @@ fn list_shows_sizes_from_the_trailer() {
         "not in gzip format"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_us_quietly_as_it_ends_gzip() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = Dir::new("epipe");
+    let data = text(8 << 20, 8);
+    let gz = dir.file("big.gz", &gz_of(&dir, &data));
+    let input = dir.file("big", &data);
+    for args in [
+        vec!["decompress".into(), "-c".into(), gz.display().to_string()],
+        vec!["compress".into(), "-c".into(), input.display().to_string()],
+    ] {
+        // `gzfleet ... | head -c 1`: one byte read, then the pipe is closed.
+        let mut child = gzfleet()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        stdout.read_exact(&mut [0u8; 1]).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            out.status
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_full_disk_names_the_output_not_the_input() {
+    let dir = Dir::new("dec-full");
+    let data = random(2 << 20, 9);
+    let gz = dir.file("noise.gz", &gz_of(&dir, &data));
+    let mount = dir.join("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=256k none '{m}' && '{bin}' decompress -o '{m}/noise' '{gz}'; s=$?; ls -A '{m}' >&2; exit $s",
+        m = mount.display(),
+        bin = bin("gzfleet").display(),
+        gz = gz.display()
+    );
+    let r = run(std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    assert_fails!(r, 1, "mnt/noise: No space left on device");
+    assert!(
+        !r.stderr.contains("noise.gz"),
+        "blamed the input:\n{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "left behind:\n{}", r.stderr);
+    let line = format!(
+        "'{}' decompress -c '{}' > /dev/full",
+        bin("gzfleet").display(),
+        gz.display()
+    );
+    let full = run(std::process::Command::new("sh").args(["-c", &line]));
+    assert_fails!(full, 1, "stdout: No space left on device");
+    assert!(!full.stderr.contains("noise.gz"), "{}", full.stderr);
+}

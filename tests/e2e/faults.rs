@@ -1,58 +1,9 @@
 //! Workers that die, hang, crawl or lie: the job still finishes, with the bytes of a
 //! run where nothing went wrong.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-
-/// Starts `gzfleet compress` on `input` to `out` in the background.
-fn start_job(
-    input: &std::path::Path,
-    out: &std::path::Path,
-    stats: &std::path::Path,
-    args: &[&str],
-) -> Child {
-    gzfleet()
-        .arg("compress")
-        .args(args)
-        .arg("--stats-json")
-        .arg(stats)
-        .arg("-o")
-        .arg(out)
-        .arg(input)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting gzfleet")
-}
-
-fn finish(job: Child) -> Run {
-    let out = job.wait_with_output().expect("waiting for gzfleet");
-    Run {
-        status: out.status,
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-struct Case {
-    dir: Dir,
-    input: std::path::PathBuf,
-    reference: Vec<u8>,
-}
-
-/// Input plus the fault-free output to compare with. Text at -9 compresses slowly
-/// enough (~15 MB/s a core) for kills to land mid-job.
-fn case(name: &str, len: usize, args: &[&str]) -> Case {
-    let dir = Dir::new(name);
-    let input = dir.file("data", &text(len, len as u64));
-    let reference = compress_file(&dir, &input, args);
-    Case {
-        dir,
-        input,
-        reference,
-    }
-}
 
 #[test]
 fn a_worker_killed_mid_job() {

@@ -11,6 +11,7 @@ mod cluster;
 mod decompress;
 mod determinism;
 mod faults;
+mod fleet_health;
 mod interop;
 mod resume;
 mod roundtrip;

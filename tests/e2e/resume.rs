@@ -165,3 +165,86 @@ fn sigint_keeps_a_resumable_partial() {
     assert_ok!(resumed);
     assert!(std::fs::read(&out).unwrap() == reference);
 }
+
+/// --resume as `resume` runs it, but without -q: these tests read what it says.
+fn resume_said(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    let loud: Vec<&str> = ARGS.iter().copied().filter(|a| *a != "-q").collect();
+    run(gzfleet()
+        .arg("compress")
+        .args(loud)
+        .args(["--resume", "-v"])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg(input))
+}
+
+/// Kills a run a third of the way in, leaving a partial output and its journal.
+fn interrupted_run(dir: &Dir, seed: u64) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let input = dir.file("data", &text(24 << 20, seed));
+    let out = dir.join("out.gz");
+    let started = Instant::now();
+    let reference = compress_file(dir, &input, &ARGS);
+    kill_after(start(&input, &out, &["-f"]), started.elapsed() / 3);
+    assert!(dir.join("out.gz.gzfleet-partial").exists());
+    assert!(dir.join("out.gz.gzfleet-journal").exists());
+    (input, out, reference)
+}
+
+#[test]
+fn resume_never_replaces_an_existing_output_without_force() {
+    let dir = Dir::new("resume-exists");
+    let (input, out, reference) = interrupted_run(&dir, 34);
+    std::fs::write(&out, b"precious").unwrap();
+    let r = resume_said(&input, &out, &[]);
+    assert_fails!(r, 1, "out.gz already exists; use -f to overwrite");
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    assert!(
+        dir.join("out.gz.gzfleet-partial").exists(),
+        "the refusal lost the interrupted run's progress"
+    );
+    let forced = resume_said(&input, &out, &["-f"]);
+    assert_ok!(forced);
+    assert!(
+        forced.stderr.contains("resuming after chunk"),
+        "{}",
+        forced.stderr
+    );
+    assert!(std::fs::read(&out).unwrap() == reference);
+}
+
+#[test]
+fn a_journal_whose_partial_output_is_gone_starts_over() {
+    let dir = Dir::new("resume-no-partial");
+    let (input, out, reference) = interrupted_run(&dir, 35);
+    std::fs::remove_file(dir.join("out.gz.gzfleet-partial")).unwrap();
+    let r = resume_said(&input, &out, &[]);
+    assert_ok!(r);
+    assert!(!r.stderr.contains("resuming after chunk"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is gone; starting from the beginning"),
+        "{}",
+        r.stderr
+    );
+    assert!(std::fs::read(&out).unwrap() == reference);
+    assert_eq!(dir.names(), ["data", "out.gz"]);
+}
+
+#[test]
+fn a_partial_output_without_its_journal_is_kept_unless_forced() {
+    let dir = Dir::new("resume-no-journal");
+    let (input, out, reference) = interrupted_run(&dir, 36);
+    let partial = dir.join("out.gz.gzfleet-partial");
+    std::fs::remove_file(dir.join("out.gz.gzfleet-journal")).unwrap();
+    let before = std::fs::read(&partial).unwrap();
+    let r = resume_said(&input, &out, &[]);
+    assert_fails!(r, 1, "has no journal");
+    assert_eq!(
+        std::fs::read(&partial).unwrap(),
+        before,
+        "the partial was touched"
+    );
+    let forced = resume_said(&input, &out, &["-f"]);
+    assert_ok!(forced);
+    assert!(std::fs::read(&out).unwrap() == reference);
+}

@@ -196,6 +196,28 @@ pub fn run(cmd: &mut Command) -> Run {
     run_with(cmd, None)
 }
 
+/// Runs `cmd`, killing it if it is still running after `secs` seconds (then its status
+/// is that of a killed process, which no assertion on an exit code accepts).
+pub fn run_within(cmd: &mut Command, secs: u64) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("try_wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("waiting for command");
+    Run {
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Runs a system tool (gzip, pigz) on a file, returning its stdout; panics on failure.
 pub fn tool(name: &str, args: &[&str], file: &Path) -> Vec<u8> {
     let out = Command::new(name)
@@ -400,4 +422,52 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("binding a free port")
+}
+
+/// Starts `gzfleet compress` on `input` to `out` in the background.
+pub fn start_job(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    stats: &std::path::Path,
+    args: &[&str],
+) -> Child {
+    gzfleet()
+        .arg("compress")
+        .args(args)
+        .arg("--stats-json")
+        .arg(stats)
+        .arg("-o")
+        .arg(out)
+        .arg(input)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting gzfleet")
+}
+
+pub fn finish(job: Child) -> Run {
+    let out = job.wait_with_output().expect("waiting for gzfleet");
+    Run {
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub struct Case {
+    pub dir: Dir,
+    pub input: std::path::PathBuf,
+    pub reference: Vec<u8>,
+}
+
+/// Input plus the fault-free output to compare with. Text at -9 compresses slowly
+/// enough (~15 MB/s a core) for kills to land mid-job.
+pub fn case(name: &str, len: usize, args: &[&str]) -> Case {
+    let dir = Dir::new(name);
+    let input = dir.file("data", &text(len, len as u64));
+    let reference = compress_file(&dir, &input, args);
+    Case {
+        dir,
+        input,
+        reference,
+    }
 }

@@ -1,8 +1,8 @@
 //! The chunk engine: one chunk (plus its preset dictionary) in, raw deflate out.
 //!
-//! This is the seam DESIGN.md names: everything that decides output bytes for a chunk
-//! lives here, so the embedded pool and every remote worker produce the same bytes as
-//! long as they run the same [`engine_id`]. The deflate data is never final and always
+//! This is the seam docs/DESIGN.md names: everything that decides output bytes for a
+//! chunk lives here, so the embedded pool and every remote worker produce the same
+//! bytes as long as they run the same [`engine_id`]. The deflate data is never final and always
 //! ends byte-aligned with a sync flush (an empty stored block, `00 00 ff ff`), so chunks
 //! can be concatenated in any number without knowing which one is last.
 

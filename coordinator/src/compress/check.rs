@@ -1,6 +1,6 @@
-//! Checks every answer passes before it may be written (DESIGN.md contract 3): the
-//! engine, the length, the CRC the coordinator computed itself, the sync-flush ending,
-//! and with `--verify` a full inflate compared byte for byte with the input.
+//! Checks every answer passes before it may be written (docs/DESIGN.md, contract 3):
+//! the engine, the length, the CRC the coordinator computed itself, the sync-flush
+//! ending, and with `--verify` a full inflate compared byte for byte with the input.
 
 use flate2::{Decompress, FlushDecompress, Status};
 use gzfleet_worker::engine::engine_id;

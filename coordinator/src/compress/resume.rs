@@ -120,10 +120,22 @@ fn resume_point(
         ));
         return Ok(Found::Nothing { ours: true });
     }
-    let d = journal.durable;
-    if d.chunks == 0 {
+    if journal.durable.chunks == 0 {
         return Ok(Found::Nothing { ours: true });
     }
+    continue_from(journal, identity, &input, &journal_file, ui)
+}
+
+/// The point a journal that matches this job records, once the input's prefix is
+/// checked to still be what was compressed.
+fn continue_from(
+    journal: Journal,
+    identity: &JobIdentity,
+    input: &Place,
+    journal_file: &Path,
+    ui: &Ui,
+) -> Result<Found, Error> {
+    let d = journal.durable;
     // A journal is only ever written whole, but it is still a file anyone can edit:
     // refuse numbers that cannot describe this job rather than trust them.
     if d.last_chunk_len == 0
@@ -136,15 +148,11 @@ fn resume_point(
             journal_file.display()
         )));
     }
-    let last = last_chunk(
-        &identity.input,
-        d.input_bytes - d.last_chunk_len,
-        d.last_chunk_len,
-    )?;
+    let last_start = d.input_bytes - d.last_chunk_len;
+    let last = last_chunk(&identity.input, last_start, d.last_chunk_len)?;
     if crc32fast::hash(&last) != d.last_chunk_crc {
         return Err(Error::Resume(format!(
-            "{input} changed since the interrupted run (bytes {}..{} differ); to start over, run without --resume and with -f",
-            d.input_bytes - d.last_chunk_len,
+            "{input} changed since the interrupted run (bytes {last_start}..{} differ); to start over, run without --resume and with -f",
             d.input_bytes
         )));
     }

@@ -207,7 +207,7 @@ impl Fleet {
     }
 
     /// Answers come from other processes, so their CRCs are checked against the
-    /// coordinator's own (DESIGN.md, contract 3).
+    /// coordinator's own (docs/DESIGN.md, contract 3).
     pub fn is_remote(&self) -> bool {
         self.remote
     }

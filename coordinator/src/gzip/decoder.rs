@@ -87,67 +87,88 @@ pub(crate) fn decode(input: impl Read, output: &mut impl Write) -> Result<Decode
             result.trailing_garbage = count_rest(&mut r)?;
             break;
         }
-        read_header(&mut r).map_err(|e| DecodeError::in_header(e, result.members + 1))?;
+        let member = result.members + 1;
+        read_header(&mut r).map_err(|e| DecodeError::in_header(e, member))?;
         inflater.reset(false);
-        let mut crc = crc32fast::Hasher::new();
-        let mut length = 0u64;
-        loop {
-            let input = r.fill_buf().map_err(DecodeError::Read)?;
-            let at_eof = input.is_empty();
-            let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
-            let status = inflater
-                .decompress(input, &mut out, FlushDecompress::None)
-                .map_err(|e| DecodeError::Corrupt {
-                    offset: r.consumed,
-                    message: e.to_string(),
-                })?;
-            let used = (inflater.total_in() - in_before) as usize;
-            let made = (inflater.total_out() - out_before) as usize;
-            r.consume(used);
-            crc.update(&out[..made]);
-            length += made as u64;
-            output.write_all(&out[..made]).map_err(DecodeError::Write)?;
-            if status == Status::StreamEnd {
-                break;
-            }
-            if used == 0 && made == 0 {
-                return Err(if at_eof {
-                    DecodeError::Truncated
-                } else {
-                    DecodeError::Corrupt {
-                        offset: r.consumed,
-                        message: "no progress".into(),
-                    }
-                });
-            }
-        }
-        let mut trailer = [0u8; 8];
-        r.read_exact(&mut trailer).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => DecodeError::Truncated,
-            _ => DecodeError::Read(e),
-        })?;
-        result.members += 1;
-        let stored_crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
-        let stored_len = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
-        let computed = crc.finalize();
-        if stored_crc != computed {
-            return Err(DecodeError::Crc {
-                member: result.members,
-                stored: stored_crc,
-                computed,
-            });
-        }
-        if stored_len != length as u32 {
-            return Err(DecodeError::Length {
-                member: result.members,
-                stored: stored_len,
-                actual: length,
-            });
-        }
+        let (crc, length) = inflate_member(&mut r, &mut inflater, &mut out, output)?;
+        check_trailer(&mut r, member, crc, length)?;
+        result.members = member;
         result.uncompressed += length;
         result.compressed += r.consumed - member_start;
     }
     Ok(result)
+}
+
+/// Inflates one member's deflate data into `output`; returns its CRC-32 and length.
+fn inflate_member<R: Read>(
+    r: &mut Input<R>,
+    inflater: &mut Decompress,
+    out: &mut [u8],
+    output: &mut impl Write,
+) -> Result<(u32, u64), DecodeError> {
+    let mut crc = crc32fast::Hasher::new();
+    let mut length = 0u64;
+    loop {
+        let input = r.fill_buf().map_err(DecodeError::Read)?;
+        let at_eof = input.is_empty();
+        let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
+        let status = inflater
+            .decompress(input, out, FlushDecompress::None)
+            .map_err(|e| DecodeError::Corrupt {
+                offset: r.consumed,
+                message: e.to_string(),
+            })?;
+        let used = (inflater.total_in() - in_before) as usize;
+        let made = (inflater.total_out() - out_before) as usize;
+        r.consume(used);
+        crc.update(&out[..made]);
+        length += made as u64;
+        output.write_all(&out[..made]).map_err(DecodeError::Write)?;
+        if status == Status::StreamEnd {
+            return Ok((crc.finalize(), length));
+        }
+        if used == 0 && made == 0 {
+            return Err(if at_eof {
+                DecodeError::Truncated
+            } else {
+                DecodeError::Corrupt {
+                    offset: r.consumed,
+                    message: "no progress".into(),
+                }
+            });
+        }
+    }
+}
+
+/// Reads a member's trailer and checks it against what its data gave.
+fn check_trailer(
+    r: &mut impl Read,
+    member: u64,
+    computed: u32,
+    length: u64,
+) -> Result<(), DecodeError> {
+    let mut trailer = [0u8; 8];
+    r.read_exact(&mut trailer).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => DecodeError::Truncated,
+        _ => DecodeError::Read(e),
+    })?;
+    let stored_crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
+    let stored_len = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
+    if stored_crc != computed {
+        return Err(DecodeError::Crc {
+            member,
+            stored: stored_crc,
+            computed,
+        });
+    }
+    if stored_len != length as u32 {
+        return Err(DecodeError::Length {
+            member,
+            stored: stored_len,
+            actual: length,
+        });
+    }
+    Ok(())
 }
 
 fn count_rest(r: &mut impl BufRead) -> Result<u64, DecodeError> {

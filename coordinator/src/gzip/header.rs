@@ -105,27 +105,11 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> Result<MemberHeader, HeaderEr
         crc.update(&extra);
         len += 2 + extra.len() as u64;
     }
-    let mut read_zstring = |len: &mut u64| -> Result<Vec<u8>, HeaderError> {
-        let mut s = Vec::new();
-        // Bounded: a damaged header without the NUL must not buffer the whole file.
-        (&mut *r).take(MAX_HEADER_STRING).read_until(0, &mut s)?;
-        if s.last() != Some(&0) {
-            return Err(if s.len() as u64 == MAX_HEADER_STRING {
-                HeaderError::FieldTooLong
-            } else {
-                HeaderError::Truncated
-            });
-        }
-        crc.update(&s);
-        *len += s.len() as u64;
-        s.pop();
-        Ok(s)
-    };
     let name = (flags & FNAME != 0)
-        .then(|| read_zstring(&mut len))
+        .then(|| read_zstring(r, &mut crc, &mut len))
         .transpose()?;
     let comment = (flags & FCOMMENT != 0)
-        .then(|| read_zstring(&mut len))
+        .then(|| read_zstring(r, &mut crc, &mut len))
         .transpose()?;
     if flags & FHCRC != 0 {
         let mut stored = [0u8; 2];
@@ -141,6 +125,28 @@ pub(crate) fn read_header(r: &mut impl BufRead) -> Result<MemberHeader, HeaderEr
         comment,
         len,
     })
+}
+
+/// A NUL-terminated header field (FNAME, FCOMMENT), without its NUL. Bounded: a
+/// damaged header without the NUL must not buffer the whole file.
+fn read_zstring(
+    r: &mut impl BufRead,
+    crc: &mut crc32fast::Hasher,
+    len: &mut u64,
+) -> Result<Vec<u8>, HeaderError> {
+    let mut s = Vec::new();
+    r.take(MAX_HEADER_STRING).read_until(0, &mut s)?;
+    if s.last() != Some(&0) {
+        return Err(if s.len() as u64 == MAX_HEADER_STRING {
+            HeaderError::FieldTooLong
+        } else {
+            HeaderError::Truncated
+        });
+    }
+    crc.update(&s);
+    *len += s.len() as u64;
+    s.pop();
+    Ok(s)
 }
 
 fn read_exact(r: &mut impl BufRead, buf: &mut [u8]) -> Result<(), HeaderError> {

@@ -144,6 +144,23 @@ struct Outcome {
     took: Duration,
 }
 
+/// `n` chunks of 1000 bytes, as the reader would send them.
+fn chunks_of(n: u64) -> UnboundedReceiver<Result<Chunk, Error>> {
+    let (tx, rx) = unbounded_channel();
+    for index in 0..n {
+        let data = Bytes::from(vec![index as u8; 1000]);
+        let chunk = Chunk {
+            index,
+            offset: index * 1000,
+            crc32: Some(crc32fast::hash(&data)),
+            dictionary: Bytes::new(),
+            data,
+        };
+        tx.send(Ok(chunk)).unwrap();
+    }
+    rx
+}
+
 /// Runs a job of `chunks` 1000-byte chunks through `fleet` on a paused clock.
 fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -155,19 +172,7 @@ fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
         quiet: false,
         verbose: 0,
     });
-    let (chunk_tx, chunk_rx) = unbounded_channel();
-    for index in 0..chunks {
-        let data = Bytes::from(vec![index as u8; 1000]);
-        let chunk = Chunk {
-            index,
-            offset: index * 1000,
-            crc32: Some(crc32fast::hash(&data)),
-            dictionary: Bytes::new(),
-            data,
-        };
-        chunk_tx.send(Ok(chunk)).unwrap();
-    }
-    drop(chunk_tx);
+    let chunk_rx = chunks_of(chunks);
     let (results_tx, mut results_rx) = unbounded_channel();
     let params = Arc::new(JobParams {
         id: "test".into(),

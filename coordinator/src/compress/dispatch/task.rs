@@ -4,23 +4,25 @@
 //! returned values ask for.
 //!
 //! ```text
-//!                       read
-//!                         │
-//!                         ▼
-//!   worker busy ───▶  Queued ──────────── sent ───────────┐
-//!   (not a failure)                                        ▼
-//!                                         ┌──────────▶ Running ── head of line and late: ──┐
-//!                                         │               │          a duplicate sent       │
-//!                                       sent              │                                 ▼
-//!                                         │               │  one of the two fails  ◀── Duplicated
-//!   failed, refused or called off,  ─▶ Retrying           │  (the other runs on)            │
-//!   attempts left and none running                        │                                 │
-//!                                                         └── an answer passes its ─────────┤
-//!                                                             checks (the other is          │
-//!                                                             called off)                   ▼
-//!                                                                                  Done: to the writer,
-//!   failed with --max-attempts reached and none running: Failed, the job fails     leaves the table
+//!           read           sent         an answer passes its checks
+//!   chunk ───────▶ Queued ──────▶ Running ─────────────────────────────▶ Done
+//!                    ▲  busy         │  ▲                                  ▲
+//!                    └───────────────┤  │ sent                             │
+//!                                    │  │                                  │
+//!                 failed, refused or ├─▶ Retrying                          │
+//!                 called off, with   │                                     │
+//!                 attempts left      │                                     │
+//!                                    │ late at the head of line:           │
+//!                                    ▼ a duplicate on another worker       │
+//!                               Duplicated ─── the first answer that ──────┘
+//!                                  │           passes (the other is called off)
+//!                                  └── one of the two fails ──▶ Running
+//!
+//!   A setback with --max-attempts used up and nothing running: Failed; the job fails.
 //! ```
+//!
+//! Done and Failed are not states a task stays in: a done task leaves the table for
+//! the writer, and a failed one ends the job.
 //!
 //! Only failures that count (see `policy::judge`) use up --max-attempts; an attempt
 //! called off because its worker was taken down does not, but a chunk already at the

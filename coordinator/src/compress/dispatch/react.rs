@@ -1,0 +1,251 @@
+//! How the dispatcher reacts to what happens: an attempt answered or failed, a race
+//! lost, a probe or discovery answered, a tick, a stall. Each reaction asks
+//! `policy` what a thing means, tells the fleet and the task table, and does what they
+//! return (cancel, requeue, say so).
+
+use std::time::{Duration, Instant};
+
+use super::policy::{self, Fate, Stalled};
+use super::task::{After, AttemptId, Setback};
+use super::{Compressed, Dispatcher, Event, now};
+use crate::error::Error;
+use crate::fleet::{Answer, AttemptError, Change, Sample, WorkerId};
+
+impl Dispatcher<'_> {
+    pub(super) fn on_event(&mut self, event: Event) -> Result<(), Error> {
+        let now = now();
+        match event {
+            Event::Attempt {
+                index,
+                id,
+                result: Ok(answer),
+                elapsed,
+            } => self.on_answer(index, id, answer, elapsed, now),
+            Event::Attempt {
+                index,
+                id,
+                result: Err(error),
+                ..
+            } => self.on_failure(index, id, error, now),
+            Event::Probe {
+                worker,
+                ticket,
+                result,
+            } => {
+                if let Some(change) = self.fleet.probe_finished(worker, ticket, result, now) {
+                    self.tell(change);
+                }
+                Ok(())
+            }
+            Event::Resolved(addrs, errors) => {
+                for e in errors {
+                    self.ui.detail(format!("discovery: {e}"));
+                }
+                for change in self.fleet.rediscovered(&addrs, now) {
+                    self.tell(change);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_answer(
+        &mut self,
+        index: u64,
+        id: AttemptId,
+        answer: Answer,
+        elapsed: Duration,
+        now: Instant,
+    ) -> Result<(), Error> {
+        // An attempt that lost a race or was called off has been accounted for.
+        let Some(done) = self.tasks.succeed(index, id) else {
+            return Ok(());
+        };
+        self.end(&done.winner);
+        if done.winner.speculative {
+            self.stats.speculative_wins += 1;
+        }
+        let len = done.chunk.data.len() as u64;
+        for loser in &done.losers {
+            self.end(loser);
+            if done.winner.speculative {
+                let so_far = Sample {
+                    bytes_in: len,
+                    bytes_out: 0,
+                    elapsed: now.saturating_duration_since(loser.started),
+                    depth: loser.depth,
+                };
+                self.lost_race(loser.worker, so_far, now)?;
+            }
+        }
+        self.latency.record(elapsed, len);
+        let sample = Sample {
+            bytes_in: len,
+            bytes_out: answer.deflate.len() as u64,
+            elapsed,
+            depth: done.winner.depth,
+        };
+        self.fleet.answered(done.winner.worker, sample);
+        self.results
+            .send(Compressed {
+                index,
+                deflate: answer.deflate,
+                crc32: answer.crc32,
+                len,
+            })
+            .map_err(|_| Error::Fatal("the writer stopped".into()))
+    }
+
+    fn on_failure(
+        &mut self,
+        index: u64,
+        id: AttemptId,
+        error: AttemptError,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let (fate, counts) = policy::judge(&error);
+        let setback = match (fate, counts) {
+            (Fate::Pause, _) => Setback::Busy,
+            (_, true) => Setback::Failed,
+            (_, false) => Setback::Refused,
+        };
+        let Some((attempt, after)) = self.tasks.set_back(index, id, setback) else {
+            return Ok(());
+        };
+        self.end(&attempt);
+        let worker = attempt.worker;
+        let name = self.fleet.name(worker);
+        self.ui.detail(format!("chunk {index} on {name}: {error}"));
+        if fate == Fate::Pause {
+            self.stats.busy += 1;
+            self.fleet.busy(worker, now);
+        } else {
+            self.stats.failed_attempts += 1;
+            self.fleet.failed_attempt(worker);
+        }
+        match (fate, &error) {
+            (Fate::JobFails, _) => return Err(Error::Fatal(error.to_string())),
+            (Fate::Down, AttemptError::Down(why)) => self.take_down(worker, why.clone(), now)?,
+            (Fate::Down, _) => {
+                self.stats.timeouts += 1;
+                self.take_down(worker, error.to_string(), now)?;
+            }
+            (Fate::Distrust, AttemptError::Wrong(why)) => {
+                self.stats.wrong_answers += 1;
+                let change = self.fleet.distrust(worker, why.clone(), now);
+                change.into_iter().for_each(|c| self.tell(c));
+            }
+            (Fate::Exclude, _) => {
+                let change = self.fleet.exclude(worker, error.to_string());
+                change.into_iter().for_each(|c| self.tell(c));
+            }
+            _ => {}
+        }
+        match after {
+            After::Exhausted { failures } => Err(Error::ChunkFailed {
+                index,
+                attempts: failures,
+                worker: name,
+                reason: error.to_string(),
+            }),
+            After::StillRunning | After::Requeued => Ok(()),
+        }
+    }
+
+    /// A worker that failed at the transport level takes its other chunks down with
+    /// it: call them off and queue them again at once rather than wait out deadlines.
+    fn take_down(&mut self, worker: WorkerId, reason: String, now: Instant) -> Result<(), Error> {
+        let name = self.fleet.name(worker);
+        if let Some(change) = self.fleet.take_down(worker, reason.clone(), now) {
+            self.tell(change);
+        }
+        let (called_off, exhausted) = self.tasks.call_off(worker);
+        for attempt in &called_off {
+            self.end(attempt);
+        }
+        match exhausted {
+            Some((index, attempts)) => Err(Error::ChunkFailed {
+                index,
+                attempts,
+                worker: name,
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A worker's attempt lost the race to a duplicate; losing too often means it is
+    /// hung or far slower than its peers.
+    fn lost_race(&mut self, worker: WorkerId, so_far: Sample, now: Instant) -> Result<(), Error> {
+        let losses = self.fleet.lost_race(worker, so_far);
+        if !policy::too_many_lost_races(losses) {
+            return Ok(());
+        }
+        let reason = format!("lost {losses} races in a row to duplicates: not answering in time");
+        self.take_down(worker, reason, now)
+    }
+
+    /// Says what changed in the fleet, and lets the window follow its capacity.
+    fn tell(&mut self, change: Change) {
+        if change.is_notable() {
+            self.ui.notice(&change);
+        } else {
+            self.ui.info(&change);
+        }
+        self.window.fit(self.fleet.capacity());
+    }
+
+    pub(super) fn on_tick(&mut self, now: Instant) {
+        for (worker, ticket, link) in self.fleet.start_probes(now) {
+            let events = self.events_tx.clone();
+            tokio::spawn(async move {
+                let result = link.probe().await;
+                let _ = events.send(Event::Probe {
+                    worker,
+                    ticket,
+                    result,
+                });
+            });
+        }
+        if let Some(discovery) = self.fleet.discovery_due(now) {
+            let events = self.events_tx.clone();
+            tokio::spawn(async move {
+                let (addrs, errors) = discovery.resolve().await;
+                let _ = events.send(Event::Resolved(addrs, errors));
+            });
+        }
+    }
+
+    /// With work to do and no worker up, waits up to --wait-workers, saying so.
+    pub(super) fn check_stalled(&mut self, now: Instant, reader_done: bool) -> Result<(), Error> {
+        let has_work = !reader_done || !self.tasks.is_empty();
+        let (any_up, may_return) = (self.fleet.any_up(), self.fleet.may_return());
+        let wait = self.config.wait_workers;
+        match self.stall.check(now, has_work, any_up, may_return, wait) {
+            Stalled::No => Ok(()),
+            Stalled::Over => {
+                self.progress.set_status(String::new());
+                Ok(())
+            }
+            Stalled::Waiting { left, first } => {
+                if first {
+                    self.ui.notice(format!(
+                        "no worker is up; waiting up to {:.0}s for one to return (--wait-workers)",
+                        wait.as_secs_f64()
+                    ));
+                }
+                let status = format!("waiting for workers ({:.0}s left)", left.as_secs_f64());
+                self.progress.set_status(status);
+                Ok(())
+            }
+            Stalled::GiveUp { waited, may_return } => Err(if may_return {
+                Error::WorkersGone {
+                    waited_secs: waited.as_secs_f64(),
+                    reasons: self.fleet.describe(),
+                }
+            } else {
+                Error::NoWorkers(format!("no usable worker left: {}", self.fleet.describe()))
+            }),
+        }
+    }
+}
