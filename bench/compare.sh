@@ -95,18 +95,18 @@ done
 [ "$WITH_GZIP" = 1 ] && run "gzip" gzip -"$LEVEL" -c "$input"
 
 echo "input: $input ($size bytes), level $LEVEL, $THREADS threads, $ROUNDS rounds, $(nproc) cores"
+printf "%-22s %9s %9s %10s %9s %12s %13s %13s\n" "contender" "MB/s" "vs pigz" "size" "vs pigz" "peak RSS MiB" "own CPU s/GiB" "own CPU share"
 awk -v size="$size" -v wcpu="$tmp/worker_cpu" '
   BEGIN { while ((getline line < wcpu) > 0) { split(line, f, " "); wsum[f[1]] += f[2] } }
   { n[$1]++; t[$1] += $2; if ($3 > mem[$1]) mem[$1] = $3; cpu[$1] += $4 + $5; bytes[$1] = $6 }
   END {
-    printf "%-16s %9s %9s %10s %9s %12s %13s %13s\n", "contender", "MB/s", "vs pigz", "size", "vs pigz", "peak RSS MiB", "own CPU s/GiB", "own CPU share"
     for (k in n) {
       mbs = size / (t[k] / n[k]) / 1e6
       pm = size / (t["pigz"] / n["pigz"]) / 1e6
       own = cpu[k] / n[k] / (size / 2^30)
       share = "-"
       if (k in wsum) share = sprintf("%.1f%%", 100 * cpu[k] / (cpu[k] + wsum[k]))
-      printf "%-16s %9.1f %8.2fx %10d %8.4fx %12.1f %13.2f %13s\n", k, mbs, mbs / pm, bytes[k], bytes[k] / bytes["pigz"], mem[k] / 1024, own, share
+      printf "%-22s %9.1f %8.2fx %10d %8.4fx %12.1f %13.2f %13s\n", k, mbs, mbs / pm, bytes[k], bytes[k] / bytes["pigz"], mem[k] / 1024, own, share
     }
   }' "$tmp/results" | sort
 

@@ -10,6 +10,7 @@
 #   ROUNDS=3    runs of each scenario, alternating
 #   LEVEL=6
 #   BLOCK=1M
+#   GZFLEET=... the coordinator to measure (another build's, for before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,6 +24,7 @@ if [ -z "$input" ]; then
 fi
 cargo build --release --quiet --bin gzfleet --bin gzfleet-worker --bin gzfleet-worker-faulty
 bin=$root/target/release
+GZFLEET=${GZFLEET:-$bin/gzfleet}
 tmp=$(mktemp -d)
 netns=gzfleet-bench-slow
 cleanup() {
@@ -72,7 +74,7 @@ job() {
   local name=$1 workers=$2 troubled=${3:-}
   local t0 t1
   t0=$(date +%s.%N)
-  "$bin/gzfleet" compress -q -"$LEVEL" -b "$BLOCK" --workers "$workers" \
+  "$GZFLEET" compress -q -"$LEVEL" -b "$BLOCK" --workers "$workers" \
     --stats-json "$tmp/stats.json" -c "$input" > /dev/null
   t1=$(date +%s.%N)
   python3 - "$name" "$t0" "$t1" "$troubled" "$tmp/stats.json" >> "$tmp/results" <<'EOF'
@@ -96,10 +98,11 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "input: $input ($(stat -c %s "$input") bytes), level $LEVEL, -b $BLOCK, $ROUNDS rounds, $(nproc) cores"
+echo "coordinator: $GZFLEET"
+printf "%-12s %8s %9s %12s %16s\n" "scenario" "seconds" "vs alone" "duplicates" "troubled chunks"
 awk '
   { n[$1]++; t[$1] += $2; d[$1] += $3; if ($4 != "-") c[$1] += $4; else c[$1] = "-" }
   END {
-    printf "%-12s %8s %9s %12s %16s\n", "scenario", "seconds", "vs alone", "duplicates", "troubled chunks"
     for (k in n) {
       chunks = (c[k] == "-") ? "-" : sprintf("%.1f", c[k] / n[k])
       printf "%-12s %8.2f %8.2fx %12.1f %16s\n", k, t[k] / n[k], (t[k] / n[k]) / (t["alone"] / n["alone"]), d[k] / n[k], chunks

@@ -96,6 +96,20 @@ pub enum Error {
     /// --resume refused.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// --resume could not read or reopen what the interrupted run left.
+    #[error("cannot resume: {}: {}", .path.display(), io_message(.source))]
+    ResumeFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The journal beside the partial output is not one.
+    #[error("cannot resume: {}: not a gzfleet journal, or damaged", .path.display())]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A .gz that is damaged or is no gzip at all.
     #[error("{input}: {source}")]
     Corrupt {

@@ -67,12 +67,9 @@ impl PartialFile {
     /// Reopens an interrupted run's temporary file, cut back to its last durable byte.
     pub fn reopen(target: &Path, durable_len: u64) -> Result<Self, Error> {
         let partial = partial_path(target);
-        let resume_error = |e: io::Error| {
-            Error::Resume(format!(
-                "{}: {}",
-                partial.display(),
-                crate::error::io_message(&e)
-            ))
+        let resume_error = |source| Error::ResumeFile {
+            path: partial.clone(),
+            source,
         };
         let mut file = OpenOptions::new()
             .write(true)
@@ -192,9 +189,11 @@ mod tests {
         again.write_bytes(b"!").unwrap();
         again.commit(None).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"durable!");
-        assert!(matches!(
-            PartialFile::reopen(&dir.path().join("none"), 1),
-            Err(Error::Resume(_))
-        ));
+        let missing = PartialFile::reopen(&dir.path().join("none"), 1);
+        assert!(
+            matches!(&missing, Err(Error::ResumeFile { source, .. }) if source.kind() == io::ErrorKind::NotFound),
+            "{:?}",
+            missing.err()
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::plan::Encoding;
+use crate::error::Error;
 use crate::partial::parent_dir;
 
 const FORMAT: &str = "gzfleet-journal";
@@ -82,11 +83,16 @@ impl Journal {
         File::open(parent_dir(path))?.sync_all()
     }
 
-    /// Reads a journal; a damaged or foreign file is an error naming it.
-    pub fn read(path: &Path) -> Result<Journal, String> {
-        let text = fs::read(path)
-            .map_err(|e| format!("{}: {}", path.display(), crate::error::io_message(&e)))?;
-        parse(&text).ok_or_else(|| format!("{}: not a gzfleet journal, or damaged", path.display()))
+    /// Reads a journal; an unreadable, damaged or foreign file is an error naming it.
+    pub fn read(path: &Path) -> Result<Journal, Error> {
+        let text = fs::read(path).map_err(|source| Error::ResumeFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        parse(&text).map_err(|source| Error::Journal {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The first difference that forbids resuming, in words.
@@ -134,9 +140,15 @@ impl Journal {
     }
 }
 
-fn parse(text: &[u8]) -> Option<Journal> {
-    let on_disk: OnDisk = serde_json::from_slice(text).ok()?;
-    (on_disk.format == FORMAT && on_disk.version == VERSION).then_some(on_disk.journal)
+fn parse(text: &[u8]) -> Result<Journal, serde_json::Error> {
+    let on_disk: OnDisk = serde_json::from_slice(text)?;
+    if on_disk.format != FORMAT || on_disk.version != VERSION {
+        return Err(serde::de::Error::custom(format!(
+            "{} version {}, not {FORMAT} version {VERSION}",
+            on_disk.format, on_disk.version
+        )));
+    }
+    Ok(on_disk.journal)
 }
 
 fn path_bytes<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
@@ -200,26 +212,22 @@ mod tests {
         let path = dir.path().join("j");
         sample().write(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(parse(text.as_bytes()).is_some());
+        assert!(parse(text.as_bytes()).is_ok());
         let cut = &text[..text.len() / 2];
-        assert!(
-            parse(cut.as_bytes()).is_none(),
-            "a cut journal was accepted"
-        );
+        assert!(parse(cut.as_bytes()).is_err(), "a cut journal was accepted");
         let other = text.replace("\"version\": 2", "\"version\": 1");
+        assert_ne!(other, text);
         assert!(
-            parse(other.as_bytes()).is_none(),
+            parse(other.as_bytes()).is_err(),
             "another version was accepted"
         );
         let bad = text.replace("\"crc\": 3735928559", "\"crc\": \"zz\"");
         assert_ne!(bad, text);
-        assert!(parse(bad.as_bytes()).is_none());
+        assert!(parse(bad.as_bytes()).is_err());
         fs::write(&path, b"{}").unwrap();
-        assert!(
-            Journal::read(&path)
-                .unwrap_err()
-                .contains("not a gzfleet journal")
-        );
+        let e = Journal::read(&path).unwrap_err();
+        assert!(e.to_string().contains("not a gzfleet journal"), "{e}");
+        assert!(matches!(e, Error::Journal { .. }));
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn resume_point(
         ));
         return Ok(Found::Nothing { ours: false });
     }
-    let journal = Journal::read(&journal_file).map_err(Error::Resume)?;
+    let journal = Journal::read(&journal_file)?;
     if let Some(why) = journal.mismatch(identity) {
         return Err(Error::Resume(format!(
             "{why}; to start over instead, run without --resume and with -f"
