@@ -22,7 +22,7 @@ if [ -z "$input" ]; then
   input=$data/corpus-256m
   bash "$root/bench/corpus.sh" "$input" 256M >/dev/null
 fi
-cargo build --release --quiet --bin gzfleet --bin gzfleet-worker --bin gzfleet-worker-faulty
+cargo build --release --quiet --features fault-injection --bin gzfleet --bin gzfleet-worker --bin gzfleet-worker-faulty
 bin=$root/target/release
 GZFLEET=${GZFLEET:-$bin/gzfleet}
 tmp=$(mktemp -d)

@@ -114,10 +114,10 @@ pub struct CompressArgs {
     #[arg(short = 'N', long = "name", overrides_with = "no_name")]
     pub name: bool,
     /// Print no warnings or progress
-    #[arg(short = 'q', long)]
+    #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
     /// Print a summary per file (and, twice, every retry and worker change)
-    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, overrides_with = "quiet")]
     pub verbose: u8,
 
     /// Compress on these workers (HOST:PORT or dns:NAME:PORT, comma-separated)
@@ -198,10 +198,10 @@ pub struct DecompressArgs {
     #[arg(long, conflicts_with = "keep")]
     pub rm: bool,
     /// Print no warnings
-    #[arg(short = 'q', long)]
+    #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
     /// Print a line per file
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
 }
 
@@ -211,10 +211,10 @@ pub struct TestArgs {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     /// Print no warnings
-    #[arg(short = 'q', long)]
+    #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
     /// Print OK for each good file
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
 }
 
@@ -258,6 +258,15 @@ mod tests {
         assert!(compress(&["--level", "10"]).is_err());
         assert!(compress(&["-9", "--level", "3"]).is_err());
         assert!(compress(&["-9", "-1"]).is_err());
+    }
+
+    #[test]
+    fn quiet_and_verbose_the_last_one_wins_as_in_gzip() {
+        let v = |args: &[&str]| compress(args).map(|c| (c.quiet, c.verbose)).unwrap();
+        assert_eq!(v(&["-q", "-v"]), (false, 1));
+        assert_eq!(v(&["-v", "-v", "-q"]), (true, 0));
+        assert_eq!(v(&["-vv"]), (false, 2));
+        assert_eq!(v(&["-v", "-v"]), (false, 2));
     }
 
     #[test]

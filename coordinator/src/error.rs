@@ -134,21 +134,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the partial output of a job ended by this error is worth keeping for
-    /// --resume: the fleet failed, the user stopped it, or a read failed hours in (NFS,
-    /// a flaky disk), and rerunning later may succeed. Bad input or a full disk leave
-    /// nothing behind instead.
-    pub fn resumable(&self) -> bool {
-        matches!(
-            self,
-            Error::WorkersGone { .. }
-                | Error::NoWorkers(_)
-                | Error::ChunkFailed { .. }
-                | Error::Interrupted
-                | Error::Read { .. }
-        )
-    }
-
     /// The reader of our output went away (`| head`): gzip dies of SIGPIPE quietly, and
     /// so do we.
     pub fn is_broken_pipe(&self) -> bool {

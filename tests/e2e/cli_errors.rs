@@ -108,6 +108,48 @@ fn disk_full_leaves_nothing() {
 }
 
 #[test]
+fn a_full_disk_keeps_durable_progress_and_resume_finishes_once_there_is_room() {
+    // 4 MiB of noise into a 1 MiB tmpfs, made durable after every chunk: the disk
+    // fills after some chunks are durable. Hours of work on a real job: kept.
+    let dir = Dir::new("full-resume");
+    let input = dir.file("noise", &random(4 << 20, 5));
+    let args = "-1 -b 128K -p 1 --sync-interval 0s";
+    let reference = compress_file(&dir, &input, &args.split(' ').collect::<Vec<_>>());
+    let mount = dir.join("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=1m none '{m}' || exit 9
+         '{bin}' compress {args} -o '{m}/noise.gz' '{i}'; echo \"first: $?\" >&2
+         ls -A '{m}' >&2
+         mount -o remount,size=16m '{m}' || exit 9
+         '{bin}' compress {args} --resume -v -o '{m}/noise.gz' '{i}'; echo \"resumed: $?\" >&2
+         cp '{m}/noise.gz' '{out}'",
+        m = mount.display(),
+        bin = bin("gzfleet").display(),
+        i = input.display(),
+        out = dir.join("out.gz").display(),
+    );
+    let r = run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
+    assert!(r.stderr.contains("partial output kept in"), "{}", r.stderr);
+    assert!(r.stderr.contains("first: 1"), "{}", r.stderr);
+    let left: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("noise.gz"))
+        .collect();
+    assert_eq!(
+        left,
+        ["noise.gz.gzfleet-journal", "noise.gz.gzfleet-partial"],
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("resuming after chunk"), "{}", r.stderr);
+    assert!(r.stderr.contains("resumed: 0"), "{}", r.stderr);
+    assert!(std::fs::read(dir.join("out.gz")).unwrap() == reference);
+}
+
+#[test]
 fn stdout_full() {
     let dir = Dir::new("devfull");
     let input = dir.file("noise", &random(1 << 20, 4));

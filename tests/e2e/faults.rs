@@ -58,11 +58,12 @@ fn a_hung_worker() {
     assert_ok!(r);
     assert!(std::fs::read(&out).unwrap() == c.reference);
     let json = std::fs::read_to_string(&stats).unwrap();
+    // Speculation, not the 5 s minimum deadline, rescued the chunk.
     assert!(
-        json_number(&json, "speculative_wins") + json_number(&json, "timeouts") >= 1,
-        "the hung chunk was neither duplicated nor timed out: {json}"
+        json_number(&json, "speculative_wins") >= 1,
+        "the hung chunk was not duplicated: {json}"
     );
-    // Speculation, not the 5 s minimum deadline, should have rescued the chunk.
+    assert_eq!(json_number(&json, "timeouts"), 0, "{json}");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 

@@ -82,6 +82,12 @@ fn killed_at_random_points_then_resumed_gives_identical_output() {
         }
         let r = resume(&input, &out, &[]);
         assert_ok!(r);
+        // -v after -q wins, as in gzip: the run says where it picked up.
+        assert!(
+            r.stderr.contains("resuming after chunk"),
+            "round {round}: {}",
+            r.stderr
+        );
         assert!(
             std::fs::read(&out).unwrap() == reference,
             "round {round}: resumed output differs\n{}",
@@ -134,6 +140,7 @@ fn resume_refuses_other_parameters_and_a_changed_input() {
     set_mtime(&input, mtime);
     let ok = resume(&input, &out, &[]);
     assert_ok!(ok);
+    assert!(ok.stderr.contains("resuming after chunk"), "{}", ok.stderr);
     assert!(std::fs::read(&out).unwrap() == reference);
 }
 
@@ -163,20 +170,12 @@ fn sigint_keeps_a_resumable_partial() {
     );
     let resumed = resume(&input, &out, &[]);
     assert_ok!(resumed);
+    assert!(
+        resumed.stderr.contains("resuming after chunk"),
+        "{}",
+        resumed.stderr
+    );
     assert!(std::fs::read(&out).unwrap() == reference);
-}
-
-/// --resume as `resume` runs it, but without -q: these tests read what it says.
-fn resume_said(input: &Path, out: &Path, extra: &[&str]) -> Run {
-    let loud: Vec<&str> = ARGS.iter().copied().filter(|a| *a != "-q").collect();
-    run(gzfleet()
-        .arg("compress")
-        .args(loud)
-        .args(["--resume", "-v"])
-        .args(extra)
-        .arg("-o")
-        .arg(out)
-        .arg(input))
 }
 
 /// Kills a run a third of the way in, leaving a partial output and its journal.
@@ -196,14 +195,14 @@ fn resume_never_replaces_an_existing_output_without_force() {
     let dir = Dir::new("resume-exists");
     let (input, out, reference) = interrupted_run(&dir, 34);
     std::fs::write(&out, b"precious").unwrap();
-    let r = resume_said(&input, &out, &[]);
+    let r = resume(&input, &out, &[]);
     assert_fails!(r, 1, "out.gz already exists; use -f to overwrite");
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     assert!(
         dir.join("out.gz.gzfleet-partial").exists(),
         "the refusal lost the interrupted run's progress"
     );
-    let forced = resume_said(&input, &out, &["-f"]);
+    let forced = resume(&input, &out, &["-f"]);
     assert_ok!(forced);
     assert!(
         forced.stderr.contains("resuming after chunk"),
@@ -218,7 +217,7 @@ fn a_journal_whose_partial_output_is_gone_starts_over() {
     let dir = Dir::new("resume-no-partial");
     let (input, out, reference) = interrupted_run(&dir, 35);
     std::fs::remove_file(dir.join("out.gz.gzfleet-partial")).unwrap();
-    let r = resume_said(&input, &out, &[]);
+    let r = resume(&input, &out, &[]);
     assert_ok!(r);
     assert!(!r.stderr.contains("resuming after chunk"), "{}", r.stderr);
     assert!(
@@ -237,14 +236,14 @@ fn a_partial_output_without_its_journal_is_kept_unless_forced() {
     let partial = dir.join("out.gz.gzfleet-partial");
     std::fs::remove_file(dir.join("out.gz.gzfleet-journal")).unwrap();
     let before = std::fs::read(&partial).unwrap();
-    let r = resume_said(&input, &out, &[]);
+    let r = resume(&input, &out, &[]);
     assert_fails!(r, 1, "has no journal");
     assert_eq!(
         std::fs::read(&partial).unwrap(),
         before,
         "the partial was touched"
     );
-    let forced = resume_said(&input, &out, &["-f"]);
+    let forced = resume(&input, &out, &["-f"]);
     assert_ok!(forced);
     assert!(std::fs::read(&out).unwrap() == reference);
 }

@@ -136,7 +136,15 @@ mod tests {
     #[test]
     fn full_queue_is_busy_not_unbounded() {
         let pool = EnginePool::new(1, 1).unwrap();
-        let big = || job(32 << 20, 9);
+        // One buffer shared by every job, so submissions take microseconds and the
+        // first job (tens of milliseconds of deflate) is still running when the bound
+        // is reached.
+        let data = Bytes::from(vec![b'z'; 32 << 20]);
+        let big = || Job {
+            data: data.clone(),
+            dictionary: Bytes::new(),
+            level: 9,
+        };
         // One running, one queued; keep submitting until the bound shows.
         let mut held = Vec::new();
         let mut busy = false;

@@ -76,10 +76,17 @@ impl Journal {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let mut f = File::create(&tmp)?;
-        f.write_all(&text)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
+        let replaced = File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(&text)?;
+                f.sync_all()
+            })
+            .and_then(|()| fs::rename(&tmp, path));
+        if replaced.is_err() {
+            // A full disk, most likely: the old journal stands; leave nothing else.
+            let _ = fs::remove_file(&tmp);
+        }
+        replaced?;
         File::open(parent_dir(path))?.sync_all()
     }
 

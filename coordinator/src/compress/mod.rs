@@ -35,7 +35,6 @@ use tokio::runtime::Runtime;
 pub(crate) use chunker::Chunk;
 use input::Input;
 use job::{Finished, JobContext};
-use output::Output;
 pub(crate) use plan::JobParams;
 use plan::{Destination, FleetPlan, JobPlan, Plan};
 use resume::Start;
@@ -148,7 +147,7 @@ impl Session<'_> {
         let (mut output, start) = resume::prepare(self.plan, &job, self.ui)?;
         let reader = match job.input.reader_at(start.offset) {
             Ok(r) => r,
-            Err(e) => return Err(abandon(e, output, &job)),
+            Err(e) => return Err(output.abandon(e)),
         };
         let params = Arc::new(JobParams {
             id: job_id(),
@@ -166,7 +165,7 @@ impl Session<'_> {
         self.ui.progress_done(&progress);
         let finished = match finished {
             Ok(f) => f,
-            Err(e) => return Err(abandon(e, output, &job)),
+            Err(e) => return Err(output.abandon(e)),
         };
         let trailer = trailer(finished.crc.crc, finished.crc.len);
         let output_bytes = output.finish(&trailer, job.input.metadata())?;
@@ -210,19 +209,6 @@ impl Session<'_> {
             dispatch: finished.stats,
             workers: self.fleet.reports(),
         }
-    }
-}
-
-/// Ends a failed job's output: kept for --resume when the failure may pass and the
-/// job can be resumed at all; otherwise removed, leaving nothing.
-fn abandon(e: Error, output: Output, job: &JobPlan) -> Error {
-    let keep = e.resumable() && job.identity.is_some();
-    match output.abandon(keep) {
-        Some(partial) => Error::Kept {
-            error: Box::new(e),
-            partial,
-        },
-        None => e,
     }
 }
 

@@ -138,9 +138,11 @@ impl Output {
     }
 
     /// Writes the trailer and puts the file in place (removing the journal). Returns
-    /// the bytes written.
+    /// the bytes written. If that fails, the output is abandoned as for any failure.
     pub fn finish(mut self, trailer: &[u8], like: Option<&fs::Metadata>) -> Result<u64, Error> {
-        self.write(trailer)?;
+        if let Err(e) = self.write(trailer) {
+            return Err(self.abandon(e));
+        }
         match self {
             Output::Stdout { written } => {
                 io::stdout().flush().map_err(|source| Error::Write {
@@ -149,54 +151,91 @@ impl Output {
                 })?;
                 Ok(written)
             }
-            Output::File(f) => {
-                let JournaledFile {
-                    file, journal_path, ..
-                } = *f;
-                let n = file.commit(like)?;
-                let _ = fs::remove_file(journal_path);
-                Ok(n)
-            }
+            Output::File(f) => f.commit(like),
         }
     }
 
-    /// Ends a failed job: keeps the partial file and its journal (made current) for
-    /// --resume when `keep`, else removes both. Returns the partial file if kept.
-    pub fn abandon(self, keep: bool) -> Option<PathBuf> {
-        let Output::File(mut f) = self else {
-            return None;
+    /// Ends a failed job. What an interrupted run made durable is kept for --resume,
+    /// whatever the failure (a full disk, a fleet gone, Ctrl-C): it may be hours of
+    /// work, and what ended this run may pass. Nothing durable: both files go. The
+    /// error says which.
+    pub fn abandon(self, error: Error) -> Error {
+        let Output::File(f) = self else {
+            return error;
         };
-        if keep && f.pending.chunks > 0 {
-            // If this last sync fails, the previous journal still describes a durable
-            // prefix of the partial file: keep that instead.
-            let _ = f.make_durable();
-            if f.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
-                return Some(f.file.path().to_path_buf());
-            }
+        match f.abandon() {
+            Some(partial) => Error::Kept {
+                error: Box::new(error),
+                partial,
+            },
+            None => error,
         }
-        let JournaledFile {
-            file, journal_path, ..
-        } = *f;
-        file.discard();
-        let _ = fs::remove_file(journal_path);
-        None
     }
 }
 
 impl JournaledFile {
-    /// fsyncs the data, then records it in the journal: never the other way round.
+    /// fsyncs the data, then records it in the journal: never the other way round. The
+    /// journal in memory moves on only once the one on disk did.
     fn make_durable(&mut self) -> Result<(), Error> {
         self.last_sync = Instant::now();
         let Some(journal) = &mut self.journal else {
             return Ok(());
         };
         self.file.sync()?;
-        journal.durable = self.pending;
-        journal
-            .write(&self.journal_path)
+        let next = Journal {
+            durable: self.pending,
+            ..journal.clone()
+        };
+        next.write(&self.journal_path)
             .map_err(|source| Error::Write {
                 output: Place::Path(self.journal_path.clone()),
                 source,
-            })
+            })?;
+        *journal = next;
+        Ok(())
+    }
+
+    /// Keeps the partial file and its journal (made current if possible) when they
+    /// record durable progress; else removes both. Returns the partial file if kept.
+    fn abandon(mut self: Box<Self>) -> Option<PathBuf> {
+        if self.pending.chunks > 0 {
+            // If this last sync fails, the previous journal still describes a durable
+            // prefix of the partial file: keep that instead.
+            let _ = self.make_durable();
+        }
+        if self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
+            return Some(self.file.path().to_path_buf());
+        }
+        let JournaledFile {
+            file, journal_path, ..
+        } = *self;
+        file.discard();
+        let _ = fs::remove_file(journal_path);
+        None
+    }
+
+    /// Puts the finished file in place and removes the journal.
+    fn commit(self: Box<Self>, like: Option<&fs::Metadata>) -> Result<u64, Error> {
+        let partial = self.file.path().to_path_buf();
+        let durable = self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0);
+        let JournaledFile {
+            file, journal_path, ..
+        } = *self;
+        match file.commit(like) {
+            Ok(n) => {
+                let _ = fs::remove_file(journal_path);
+                Ok(n)
+            }
+            // The rename or the last fsync failed: the partial file is still there.
+            Err(error) if durable => Err(Error::Kept {
+                error: Box::new(error),
+                partial,
+            }),
+            Err(error) => {
+                let _ = fs::remove_file(&partial);
+                let _ = fs::remove_file(journal_path);
+                Err(error)
+            }
+        }
     }
 }

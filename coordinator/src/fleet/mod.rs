@@ -38,17 +38,24 @@ impl WorkerId {
     }
 }
 
-/// A worker left or rejoined rotation, or discovery changed the fleet.
+/// Take-downs in a row after which a flapping worker's comings and goings are only
+/// said with -v: the first few tell the user, the rest would flood the terminal.
+const SAID_DOWNS: u32 = 3;
+
+/// A worker left or rejoined rotation, or discovery changed the fleet. `downs` counts
+/// the take-downs in a row that no answer interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
     Down {
         worker: String,
         reason: String,
+        downs: u32,
     },
     Up {
         worker: String,
         slots: usize,
         was: String,
+        downs: u32,
     },
     Excluded {
         worker: String,
@@ -57,35 +64,55 @@ pub(crate) enum Change {
     Discovered(String),
     Retired(String),
     Relisted(String),
+    /// Discovery listed an address no link can be made to.
+    Unusable {
+        worker: String,
+        why: String,
+    },
 }
 
 impl Change {
-    /// Losing or regaining capacity is said at the default verbosity; membership
-    /// changes that do not (yet) change capacity only with -v.
+    /// Losing or regaining capacity is said at the default verbosity (but a worker
+    /// that keeps flapping only with -v); membership changes that do not (yet) change
+    /// capacity only with -v.
     pub fn is_notable(&self) -> bool {
-        matches!(
-            self,
-            Change::Down { .. } | Change::Up { .. } | Change::Excluded { .. }
-        )
+        match self {
+            Change::Down { downs, .. } | Change::Up { downs, .. } => *downs <= SAID_DOWNS,
+            Change::Excluded { .. } => true,
+            _ => false,
+        }
     }
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::Down { worker, reason } => {
-                write!(f, "worker {worker} out of rotation: {reason}")
-            }
-            Change::Up { worker, slots, was } if was == "not yet probed" => {
-                write!(f, "worker {worker} joined ({slots} slots)")
-            }
-            Change::Up { worker, slots, was } => {
-                write!(f, "worker {worker} is back ({slots} slots; was: {was})")
-            }
+            Change::Down {
+                worker,
+                reason,
+                downs: 1,
+            } => write!(f, "worker {worker} out of rotation: {reason}"),
+            Change::Down {
+                worker,
+                reason,
+                downs,
+            } => write!(
+                f,
+                "worker {worker} out of rotation again ({downs} times without an answer; probed less often): {reason}"
+            ),
+            Change::Up {
+                worker, slots, was, ..
+            } if was == "not yet probed" => write!(f, "worker {worker} joined ({slots} slots)"),
+            Change::Up {
+                worker, slots, was, ..
+            } => write!(f, "worker {worker} is back ({slots} slots; was: {was})"),
             Change::Excluded { worker, why } => write!(f, "worker {worker} excluded: {why}"),
             Change::Discovered(w) => write!(f, "worker {w} discovered"),
             Change::Retired(w) => write!(f, "worker {w} no longer listed"),
             Change::Relisted(w) => write!(f, "worker {w} listed again"),
+            Change::Unusable { worker, why } => {
+                write!(f, "discovery listed {worker}, which cannot be used: {why}")
+            }
         }
     }
 }
@@ -267,10 +294,9 @@ impl Fleet {
         self.with(id, Worker::started).unwrap_or(1)
     }
 
-    /// An attempt on `id` ended. A retired worker leaves the fleet once idle.
+    /// An attempt on `id` ended (its answer or failure already recorded).
     pub fn ended(&mut self, id: WorkerId) {
         self.with(id, Worker::ended);
-        self.prune(id);
     }
 
     pub fn answered(&mut self, id: WorkerId, sample: Sample) {
@@ -281,8 +307,9 @@ impl Fleet {
         self.with(id, Worker::failed_attempt);
     }
 
-    pub fn busy(&mut self, id: WorkerId, now: Instant) {
-        self.with(id, |w| w.busy(now));
+    /// RESOURCE_EXHAUSTED: returns how many came in a row without an answer.
+    pub fn busy(&mut self, id: WorkerId, now: Instant) -> u32 {
+        self.with(id, |w| w.busy(now)).unwrap_or(0)
     }
 
     pub fn lost_race(&mut self, id: WorkerId, so_far: Sample) -> u32 {
@@ -292,18 +319,22 @@ impl Fleet {
     /// Out of rotation until a probe brings it back.
     pub fn take_down(&mut self, id: WorkerId, reason: String, now: Instant) -> Option<Change> {
         let w = self.workers.get_mut(&id)?;
-        w.take_down(reason.clone(), now).then(|| Change::Down {
+        let downs = w.take_down(reason.clone(), now)?;
+        Some(Change::Down {
             worker: w.name().to_string(),
             reason,
+            downs,
         })
     }
 
     /// Out of rotation for a growing while: it answered wrongly.
     pub fn distrust(&mut self, id: WorkerId, reason: String, now: Instant) -> Option<Change> {
         let w = self.workers.get_mut(&id)?;
-        w.distrust(reason.clone(), now).then(|| Change::Down {
+        let downs = w.distrust(reason.clone(), now)?;
+        Some(Change::Down {
             worker: w.name().to_string(),
             reason,
+            downs,
         })
     }
 
@@ -338,6 +369,7 @@ impl Fleet {
                 worker,
                 slots: w.slots(),
                 was,
+                downs: w.downs(),
             }),
             ProbeOutcome::Excluded(why) => Some(Change::Excluded { worker, why }),
             ProbeOutcome::StillDown => None,
@@ -355,10 +387,11 @@ impl Fleet {
     }
 
     /// Brings membership in line with a fresh discovery result: new addresses join
-    /// (after a probe), vanished ones retire and leave once idle, returning ones are
-    /// probed again. An empty answer is more likely a DNS hiccup than a fleet gone, and
-    /// changes nothing.
-    pub fn rediscovered(&mut self, addrs: &[String], now: Instant) -> Vec<Change> {
+    /// (after a probe), returning ones are probed again, and vanished ones retire and
+    /// leave once idle, but only when the answer is `complete`: a DNS lookup or a
+    /// workers file that failed this time says nothing about who is gone. An empty
+    /// answer is more likely a hiccup than a fleet gone, and changes nothing.
+    pub fn rediscovered(&mut self, addrs: &[String], complete: bool, now: Instant) -> Vec<Change> {
         self.rediscover_at = Some(now + REDISCOVER_EVERY);
         if addrs.is_empty() {
             return Vec::new();
@@ -370,33 +403,41 @@ impl Fleet {
                 if w.relist(now) {
                     changes.push(Change::Relisted(name));
                 }
-            } else if w.retire() {
+            } else if complete && w.retire() {
                 changes.push(Change::Retired(name));
             }
         }
         for addr in addrs {
-            if !self.workers.values().any(|w| w.name() == addr) && self.add(addr, now).is_ok() {
-                changes.push(Change::Discovered(addr.clone()));
+            if self.workers.values().any(|w| w.name() == addr) {
+                continue;
             }
+            changes.push(match self.add(addr, now) {
+                Ok(_) => Change::Discovered(addr.clone()),
+                Err(e) => Change::Unusable {
+                    worker: addr.clone(),
+                    why: e.to_string(),
+                },
+            });
         }
-        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
-        ids.into_iter().for_each(|id| self.prune(id));
+        self.prune();
         changes
     }
 
-    /// Drops a retired worker with nothing in flight, keeping its share of this job
-    /// for the report.
-    fn prune(&mut self, id: WorkerId) {
-        let idle_and_retired = self
-            .get(id)
-            .is_some_and(|w| *w.health() == Health::Retired && w.inflight() == 0);
-        if !idle_and_retired {
-            return;
-        }
-        if let Some(w) = self.workers.remove(&id)
-            && w.stats().chunks + w.stats().failures > 0
-        {
-            self.departed.push(report_of(&w));
+    /// Drops retired workers with nothing in flight, keeping their share of this job
+    /// for the report. Called once what they did is recorded.
+    pub fn prune(&mut self) {
+        let leaving: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.can_leave())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in leaving {
+            if let Some(w) = self.workers.remove(&id)
+                && w.stats().chunks + w.stats().failures > 0
+            {
+                self.departed.push(report_of(&w));
+            }
         }
     }
 

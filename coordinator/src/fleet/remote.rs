@@ -168,6 +168,9 @@ fn classify(status: Status) -> AttemptError {
     match status.code() {
         Code::ResourceExhausted => AttemptError::Busy(message),
         // The worker read the request and refuses its kind: no retry there can pass.
+        // OUT_OF_RANGE is also what tonic says when an answer exceeds the size this
+        // coordinator accepts (the deflate bound of a chunk): excluding such a worker
+        // is right either way.
         Code::InvalidArgument
         | Code::OutOfRange
         | Code::Unimplemented

@@ -30,7 +30,8 @@ use serde::Serialize;
 
 use super::link::{Link, WorkerInfo};
 
-/// First wait before probing a worker that failed; doubles up to [`MAX_PROBE_BACKOFF`].
+/// First wait before probing a worker that failed; doubles with each failed probe, and
+/// with each take-down in a row that no answer interrupted, up to [`MAX_PROBE_BACKOFF`].
 const FIRST_PROBE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_PROBE_BACKOFF: Duration = Duration::from_secs(5);
 /// A worker that answered wrongly waits longer: it is alive but not to be trusted.
@@ -107,6 +108,11 @@ pub(crate) struct Worker {
     wrong_backoff: Duration,
     /// Races lost to a duplicate since this worker last won one or answered.
     lost_races: u32,
+    /// RESOURCE_EXHAUSTED answers since it last answered.
+    busy_streak: u32,
+    /// Times taken out of rotation since it last answered: a worker whose probes pass
+    /// but whose work fails waits longer each time instead of flapping.
+    downs: u32,
     next_ticket: u64,
     /// Smoothed seconds per input byte from sending a chunk to its answer, queueing
     /// at the worker included: what deadlines are made of.
@@ -148,6 +154,8 @@ impl Worker {
             busy_backoff: Duration::ZERO,
             wrong_backoff: WRONG_ANSWER_BACKOFF,
             lost_races: 0,
+            busy_streak: 0,
+            downs: 0,
             next_ticket: 0,
             latency_spb: None,
             service_spb: None,
@@ -235,50 +243,65 @@ impl Worker {
         self.stats.bytes_out += s.bytes_out;
         self.busy_backoff = Duration::ZERO;
         self.wrong_backoff = WRONG_ANSWER_BACKOFF;
-        self.lost_races = 0;
+        (self.lost_races, self.busy_streak, self.downs) = (0, 0, 0);
+        let (latency, service) = self.per_byte(&s);
+        smooth(&mut self.latency_spb, latency);
+        smooth(&mut self.service_spb, service);
+    }
+
+    /// Seconds per byte of `s` from sending to answer, and of one slot's work in it
+    /// (the latency divided by the waves of chunks that were ahead of it).
+    fn per_byte(&self, s: &Sample) -> (f64, f64) {
         let bytes = s.bytes_in.max(MIN_SAMPLE_BYTES) as f64;
         let latency = s.elapsed.as_secs_f64() / bytes;
         let waves = s.depth.div_ceil(self.slots.max(1)).max(1) as f64;
-        smooth(&mut self.latency_spb, latency);
-        smooth(&mut self.service_spb, latency / waves);
+        (latency, latency / waves)
     }
 
     pub fn failed_attempt(&mut self) {
         self.stats.failures += 1;
     }
 
-    /// Unreachable, crashed or silent: out of rotation until a probe succeeds. True
-    /// when it had been taking work (a change worth telling).
-    pub fn take_down(&mut self, reason: String, now: Instant) -> bool {
-        self.set_down(reason, FIRST_PROBE_BACKOFF, now)
-    }
-
-    /// Answered wrongly: out of rotation for longer, doubling each time.
-    pub fn distrust(&mut self, reason: String, now: Instant) -> bool {
-        let backoff = self.wrong_backoff;
-        self.wrong_backoff = (backoff * 2).min(MAX_WRONG_BACKOFF);
+    /// Unreachable, crashed or silent: out of rotation until a probe succeeds. Returns
+    /// the take-downs in a row (no answer between them) when it had been taking work,
+    /// None when it was already out.
+    pub fn take_down(&mut self, reason: String, now: Instant) -> Option<u32> {
+        let backoff = FIRST_PROBE_BACKOFF
+            .saturating_mul(1 << self.downs.min(8))
+            .min(MAX_PROBE_BACKOFF);
         self.set_down(reason, backoff, now)
     }
 
-    fn set_down(&mut self, reason: String, backoff: Duration, now: Instant) -> bool {
-        let was_up = self.is_up();
-        if matches!(
-            self.health,
-            Health::Up | Health::Down { .. } | Health::Probing { .. }
-        ) {
-            self.health = Health::Down {
-                reason,
-                probe_at: now + backoff,
-                backoff,
-            };
-        }
-        was_up
+    /// Answered wrongly: out of rotation for longer, doubling each time.
+    pub fn distrust(&mut self, reason: String, now: Instant) -> Option<u32> {
+        let backoff = self.wrong_backoff;
+        let downs = self.set_down(reason, backoff, now)?;
+        self.wrong_backoff = (backoff * 2).min(MAX_WRONG_BACKOFF);
+        Some(downs)
     }
 
-    /// RESOURCE_EXHAUSTED: no new work for a moment. Not a failure.
-    pub fn busy(&mut self, now: Instant) {
+    /// Takes a worker that is up out of rotation. Failures of attempts sent before it
+    /// went down change nothing: its probe schedule stands.
+    fn set_down(&mut self, reason: String, backoff: Duration, now: Instant) -> Option<u32> {
+        if !self.is_up() {
+            return None;
+        }
+        self.health = Health::Down {
+            reason,
+            probe_at: now + backoff,
+            backoff,
+        };
+        self.downs += 1;
+        Some(self.downs)
+    }
+
+    /// RESOURCE_EXHAUSTED: no new work for a moment. Not a failure; returns how many
+    /// such answers came in a row without a real one.
+    pub fn busy(&mut self, now: Instant) -> u32 {
         self.busy_backoff = (self.busy_backoff * 2).clamp(FIRST_BUSY_BACKOFF, MAX_BUSY_BACKOFF);
         self.busy_until = Some(now + self.busy_backoff);
+        self.busy_streak += 1;
+        self.busy_streak
     }
 
     /// Refuses our requests: never used again. True when this is news.
@@ -293,11 +316,9 @@ impl Worker {
     /// have taken at least that long, so its estimates rise to it (never fall).
     pub fn lost_race(&mut self, so_far: Sample) -> u32 {
         self.lost_races += 1;
-        let bytes = so_far.bytes_in.max(MIN_SAMPLE_BYTES) as f64;
-        let latency = so_far.elapsed.as_secs_f64() / bytes;
-        let waves = so_far.depth.div_ceil(self.slots.max(1)).max(1) as f64;
+        let (latency, service) = self.per_byte(&so_far);
         raise(&mut self.latency_spb, latency);
-        raise(&mut self.service_spb, latency / waves);
+        raise(&mut self.service_spb, service);
         self.lost_races
     }
 
@@ -347,7 +368,7 @@ impl Worker {
             Ok((None, info)) => {
                 self.set_shape(&info);
                 self.busy_until = None;
-                self.lost_races = 0;
+                (self.lost_races, self.busy_streak) = (0, 0);
                 self.health = Health::Up;
                 ProbeOutcome::Up { was }
             }
@@ -382,12 +403,11 @@ impl Worker {
         }
     }
 
-    /// Discovery no longer lists it. True when this is news.
+    /// Discovery no longer lists it. True when this is news. An excluded worker
+    /// retires too: if listed again (say, upgraded), it is probed afresh.
     pub fn retire(&mut self) -> bool {
-        let news = !matches!(self.health, Health::Retired | Health::Excluded(_));
-        if news {
-            self.health = Health::Retired;
-        }
+        let news = self.health != Health::Retired;
+        self.health = Health::Retired;
         news
     }
 
@@ -408,6 +428,16 @@ impl Worker {
     pub fn new_job(&mut self, now: Instant) {
         self.inflight = 0;
         self.forget_probe(now);
+    }
+
+    /// Gone from discovery with nothing in flight: it may leave the fleet.
+    pub fn can_leave(&self) -> bool {
+        self.health == Health::Retired && self.inflight == 0
+    }
+
+    /// Times taken down in a row without an answer between, or 0 while answering.
+    pub fn downs(&self) -> u32 {
+        self.downs
     }
 
     pub fn reset_stats(&mut self) {

@@ -65,7 +65,12 @@ fn capacity_is_slots_plus_prefetch_within_the_workers_queue() {
 fn a_failed_worker_is_probed_after_a_backoff_that_doubles() {
     let t0 = Instant::now();
     let mut w = up_at(t0);
-    assert!(w.take_down("reset".into(), t0), "going down is news");
+    assert_eq!(
+        w.take_down("reset".into(), t0),
+        Some(1),
+        "going down is news"
+    );
+    assert_eq!(w.take_down("reset".into(), t0), None, "already down");
     assert!(!w.accepts_work(t0));
     assert_eq!(
         w.start_probe(t0 + 199 * MS),
@@ -140,6 +145,48 @@ fn retiring_and_relisting_a_worker_invalidates_its_probe() {
 }
 
 #[test]
+fn a_worker_that_flaps_without_answering_is_probed_less_often() {
+    let t0 = Instant::now();
+    let mut w = up_at(t0);
+    let mut t = t0;
+    // Its probes pass but its work fails: each take-down waits longer.
+    for (downs, wait_ms) in [(1, 200), (2, 400), (3, 800), (4, 1600)] {
+        assert_eq!(w.take_down("INTERNAL".into(), t), Some(downs));
+        assert_eq!(
+            w.start_probe(t + (wait_ms - 1) * MS),
+            None,
+            "take-down {downs}"
+        );
+        t += wait_ms * MS;
+        let ticket = w.start_probe(t).unwrap();
+        w.probe_finished(ticket, Ok(info(2, 4)), BLOCK, t);
+    }
+    // An answer ends the streak.
+    w.answered(Sample {
+        bytes_in: 1000,
+        bytes_out: 10,
+        elapsed: MS,
+        depth: 1,
+    });
+    assert_eq!(w.take_down("reset".into(), t), Some(1));
+    assert!(w.start_probe(t + 200 * MS).is_some());
+}
+
+#[test]
+fn busy_answers_in_a_row_are_counted_until_an_answer() {
+    let t0 = Instant::now();
+    let mut w = up_at(t0);
+    assert_eq!((w.busy(t0), w.busy(t0), w.busy(t0)), (1, 2, 3));
+    w.answered(Sample {
+        bytes_in: 1000,
+        bytes_out: 10,
+        elapsed: MS,
+        depth: 1,
+    });
+    assert_eq!(w.busy(t0), 1);
+}
+
+#[test]
 fn wrong_answers_back_off_longer_each_time() {
     let t0 = Instant::now();
     let mut w = up_at(t0);
@@ -183,9 +230,13 @@ fn unsuitable_workers_are_excluded_with_the_reason() {
     assert_eq!(
         w.start_probe(t0 + MAX_PROBE_BACKOFF),
         None,
-        "excluded is final"
+        "excluded stays out"
     );
-    assert!(!w.retire(), "an excluded worker stays excluded");
+    // Unlisted, it leaves; listed again (upgraded, say), it is probed afresh.
+    assert!(w.retire());
+    assert!(w.can_leave());
+    assert!(w.relist(t0));
+    assert!(w.start_probe(t0).is_some());
 }
 
 #[test]

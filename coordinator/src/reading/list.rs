@@ -1,7 +1,7 @@
 //! `gzfleet list`: sizes and ratio from each file's header and trailer, as gzip -l.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::{Tally, is_stdin, strip_suffix};
@@ -11,43 +11,54 @@ use crate::gzip::{DecodeError, read_header};
 use crate::ui::Ui;
 
 pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
+    let mut out = io::stdout().lock();
+    let write_error = |source| Error::Write {
+        output: Place::Stdout,
+        source,
+    };
+    let header = match args.verbose {
+        true => {
+            "     crc mtime (unix s)          compressed        uncompressed  ratio uncompressed_name"
+        }
+        false => "         compressed        uncompressed  ratio uncompressed_name",
+    };
+    writeln!(out, "{header}").map_err(write_error)?;
     let mut tally = Tally::default();
     let mut total = (0u64, 0u64);
-    if args.verbose {
-        println!(
-            "     crc mtime (unix s)          compressed        uncompressed  ratio uncompressed_name"
-        );
-    } else {
-        println!("         compressed        uncompressed  ratio uncompressed_name");
-    }
     for path in &args.files {
-        match list_one(path) {
-            Ok(entry) => {
-                total.0 += entry.compressed;
-                total.1 += entry.uncompressed as u64;
-                let shown = strip_suffix(path).unwrap_or_else(|| path.clone());
-                let ratio = ratio(entry.compressed, entry.uncompressed as u64);
-                if args.verbose {
-                    print!("{:08x} {:>14} ", entry.crc, entry.mtime);
-                }
-                println!(
-                    "{:>19} {:>19} {ratio:>5.1}% {}",
-                    entry.compressed,
-                    entry.uncompressed,
-                    shown.display()
-                );
+        let entry = match list_one(path) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tally.error(ui, e);
+                continue;
             }
-            Err(e) => tally.error(ui, e),
+        };
+        total.0 += entry.compressed;
+        total.1 += entry.uncompressed as u64;
+        let shown = strip_suffix(path).unwrap_or_else(|| path.clone());
+        let ratio = ratio(entry.compressed, entry.uncompressed as u64);
+        if args.verbose {
+            write!(out, "{:08x} {:>14} ", entry.crc, entry.mtime).map_err(write_error)?;
         }
+        writeln!(
+            out,
+            "{:>19} {:>19} {ratio:>5.1}% {}",
+            entry.compressed,
+            entry.uncompressed,
+            shown.display()
+        )
+        .map_err(write_error)?;
     }
     if args.files.len() > 1 {
-        println!(
-            "{:>19} {:>19} {:>5.1}% (totals)",
-            total.0,
-            total.1,
-            ratio(total.0, total.1)
-        );
+        let ratio = ratio(total.0, total.1);
+        writeln!(
+            out,
+            "{:>19} {:>19} {ratio:>5.1}% (totals)",
+            total.0, total.1
+        )
+        .map_err(write_error)?;
     }
+    out.flush().map_err(write_error)?;
     Ok(tally)
 }
 

@@ -159,7 +159,7 @@ impl<'a> Dispatcher<'a> {
             if reader_done && self.tasks.is_empty() {
                 return Ok(end);
             }
-            self.check_stalled(now(), reader_done)?;
+            self.check_stalled(now())?;
             // Unbiased: under a steady stream of answers, reading and ticking still get
             // their turns.
             tokio::select! {
@@ -182,7 +182,7 @@ impl<'a> Dispatcher<'a> {
             .workers()
             .map(|(id, w)| Candidate {
                 id,
-                up: w.is_up(),
+                available: w.accepts_work(now),
                 room: w.accepts_work(now) && w.inflight() < w.capacity(),
                 inflight: w.inflight(),
                 slots: w.slots(),
@@ -200,7 +200,9 @@ impl<'a> Dispatcher<'a> {
             let Some(worker) = policy::choose(&self.candidates(now), bytes, &task.tried) else {
                 return;
             };
-            self.launch(index, worker, now);
+            if !self.launch(index, worker, now) {
+                return;
+            }
         }
     }
 
@@ -230,9 +232,10 @@ impl<'a> Dispatcher<'a> {
         self.launch(index, worker, now);
     }
 
-    fn launch(&mut self, index: u64, worker: WorkerId, now: Instant) {
+    /// Sends task `index` to `worker`; false if the worker is gone (nothing sent).
+    fn launch(&mut self, index: u64, worker: WorkerId, now: Instant) -> bool {
         let Some(link) = self.fleet.get(worker).map(|w| w.link()) else {
-            return;
+            return false;
         };
         let worker_spb = self.fleet.get(worker).and_then(|w| w.latency_spb());
         let depth = self.fleet.started(worker);
@@ -267,6 +270,7 @@ impl<'a> Dispatcher<'a> {
             });
         });
         self.running.insert(id, handle.abort_handle());
+        true
     }
 
     /// An attempt is over, one way or another: forget its call and free its place.

@@ -37,6 +37,10 @@ const FIRST_DEADLINE_BASE: Duration = Duration::from_secs(10);
 /// of rotation and probed: it is hung or far slower than its peers, and would
 /// otherwise be fed a new chunk each time a duplicate freed its slot.
 pub(crate) const LOST_RACES_LIMIT: u32 = 2;
+/// RESOURCE_EXHAUSTED this many times in a row with no answer between (about 11 s of
+/// pauses) means the worker's queue is not draining (its threads hung, or a proxy
+/// refusing): it is taken down like a worker that stopped, and the attempt counts.
+pub(crate) const BUSY_LIMIT: u32 = 10;
 /// Chunks this small are mostly round trip: estimates treat them as this size.
 const MIN_ESTIMATE_BYTES: usize = 64 << 10;
 
@@ -97,9 +101,9 @@ pub(crate) fn deadline(worker_spb: Option<f64>, fleet_spb: Option<f64>, bytes: u
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Candidate {
     pub id: WorkerId,
-    /// In rotation.
-    pub up: bool,
-    /// Up, not pausing after RESOURCE_EXHAUSTED, and below its capacity.
+    /// In rotation and not pausing after RESOURCE_EXHAUSTED.
+    pub available: bool,
+    /// Available and below its capacity.
     pub room: bool,
     pub inflight: usize,
     pub slots: usize,
@@ -134,7 +138,7 @@ pub(crate) fn choose(cands: &[Candidate], bytes: usize, tried: &[WorkerId]) -> O
     let fresh = !tried.contains(&best.id);
     let sooner_elsewhere = cands
         .iter()
-        .filter(|c| c.up && !c.room && !(fresh && tried.contains(&c.id)))
+        .filter(|c| c.available && !c.room && !(fresh && tried.contains(&c.id)))
         .filter_map(|c| c.finish(bytes))
         .any(|f| f < best_finish);
     (!sooner_elsewhere).then_some(best.id)
@@ -201,6 +205,11 @@ pub(crate) fn judge(error: &AttemptError) -> (Fate, bool) {
 /// Whether a worker that lost `losses` races in a row goes out of rotation.
 pub(crate) fn too_many_lost_races(losses: u32) -> bool {
     losses >= LOST_RACES_LIMIT
+}
+
+/// Whether `streak` RESOURCE_EXHAUSTED answers in a row mean a worker that stopped.
+pub(crate) fn busy_too_long(streak: u32) -> bool {
+    streak >= BUSY_LIMIT
 }
 
 /// Waiting while no worker is up (--wait-workers).

@@ -13,7 +13,7 @@ fn id(n: u32) -> WorkerId {
 fn worker(n: u32, slots: usize, inflight: usize, ms_per_mib: Option<f64>) -> Candidate {
     Candidate {
         id: id(n),
-        up: true,
+        available: true,
         room: inflight < slots + 1,
         inflight,
         slots,
@@ -104,7 +104,7 @@ fn nobody_with_room_means_waiting() {
     let cands = [worker(0, 1, 2, None), worker(1, 2, 3, Some(5.0))];
     assert_eq!(choose(&cands, MIB, &[]), None);
     let down = Candidate {
-        up: false,
+        available: false,
         room: false,
         ..worker(2, 4, 0, None)
     };
@@ -130,6 +130,19 @@ fn a_slow_worker_does_not_get_what_a_busy_fast_one_would_finish_sooner() {
     // Fast with room: it gets the chunk, of course.
     let fast_free = worker(0, 1, 1, Some(20.0));
     assert_eq!(choose(&[fast_free, slow_idle], MIB, &[]), Some(id(0)));
+}
+
+#[test]
+fn a_worker_pausing_after_backpressure_is_not_waited_for() {
+    // The fast worker answered RESOURCE_EXHAUSTED: waiting for it would stall the job
+    // until its pause ends, only for it to push back again.
+    let paused = Candidate {
+        available: false,
+        room: false,
+        ..worker(0, 1, 0, Some(20.0))
+    };
+    let slow_idle = worker(1, 1, 0, Some(200.0));
+    assert_eq!(choose(&[paused, slow_idle], MIB, &[]), Some(id(1)));
 }
 
 #[test]
@@ -190,6 +203,12 @@ fn failures_are_judged_by_what_they_say_about_the_worker() {
 fn two_lost_races_in_a_row_take_a_worker_down() {
     assert!(!too_many_lost_races(1));
     assert!(too_many_lost_races(2));
+}
+
+#[test]
+fn backpressure_that_never_ends_is_a_worker_down() {
+    assert!(!busy_too_long(BUSY_LIMIT - 1));
+    assert!(busy_too_long(BUSY_LIMIT));
 }
 
 #[test]

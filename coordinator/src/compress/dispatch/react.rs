@@ -14,7 +14,7 @@ use crate::fleet::{Answer, AttemptError, Change, Sample, WorkerId};
 impl Dispatcher<'_> {
     pub(super) fn on_event(&mut self, event: Event) -> Result<(), Error> {
         let now = now();
-        match event {
+        let result = match event {
             Event::Attempt {
                 index,
                 id,
@@ -38,15 +38,18 @@ impl Dispatcher<'_> {
                 Ok(())
             }
             Event::Resolved(addrs, errors) => {
-                for e in errors {
+                for e in &errors {
                     self.ui.detail(format!("discovery: {e}"));
                 }
-                for change in self.fleet.rediscovered(&addrs, now) {
+                for change in self.fleet.rediscovered(&addrs, errors.is_empty(), now) {
                     self.tell(change);
                 }
                 Ok(())
             }
-        }
+        };
+        // Retired workers whose last attempt just ended leave, now that it is recorded.
+        self.fleet.prune();
+        result
     }
 
     fn on_answer(
@@ -103,23 +106,26 @@ impl Dispatcher<'_> {
         error: AttemptError,
         now: Instant,
     ) -> Result<(), Error> {
-        let (fate, counts) = policy::judge(&error);
+        let Some(task) = self.tasks.get(index) else {
+            return Ok(());
+        };
+        let Some(worker) = task.attempt(id).map(|a| a.worker) else {
+            return Ok(());
+        };
+        let (fate, counts, error) = self.judge(worker, error, now);
+        let name = self.fleet.name(worker);
+        self.ui.detail(format!("chunk {index} on {name}: {error}"));
         let setback = match (fate, counts) {
             (Fate::Pause, _) => Setback::Busy,
             (_, true) => Setback::Failed,
             (_, false) => Setback::Refused,
         };
-        let Some((attempt, after)) = self.tasks.set_back(index, id, setback) else {
-            return Ok(());
-        };
+        let (attempt, after) = self
+            .tasks
+            .set_back(index, id, setback)
+            .expect("the attempt was just found");
         self.end(&attempt);
-        let worker = attempt.worker;
-        let name = self.fleet.name(worker);
-        self.ui.detail(format!("chunk {index} on {name}: {error}"));
-        if fate == Fate::Pause {
-            self.stats.busy += 1;
-            self.fleet.busy(worker, now);
-        } else {
+        if fate != Fate::Pause {
             self.stats.failed_attempts += 1;
             self.fleet.failed_attempt(worker);
         }
@@ -130,16 +136,16 @@ impl Dispatcher<'_> {
                 self.stats.timeouts += 1;
                 self.take_down(worker, error.to_string(), now)?;
             }
-            (Fate::Distrust, AttemptError::Wrong(why)) => {
+            (Fate::Distrust, _) => {
                 self.stats.wrong_answers += 1;
-                let change = self.fleet.distrust(worker, why.clone(), now);
+                let change = self.fleet.distrust(worker, error.to_string(), now);
                 change.into_iter().for_each(|c| self.tell(c));
             }
             (Fate::Exclude, _) => {
                 let change = self.fleet.exclude(worker, error.to_string());
                 change.into_iter().for_each(|c| self.tell(c));
             }
-            _ => {}
+            (Fate::Pause, _) => {}
         }
         match after {
             After::Exhausted { failures } => Err(Error::ChunkFailed {
@@ -150,6 +156,30 @@ impl Dispatcher<'_> {
             }),
             After::StillRunning | After::Requeued => Ok(()),
         }
+    }
+
+    /// What a failure means and whether it counts (the policy's verdict), with
+    /// backpressure tallied: a worker that has pushed back too long is treated as one
+    /// that stopped.
+    fn judge(
+        &mut self,
+        worker: WorkerId,
+        error: AttemptError,
+        now: Instant,
+    ) -> (Fate, bool, AttemptError) {
+        let (fate, counts) = policy::judge(&error);
+        if fate != Fate::Pause {
+            return (fate, counts, error);
+        }
+        self.stats.busy += 1;
+        let streak = self.fleet.busy(worker, now);
+        if !policy::busy_too_long(streak) {
+            return (fate, counts, error);
+        }
+        let why = format!("answered RESOURCE_EXHAUSTED {streak} times in a row ({error})");
+        let error = AttemptError::Down(why);
+        let (fate, counts) = policy::judge(&error);
+        (fate, counts, error)
     }
 
     /// A worker that failed at the transport level takes its other chunks down with
@@ -181,7 +211,9 @@ impl Dispatcher<'_> {
         if !policy::too_many_lost_races(losses) {
             return Ok(());
         }
-        let reason = format!("lost {losses} races in a row to duplicates: not answering in time");
+        let reason = format!(
+            "lost {losses} races in a row to duplicates (hung, or far slower than the others)"
+        );
         self.take_down(worker, reason, now)
     }
 
@@ -216,9 +248,10 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// With work to do and no worker up, waits up to --wait-workers, saying so.
-    pub(super) fn check_stalled(&mut self, now: Instant, reader_done: bool) -> Result<(), Error> {
-        let has_work = !reader_done || !self.tasks.is_empty();
+    /// With chunks waiting and no worker up, waits up to --wait-workers, saying so. A
+    /// reader waiting on a quiet pipe is not work: only chunks already read count.
+    pub(super) fn check_stalled(&mut self, now: Instant) -> Result<(), Error> {
+        let has_work = !self.tasks.is_empty();
         let (any_up, may_return) = (self.fleet.any_up(), self.fleet.may_return());
         let wait = self.config.wait_workers;
         match self.stall.check(now, has_work, any_up, may_return, wait) {

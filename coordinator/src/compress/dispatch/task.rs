@@ -72,6 +72,16 @@ pub(crate) struct Task {
 }
 
 impl Task {
+    /// Attempt `id`, if it is still running.
+    pub fn attempt(&self, id: AttemptId) -> Option<&Attempt> {
+        match &self.state {
+            State::Running(a) if a.id == id => Some(a),
+            State::Duplicated { first, .. } if first.id == id => Some(first),
+            State::Duplicated { second, .. } if second.id == id => Some(second),
+            _ => None,
+        }
+    }
+
     fn waiting(&self) -> bool {
         matches!(self.state, State::Queued | State::Retrying { .. })
     }
