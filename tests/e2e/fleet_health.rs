@@ -19,15 +19,19 @@ fn freeze(w: &Worker, frozen: bool) {
 #[test]
 fn a_frozen_worker_is_taken_out_after_a_handful_of_duplicates() {
     let c = case("frozen", 32 << 20, &["-9", "-b", "128K"]);
-    let fine = Worker::start(&["--slots", "1"]);
+    // Alone at first, so it certainly holds chunks when it freezes; a healthy worker
+    // joins through the workers file (read every 2 s) right after.
     let frozen = Worker::start(&["--slots", "1"]);
+    let fine = Worker::start(&["--slots", "1"]);
+    let list = c
+        .dir
+        .file("workers", format!("{}\n", frozen.addr).as_bytes());
     let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
-    let list = addrs(&[&frozen, &fine]);
     let mut job = start_job(
         &c.input,
         &out,
         &stats,
-        &["-9", "-b", "128K", "--workers", &list],
+        &["-9", "-b", "128K", "--workers-file", list.to_str().unwrap()],
     );
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -35,6 +39,7 @@ fn a_frozen_worker_is_taken_out_after_a_handful_of_duplicates() {
         "job ended before the freeze"
     );
     freeze(&frozen, true);
+    std::fs::write(&list, format!("{}\n{}\n", frozen.addr, fine.addr)).unwrap();
     let r = finish(job);
     freeze(&frozen, false);
     assert_ok!(r);
@@ -49,6 +54,7 @@ fn a_frozen_worker_is_taken_out_after_a_handful_of_duplicates() {
         "the frozen worker was never taken out:\n{}",
         r.stderr
     );
+    assert!(worker_chunks(&json, &fine.addr) > 0, "{json}");
 }
 
 #[test]
@@ -151,16 +157,15 @@ fn a_full_queue_is_backpressure_for_coordinators_sharing_a_worker() {
 #[test]
 fn losing_and_regaining_a_worker_is_said_at_the_default_verbosity() {
     let c = case("said", 32 << 20, &["-9", "-b", "128K"]);
-    let fine = Worker::start(&["--slots", "1"]);
+    // Alone, so it certainly holds chunks when it dies.
     let mut victim = Worker::start(&["--slots", "1"]);
     let port = victim.port();
     let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
-    let list = addrs(&[&fine, &victim]);
     let mut job = start_job(
         &c.input,
         &out,
         &stats,
-        &["-9", "-b", "128K", "--workers", &list],
+        &["-9", "-b", "128K", "--workers", &victim.addr],
     );
     std::thread::sleep(Duration::from_millis(250));
     assert!(
@@ -176,22 +181,14 @@ fn losing_and_regaining_a_worker_is_said_at_the_default_verbosity() {
     );
     let r = finish(job);
     assert_ok!(r);
+    assert!(std::fs::read(&out).unwrap() == c.reference);
     let addr = format!("127.0.0.1:{port}");
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("gzfleet: worker {addr} out of rotation"))),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("gzfleet: worker {addr} is back"))),
-        "{}",
-        r.stderr
-    );
+    let said = |what: &str| {
+        let prefix = format!("gzfleet: worker {addr} {what}");
+        r.stderr.lines().filter(|l| l.starts_with(&prefix)).count()
+    };
+    assert_eq!(said("out of rotation"), 1, "{}", r.stderr);
+    assert_eq!(said("is back"), 1, "{}", r.stderr);
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub(crate) mod discovery;
 pub(crate) mod link;
 pub(crate) mod local;
 pub(crate) mod remote;
+pub(crate) mod speed;
 pub(crate) mod worker;
 
 use std::collections::BTreeMap;
@@ -21,8 +22,9 @@ pub(crate) use discovery::Discovery;
 pub(crate) use link::{Answer, AttemptError, Link, WorkerInfo};
 use local::LocalLink;
 use remote::GrpcLink;
+pub(crate) use speed::Sample;
 use worker::{Health, ProbeOutcome};
-pub(crate) use worker::{Sample, Worker, WorkerStats};
+pub(crate) use worker::{Worker, WorkerStats};
 
 /// How often discovery (a workers file, DNS) is read again.
 const REDISCOVER_EVERY: Duration = Duration::from_secs(2);
@@ -299,8 +301,8 @@ impl Fleet {
         self.with(id, Worker::ended);
     }
 
-    pub fn answered(&mut self, id: WorkerId, sample: Sample) {
-        self.with(id, |w| w.answered(sample));
+    pub fn answered(&mut self, id: WorkerId, sample: Sample, now: Instant) {
+        self.with(id, |w| w.answered(sample, now));
     }
 
     pub fn failed_attempt(&mut self, id: WorkerId) {
@@ -312,8 +314,8 @@ impl Fleet {
         self.with(id, |w| w.busy(now)).unwrap_or(0)
     }
 
-    pub fn lost_race(&mut self, id: WorkerId, so_far: Sample) -> u32 {
-        self.with(id, |w| w.lost_race(so_far)).unwrap_or(0)
+    pub fn lost_race(&mut self, id: WorkerId, so_far: Sample, now: Instant) -> u32 {
+        self.with(id, |w| w.lost_race(so_far, now)).unwrap_or(0)
     }
 
     /// Out of rotation until a probe brings it back.

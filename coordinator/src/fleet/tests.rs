@@ -58,6 +58,7 @@ async fn a_retired_worker_stays_until_its_attempts_end_and_keeps_its_share() {
             elapsed: Duration::from_millis(5),
             depth: 1,
         },
+        now,
     );
     f.ended(gone);
     assert_eq!(f.name(gone), "10.0.0.1:7070", "named before it is pruned");

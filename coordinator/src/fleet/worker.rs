@@ -29,6 +29,7 @@ use gzfleet_worker::units::format_size;
 use serde::Serialize;
 
 use super::link::{Link, WorkerInfo};
+use super::speed::{Sample, Speed};
 
 /// First wait before probing a worker that failed; doubles with each failed probe, and
 /// with each take-down in a row that no answer interrupted, up to [`MAX_PROBE_BACKOFF`].
@@ -40,9 +41,6 @@ const MAX_WRONG_BACKOFF: Duration = Duration::from_secs(30);
 /// A full queue (RESOURCE_EXHAUSTED) pauses new work briefly, doubling while it lasts.
 const FIRST_BUSY_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BUSY_BACKOFF: Duration = Duration::from_secs(2);
-/// Answers smaller than this are mostly round trip: they count as this many bytes when
-/// estimating speed, so tiny tail chunks do not distort it.
-const MIN_SAMPLE_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Health {
@@ -75,16 +73,6 @@ pub(crate) struct WorkerStats {
     pub failures: u64,
 }
 
-/// One answered attempt, for the speed estimates.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sample {
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub elapsed: Duration,
-    /// Attempts in flight on the worker when this one was sent, itself included.
-    pub depth: usize,
-}
-
 /// What a probe's answer did to a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProbeOutcome {
@@ -114,12 +102,7 @@ pub(crate) struct Worker {
     /// but whose work fails waits longer each time instead of flapping.
     downs: u32,
     next_ticket: u64,
-    /// Smoothed seconds per input byte from sending a chunk to its answer, queueing
-    /// at the worker included: what deadlines are made of.
-    latency_spb: Option<f64>,
-    /// Smoothed seconds per byte of one slot's work (latency divided by the waves of
-    /// chunks ahead of it): what dispatch compares workers by.
-    service_spb: Option<f64>,
+    speed: Speed,
     stats: WorkerStats,
 }
 
@@ -157,8 +140,7 @@ impl Worker {
             busy_streak: 0,
             downs: 0,
             next_ticket: 0,
-            latency_spb: None,
-            service_spb: None,
+            speed: Speed::default(),
             stats: WorkerStats::default(),
         }
     }
@@ -204,12 +186,14 @@ impl Worker {
         self.inflight
     }
 
+    /// Seconds per byte from sending a chunk to its answer: what deadlines are made of.
     pub fn latency_spb(&self) -> Option<f64> {
-        self.latency_spb
+        self.speed.latency()
     }
 
-    pub fn service_spb(&self) -> Option<f64> {
-        self.service_spb
+    /// Seconds per byte of one slot's work, while recent: what dispatch compares by.
+    pub fn service_spb(&self, now: Instant) -> Option<f64> {
+        self.speed.work(now)
     }
 
     pub fn stats(&self) -> &WorkerStats {
@@ -237,25 +221,14 @@ impl Worker {
         self.inflight = self.inflight.saturating_sub(1);
     }
 
-    pub fn answered(&mut self, s: Sample) {
+    pub fn answered(&mut self, s: Sample, now: Instant) {
         self.stats.chunks += 1;
         self.stats.bytes_in += s.bytes_in;
         self.stats.bytes_out += s.bytes_out;
         self.busy_backoff = Duration::ZERO;
         self.wrong_backoff = WRONG_ANSWER_BACKOFF;
         (self.lost_races, self.busy_streak, self.downs) = (0, 0, 0);
-        let (latency, service) = self.per_byte(&s);
-        smooth(&mut self.latency_spb, latency);
-        smooth(&mut self.service_spb, service);
-    }
-
-    /// Seconds per byte of `s` from sending to answer, and of one slot's work in it
-    /// (the latency divided by the waves of chunks that were ahead of it).
-    fn per_byte(&self, s: &Sample) -> (f64, f64) {
-        let bytes = s.bytes_in.max(MIN_SAMPLE_BYTES) as f64;
-        let latency = s.elapsed.as_secs_f64() / bytes;
-        let waves = s.depth.div_ceil(self.slots.max(1)).max(1) as f64;
-        (latency, latency / waves)
+        self.speed.answered(&s, self.slots, now);
     }
 
     pub fn failed_attempt(&mut self) {
@@ -312,13 +285,10 @@ impl Worker {
     }
 
     /// Its attempt lost a race to a duplicate after running `so_far.elapsed`; returns
-    /// the losses in a row. The loss says something about speed: this worker would
-    /// have taken at least that long, so its estimates rise to it (never fall).
-    pub fn lost_race(&mut self, so_far: Sample) -> u32 {
+    /// the losses in a row. The worker would have taken at least that long.
+    pub fn lost_race(&mut self, so_far: Sample, now: Instant) -> u32 {
         self.lost_races += 1;
-        let (latency, service) = self.per_byte(&so_far);
-        raise(&mut self.latency_spb, latency);
-        raise(&mut self.service_spb, service);
+        self.speed.at_least(&so_far, self.slots, now);
         self.lost_races
     }
 
@@ -442,20 +412,6 @@ impl Worker {
 
     pub fn reset_stats(&mut self) {
         self.stats = WorkerStats::default();
-    }
-}
-
-fn smooth(estimate: &mut Option<f64>, sample: f64) {
-    *estimate = Some(match *estimate {
-        Some(old) => 0.8 * old + 0.2 * sample,
-        None => sample,
-    });
-}
-
-/// Folds in a lower bound: the estimate moves toward it only if it is below.
-fn raise(estimate: &mut Option<f64>, at_least: f64) {
-    if estimate.is_none_or(|e| e < at_least) {
-        smooth(estimate, at_least);
     }
 }
 

@@ -3,6 +3,7 @@
 use super::*;
 use crate::compress::{Chunk, JobParams};
 use crate::fleet::link::{Answer, AttemptError, BoxFuture};
+use crate::fleet::speed::Sample;
 
 struct Named;
 
@@ -162,12 +163,15 @@ fn a_worker_that_flaps_without_answering_is_probed_less_often() {
         w.probe_finished(ticket, Ok(info(2, 4)), BLOCK, t);
     }
     // An answer ends the streak.
-    w.answered(Sample {
-        bytes_in: 1000,
-        bytes_out: 10,
-        elapsed: MS,
-        depth: 1,
-    });
+    w.answered(
+        Sample {
+            bytes_in: 1000,
+            bytes_out: 10,
+            elapsed: MS,
+            depth: 1,
+        },
+        t0,
+    );
     assert_eq!(w.take_down("reset".into(), t), Some(1));
     assert!(w.start_probe(t + 200 * MS).is_some());
 }
@@ -177,12 +181,15 @@ fn busy_answers_in_a_row_are_counted_until_an_answer() {
     let t0 = Instant::now();
     let mut w = up_at(t0);
     assert_eq!((w.busy(t0), w.busy(t0), w.busy(t0)), (1, 2, 3));
-    w.answered(Sample {
-        bytes_in: 1000,
-        bytes_out: 10,
-        elapsed: MS,
-        depth: 1,
-    });
+    w.answered(
+        Sample {
+            bytes_in: 1000,
+            bytes_out: 10,
+            elapsed: MS,
+            depth: 1,
+        },
+        t0,
+    );
     assert_eq!(w.busy(t0), 1);
 }
 
@@ -237,24 +244,4 @@ fn unsuitable_workers_are_excluded_with_the_reason() {
     assert!(w.can_leave());
     assert!(w.relist(t0));
     assert!(w.start_probe(t0).is_some());
-}
-
-#[test]
-fn speed_estimates_separate_queueing_from_work() {
-    let t0 = Instant::now();
-    let mut w = up_at(t0);
-    // Two slots, four in flight when sent: the answer waited one wave, then worked one.
-    w.answered(Sample {
-        bytes_in: 1 << 20,
-        bytes_out: 1000,
-        elapsed: Duration::from_millis(200),
-        depth: 4,
-    });
-    let latency = w.latency_spb().unwrap();
-    let service = w.service_spb().unwrap();
-    assert!(
-        (latency / service - 2.0).abs() < 1e-9,
-        "{latency} vs {service}"
-    );
-    assert_eq!(w.stats().chunks, 1);
 }

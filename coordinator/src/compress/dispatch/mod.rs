@@ -186,7 +186,7 @@ impl<'a> Dispatcher<'a> {
                 room: w.accepts_work(now) && w.inflight() < w.capacity(),
                 inflight: w.inflight(),
                 slots: w.slots(),
-                service_spb: w.service_spb(),
+                service_spb: w.service_spb(now),
             })
             .collect()
     }

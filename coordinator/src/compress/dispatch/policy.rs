@@ -41,6 +41,10 @@ pub(crate) const LOST_RACES_LIMIT: u32 = 2;
 /// pauses) means the worker's queue is not draining (its threads hung, or a proxy
 /// refusing): it is taken down like a worker that stopped, and the attempt counts.
 pub(crate) const BUSY_LIMIT: u32 = 10;
+/// A chunk waits for a busy worker only if that one would finish it in well under the
+/// time an idle one would take (by this factor): estimates are noisy, and waiting on a
+/// small difference idles a worker for nothing.
+const LATE_MARGIN: f64 = 1.5;
 /// Chunks this small are mostly round trip: estimates treat them as this size.
 const MIN_ESTIMATE_BYTES: usize = 64 << 10;
 
@@ -127,8 +131,9 @@ impl Candidate {
 /// that would finish it soonest (an unmeasured worker counts as soonest, so it gets
 /// measured), then the one holding least. And the LATE rule (Zaharia et al.,
 /// "Improving MapReduce Performance in Heterogeneous Environments"): the chunk is not
-/// handed to a worker that would finish it later than a busy, measured one would even
-/// after the chunks queued there, so a slow worker gets work only when it helps.
+/// handed to a worker that would finish it clearly later than a busy, measured one
+/// would even after the chunks queued there, so a slow worker gets work only when it
+/// helps.
 pub(crate) fn choose(cands: &[Candidate], bytes: usize, tried: &[WorkerId]) -> Option<WorkerId> {
     let best = best_with_room(cands, bytes, tried, None)?;
     let Some(best_finish) = best.finish(bytes) else {
@@ -140,7 +145,7 @@ pub(crate) fn choose(cands: &[Candidate], bytes: usize, tried: &[WorkerId]) -> O
         .iter()
         .filter(|c| c.available && !c.room && !(fresh && tried.contains(&c.id)))
         .filter_map(|c| c.finish(bytes))
-        .any(|f| f < best_finish);
+        .any(|f| f * LATE_MARGIN < best_finish);
     (!sooner_elsewhere).then_some(best.id)
 }
 

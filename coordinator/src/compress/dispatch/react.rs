@@ -88,7 +88,7 @@ impl Dispatcher<'_> {
             elapsed,
             depth: done.winner.depth,
         };
-        self.fleet.answered(done.winner.worker, sample);
+        self.fleet.answered(done.winner.worker, sample, now);
         self.results
             .send(Compressed {
                 index,
@@ -207,7 +207,7 @@ impl Dispatcher<'_> {
     /// A worker's attempt lost the race to a duplicate; losing too often means it is
     /// hung or far slower than its peers.
     fn lost_race(&mut self, worker: WorkerId, so_far: Sample, now: Instant) -> Result<(), Error> {
-        let losses = self.fleet.lost_race(worker, so_far);
+        let losses = self.fleet.lost_race(worker, so_far, now);
         if !policy::too_many_lost_races(losses) {
             return Ok(());
         }
