@@ -14,7 +14,7 @@
 //!               └── unreachable, deadline missed, wrong answer, ──── Up  requests
 //!                   losing races to duplicates
 //!
-//!   any but Excluded ── no longer listed ──▶ Retired ── listed again ──▶ Down
+//!   any ── no longer listed ──▶ Retired ── listed again ──▶ Down (probed afresh)
 //! ```
 //!
 //! A probe carries a ticket; its answer counts only while the worker is still waiting
