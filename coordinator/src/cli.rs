@@ -65,6 +65,13 @@ pub struct CompressArgs {
     /// Write to PATH (one input only)
     #[arg(short = 'o', long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Compress every regular file under each directory named, each to its own .gz
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Write outputs under DIR: DIR/<path below the directory named>.gz with -r,
+    /// DIR/<name>.gz for a file named; folders are created as needed
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "stdout"])]
+    pub output_dir: Option<PathBuf>,
     /// Compression level: 0 (store) to 9 (best); -1 .. -9 are shorthands
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9), conflicts_with = "level_flag")]
     pub level: Option<u32>,

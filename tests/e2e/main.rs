@@ -5,6 +5,7 @@
 #[macro_use]
 mod util;
 
+mod batch;
 mod chaos;
 mod cli_errors;
 mod cluster;

@@ -85,6 +85,7 @@ mod tests {
 
     fn chunk(data: &[u8], dict: &[u8], crc: bool) -> Chunk {
         Chunk {
+            seq: 3,
             index: 3,
             offset: 0,
             data: Bytes::copy_from_slice(data),

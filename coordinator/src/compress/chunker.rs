@@ -9,11 +9,16 @@ use std::io::{self, Read};
 use bytes::Bytes;
 use gzfleet_worker::engine::MAX_DICTIONARY;
 
-/// One piece of the input, ready to compress anywhere.
+use super::plan::Encoding;
+use super::resume::Start;
+
+/// One piece of an input, ready to compress anywhere.
 #[derive(Debug, Clone)]
 pub(crate) struct Chunk {
+    /// Its place in the run's stream (see `stream.rs`).
+    pub seq: u64,
+    /// Its place in its file, and its first byte's.
     pub index: u64,
-    /// Position of the first byte in the input.
     pub offset: u64,
     pub data: Bytes,
     /// Empty for the first chunk and in independent mode.
@@ -21,6 +26,13 @@ pub(crate) struct Chunk {
     /// The coordinator's own CRC of `data`, computed when a worker's answer is to be
     /// checked against it.
     pub crc32: Option<u32>,
+}
+
+impl Chunk {
+    /// Bytes of input it holds.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
 }
 
 pub(crate) struct Chunker {
@@ -34,16 +46,11 @@ pub(crate) struct Chunker {
 }
 
 impl Chunker {
-    pub fn new(
-        input: Box<dyn Read + Send>,
-        block: usize,
-        independent: bool,
-        compute_crc: bool,
-    ) -> Self {
+    pub fn new(input: Box<dyn Read + Send>, encoding: &Encoding, compute_crc: bool) -> Self {
         Chunker {
             input,
-            block,
-            independent,
+            block: encoding.block as usize,
+            independent: encoding.independent,
             compute_crc,
             next_index: 0,
             offset: 0,
@@ -51,21 +58,17 @@ impl Chunker {
         }
     }
 
-    /// Continues an interrupted job: `input` is positioned at `offset`, the start of
-    /// chunk `index`, and `dictionary` holds the bytes before it.
-    pub fn resume_at(mut self, index: u64, offset: u64, dictionary: Bytes) -> Self {
-        self.next_index = index;
-        self.offset = offset;
-        self.tail = dictionary;
+    /// Cuts from where `start` says: the beginning, or an interrupted run's durable
+    /// point, with `input` positioned there and the bytes before it as the dictionary.
+    pub fn resume_at(mut self, start: &Start) -> Self {
+        self.next_index = start.index;
+        self.offset = start.offset;
+        self.tail = start.dictionary.clone();
         self
     }
 
-    /// Index of the chunk the next call will return.
-    pub fn next_index(&self) -> u64 {
-        self.next_index
-    }
-
-    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+    /// The next chunk, which takes place `seq` in the run's stream; None at the end.
+    pub fn next_chunk(&mut self, seq: u64) -> io::Result<Option<Chunk>> {
         let mut buf = Vec::with_capacity(self.block);
         (&mut self.input)
             .take(self.block as u64)
@@ -81,6 +84,7 @@ impl Chunker {
         };
         self.tail = data.slice(data.len().saturating_sub(MAX_DICTIONARY)..);
         let chunk = Chunk {
+            seq,
             index: self.next_index,
             offset: self.offset,
             crc32: self.compute_crc.then(|| crc32fast::hash(&data)),
@@ -109,7 +113,20 @@ mod tests {
     }
 
     fn all(mut c: Chunker) -> Vec<Chunk> {
-        std::iter::from_fn(|| c.next_chunk().unwrap()).collect()
+        let mut seq = 0;
+        std::iter::from_fn(|| {
+            seq += 1;
+            c.next_chunk(seq).unwrap()
+        })
+        .collect()
+    }
+
+    fn encoding(block: u64, independent: bool) -> Encoding {
+        Encoding {
+            level: 6,
+            block,
+            independent,
+        }
     }
 
     #[test]
@@ -117,14 +134,14 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let chunks = all(Chunker::new(
             Box::new(Trickle(data.clone(), 0)),
-            65536,
-            false,
+            &encoding(65536, false),
             true,
         ));
         assert_eq!(chunks.len(), 4);
         for (i, c) in chunks.iter().enumerate() {
             let start = i * 65536;
             assert_eq!(c.index, i as u64);
+            assert_eq!(c.seq, i as u64 + 1);
             assert_eq!(c.offset, start as u64);
             assert_eq!(&c.data[..], &data[start..(start + 65536).min(data.len())]);
             assert_eq!(
@@ -139,8 +156,7 @@ mod tests {
     fn independent_chunks_have_no_dictionary() {
         let chunks = all(Chunker::new(
             Box::new(&[1u8; 100_000][..]),
-            40_000,
-            true,
+            &encoding(40_000, true),
             false,
         ));
         assert_eq!(chunks.len(), 3);
@@ -153,8 +169,19 @@ mod tests {
 
     #[test]
     fn empty_input_and_exact_multiple() {
-        assert!(all(Chunker::new(Box::new(&[][..]), 1024, false, false)).is_empty());
-        let chunks = all(Chunker::new(Box::new(&[9u8; 2048][..]), 1024, false, false));
+        assert!(
+            all(Chunker::new(
+                Box::new(&[][..]),
+                &encoding(1024, false),
+                false
+            ))
+            .is_empty()
+        );
+        let chunks = all(Chunker::new(
+            Box::new(&[9u8; 2048][..]),
+            &encoding(1024, false),
+            false,
+        ));
         assert_eq!(chunks.len(), 2);
     }
 }

@@ -69,14 +69,6 @@ impl Input {
         }
     }
 
-    /// Bytes to read, when known.
-    pub fn size(&self) -> Option<u64> {
-        match self {
-            Input::File { meta, .. } if meta.is_file() => Some(meta.len()),
-            _ => None,
-        }
-    }
-
     pub fn metadata(&self) -> Option<&fs::Metadata> {
         match self {
             Input::File { meta, .. } => Some(meta),

@@ -1,26 +1,22 @@
-//! One compression job end to end: a reader thread cutting chunks under the window,
-//! the dispatcher on the async runtime, and the writer stitching answers into the
-//! output in order as soon as the next one in line is there.
+//! One run end to end: the reader thread producing the stream of every input's items
+//! under the window, the dispatcher on the async runtime, and the writer finishing
+//! each input in order as soon as its next item is there.
 
 use std::sync::Arc;
 
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
-use super::chunker::{Chunk, Chunker};
 use super::dispatch::{DispatchConfig, DispatchStats, Dispatcher};
-use super::input::InputReader;
-use super::order::write_in_order;
-use super::output::Output;
-use super::plan::JobParams;
-use super::resume::Start;
+use super::order::{Writer, Written};
+use super::plan::{JobParams, Plan};
+use super::stream::{Inputs, spawn_reader};
 use super::window::Window;
 use crate::error::Error;
 use crate::fleet::Fleet;
-use crate::gzip::StreamCrc;
 use crate::ui::{Progress, Ui};
 
-/// What a job runs on, lent to it by the run over all inputs.
+/// What a run works with, lent to it by the command.
 pub(crate) struct JobContext<'a> {
     pub runtime: &'a Runtime,
     pub fleet: &'a mut Fleet,
@@ -28,44 +24,42 @@ pub(crate) struct JobContext<'a> {
     pub ui: &'a Ui,
 }
 
-#[derive(Debug)]
+/// How a run ended.
 pub(crate) struct Finished {
-    /// CRC and length of the whole input.
-    pub crc: StreamCrc,
-    /// One past the last chunk's index.
-    pub chunks: u64,
+    pub written: Written,
     pub stats: DispatchStats,
+    /// Why the run stopped before its end (the fleet gone, a chunk that kept failing,
+    /// an interrupt), with the output it was writing abandoned.
+    pub error: Option<Error>,
 }
 
-/// Compresses `input` (positioned at `start.offset`) into `output`, which already
-/// holds everything before `start`.
+/// Compresses every input of `inputs`, each into its own output.
 pub(crate) fn run(
     ctx: JobContext<'_>,
+    inputs: Inputs,
     job: Arc<JobParams>,
-    input: InputReader,
-    start: Start,
-    output: &mut Output,
     progress: &Progress,
 ) -> Result<Finished, Error> {
-    let encoding = job.encoding;
+    let plan: Arc<Plan> = Arc::clone(&inputs.plan);
     let window = Arc::new(Window::for_fleet(
-        start.index,
-        encoding.block,
+        0,
+        job.encoding.block,
         ctx.fleet.capacity(),
     ));
-    let chunker = Chunker::new(
-        input.reader,
-        encoding.block as usize,
-        encoding.independent,
-        ctx.fleet.is_remote(),
-    )
-    .resume_at(start.index, start.offset, start.dictionary.clone());
-    let (chunks_tx, chunks_rx) = unbounded_channel();
-    spawn_reader(chunker, input.place, Arc::clone(&window), chunks_tx)?;
+    let say_each = inputs.named.len() > 1;
+    let (items_tx, items_rx) = unbounded_channel();
+    spawn_reader(inputs, Arc::clone(&window), items_tx)?;
 
     let (results_tx, results_rx) = unbounded_channel();
+    let writer = Writer {
+        plan: &plan,
+        ui: ctx.ui,
+        window: &window,
+        progress,
+        say_each,
+    };
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_in_order(results_rx, output, &start, &window, progress));
+        let writing = scope.spawn(|| writer.run(results_rx));
         let (dispatched, stats) = {
             let mut dispatcher = Dispatcher::new(
                 ctx.fleet,
@@ -76,59 +70,30 @@ pub(crate) fn run(
                 Arc::clone(&window),
                 results_tx,
             );
-            let result = ctx.runtime.block_on(dispatcher.run(chunks_rx, start.index));
+            let result = ctx.runtime.block_on(dispatcher.run(items_rx));
             (result, dispatcher.stats.clone())
             // The dispatcher drops here, closing the results channel: the writer ends.
         };
         window.close();
-        let written = writer
+        let mut written = writing
             .join()
-            .unwrap_or_else(|_| Err(Error::Fatal("the writer thread panicked".into())));
-        match (dispatched, written) {
-            // The writer's own failure explains a dispatcher that saw it stop.
-            (_, Err(e)) => Err(e),
-            (Err(e), _) => Err(e),
-            (Ok(end), Ok((next, crc))) if end == next => Ok(Finished {
-                crc,
-                chunks: end,
-                stats,
-            }),
-            (Ok(end), Ok((next, _))) => Err(Error::Fatal(format!(
-                "internal error: {end} chunks dispatched but {next} written"
+            .unwrap_or_else(|_| Err(Error::Fatal("the writer thread panicked".into())))?;
+        let error = match dispatched {
+            Ok(end) if end == written.next => None,
+            Ok(end) => Some(Error::Fatal(format!(
+                "internal error: {end} items dispatched but {} written",
+                written.next
             ))),
-        }
+            Err(e) => Some(e),
+        };
+        let error = match (error, written.unfinished.take()) {
+            (Some(e), Some(job)) => Some(job.output.abandon(e)),
+            (error, _) => error,
+        };
+        Ok(Finished {
+            written,
+            stats,
+            error,
+        })
     })
-}
-
-/// The reader is detached, not scoped: it may be blocked reading a pipe that never
-/// ends when the job fails, and must not hold the failure up.
-fn spawn_reader(
-    mut chunker: Chunker,
-    place: crate::error::Place,
-    window: Arc<Window>,
-    chunks: UnboundedSender<Result<Chunk, Error>>,
-) -> Result<(), Error> {
-    std::thread::Builder::new()
-        .name("reader".into())
-        .spawn(move || {
-            while window.admit(chunker.next_index()) {
-                let next = match chunker.next_chunk() {
-                    Ok(Some(chunk)) => Ok(chunk),
-                    Ok(None) => return,
-                    Err(source) => Err(Error::Read {
-                        input: place.clone(),
-                        source,
-                    }),
-                };
-                let failed = next.is_err();
-                if chunks.send(next).is_err() || failed {
-                    return;
-                }
-            }
-        })
-        .map(|_| ())
-        .map_err(|source| Error::Spawn {
-            what: "the reader thread".into(),
-            source,
-        })
 }

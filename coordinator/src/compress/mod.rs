@@ -1,17 +1,18 @@
 //! `gzfleet compress`, as a pipeline whose steps are the modules here:
 //!
 //! ```text
-//! plan ─▶ input ─▶ chunker ─▶ window ─▶ dispatch ─▶ check ─▶ order ─▶ output
-//!  args    open,    cut into   bound     which       CRC,     reorder,  partial file,
-//!  → Plan  refuse   chunks +   chunks    worker,     length,  stream    trailer,
-//!          what     32 KiB     held      retries,    framing, CRC       rename
-//!          gzip     dictionary           speculation --verify           │
-//!          would                                                        ▼
+//! plan ─▶ walk ─▶ input ─▶ chunker ─▶ window ─▶ dispatch ─▶ check ─▶ order ─▶ output
+//!  args   -r:     open,    cut into   bound     which       CRC,     reorder,  partial
+//!  → Plan files   refuse   chunks +   items     worker,     length,  stream    file,
+//!         below   what     32 KiB     held      retries,    framing, CRC,      trailer,
+//!         dirs    gzip     dictionary           speculation --verify per file  rename
+//!                 would                                                        │
 //!                                                  journal / resume: the durable point
 //! ```
 //!
-//! [`job`] wires one input's steps together; this module runs every input of the
-//! command through them and finishes each file (trailer, rename, --rm, report).
+//! Every input of a run goes through one [`stream`] of items (each input's start, its
+//! chunks, its end), so many small files keep a fleet as busy as one large file, under
+//! one memory bound. [`job`] wires the steps together for the run.
 
 pub(crate) mod check;
 pub(crate) mod chunker;
@@ -23,29 +24,29 @@ pub(crate) mod order;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod resume;
+pub(crate) mod stream;
+pub(crate) mod walk;
 pub(crate) mod window;
 
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Runtime;
 
 pub(crate) use chunker::Chunk;
-use input::Input;
-use job::{Finished, JobContext};
+use job::JobContext;
 pub(crate) use plan::JobParams;
-use plan::{Destination, FleetPlan, JobPlan, Plan};
-use resume::Start;
+use plan::{FleetPlan, Plan};
+use stream::Inputs;
+use walk::Named;
 
 use crate::cli::CompressArgs;
 use crate::error::{Error, Place};
 use crate::fleet::Fleet;
-use crate::gzip::trailer;
 use crate::signals;
 use crate::ui::Ui;
-use crate::ui::report::{JobReport, RunReport};
+use crate::ui::report::RunReport;
 
 /// How a run over its inputs ended.
 pub(crate) struct Outcome {
@@ -56,7 +57,11 @@ pub(crate) struct Outcome {
 }
 
 pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
-    let plan = Plan::new(args)?;
+    let started = Instant::now();
+    let plan = Arc::new(Plan::new(args)?);
+    let (named, unreadable) = walk::expand(&plan.inputs, plan.recursive);
+    let mut failures = unreadable.len();
+    unreadable.into_iter().for_each(|e| ui.error(e));
     signals::install();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,38 +70,62 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
             what: "the async runtime".into(),
             source,
         })?;
-    let fleet = connect(&plan, &runtime, ui)?;
-    let mut session = Session {
-        plan: &plan,
-        runtime,
-        fleet,
+    let mut fleet = connect(&plan, &runtime, ui)?;
+    let progress = ui.progress(total_size(&named));
+    let job = Arc::new(JobParams {
+        id: job_id(),
+        encoding: plan.encoding,
+    });
+    let inputs = Inputs {
+        plan: Arc::clone(&plan),
+        named,
+        chunk_crcs: fleet.is_remote(),
+        ui: ui.clone(),
+    };
+    let ctx = JobContext {
+        runtime: &runtime,
+        fleet: &mut fleet,
+        config: &plan.dispatch,
         ui,
     };
-    let mut reports = Vec::new();
-    let mut failures = 0;
-    for name in &plan.inputs {
-        if signals::interrupted() {
-            break;
+    let finished = job::run(ctx, inputs, job, &progress);
+    ui.progress_done(&progress);
+    let finished = finished?;
+    failures += finished.written.failures;
+    if let Some(e) = finished.error {
+        if e.is_broken_pipe() {
+            return Err(e);
         }
-        session.fleet.reset_stats();
-        match session.compress(name) {
-            Ok(report) => {
-                ui.info(report.summary());
-                reports.push(report);
-            }
-            // The reader of our output is gone: nothing more can be delivered.
-            Err(e) if e.is_broken_pipe() => return Err(e),
-            Err(e) => {
-                ui.error(e);
-                failures += 1;
-            }
-        }
+        ui.error(e);
+        failures += 1;
     }
-    write_stats(&plan, &reports)?;
+    let report = RunReport {
+        jobs: finished.written.reports,
+        wall: started.elapsed(),
+        dispatch: finished.stats,
+        workers: fleet.reports(),
+    };
+    if !report.jobs.is_empty() {
+        ui.info(report.summary());
+    }
+    write_stats(&plan, &report)?;
     Ok(Outcome {
         failures,
         interrupted: signals::interrupted(),
     })
+}
+
+/// Bytes the run will read, when known (not for stdin or pipes).
+fn total_size(named: &[Named]) -> Option<u64> {
+    named
+        .iter()
+        .map(|n| match fs::metadata(&n.path) {
+            Ok(m) if m.is_file() => Some(m.len()),
+            Ok(_) => None,
+            // It will fail, named, on its turn; it adds nothing.
+            Err(_) => Some(0),
+        })
+        .sum()
 }
 
 /// The embedded pool, or the workers the plan names (saying which are not up).
@@ -117,7 +146,7 @@ fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
     }
 }
 
-fn write_stats(plan: &Plan, reports: &[JobReport]) -> Result<(), Error> {
+fn write_stats(plan: &Plan, report: &RunReport) -> Result<(), Error> {
     let Some(path) = &plan.stats_json else {
         return Ok(());
     };
@@ -125,94 +154,12 @@ fn write_stats(plan: &Plan, reports: &[JobReport]) -> Result<(), Error> {
         output: Place::Path(path.clone()),
         source,
     };
-    let mut json = serde_json::to_vec(&RunReport { jobs: reports })
-        .map_err(|e| write_error(std::io::Error::other(e)))?;
+    let mut json = serde_json::to_vec(report).map_err(|e| write_error(std::io::Error::other(e)))?;
     json.push(b'\n');
     fs::write(path, json).map_err(write_error)
 }
 
-/// What every job of one command shares.
-struct Session<'a> {
-    plan: &'a Plan,
-    runtime: Runtime,
-    fleet: Fleet,
-    ui: &'a Ui,
-}
-
-impl Session<'_> {
-    /// One input through the whole pipeline.
-    fn compress(&mut self, name: &Path) -> Result<JobReport, Error> {
-        let started = Instant::now();
-        let mut job = self.plan.job(name)?;
-        let (mut output, start) = resume::prepare(self.plan, &job, self.ui)?;
-        let reader = match job.input.reader_at(start.offset) {
-            Ok(r) => r,
-            Err(e) => return Err(output.abandon(e)),
-        };
-        let params = Arc::new(JobParams {
-            id: job_id(),
-            encoding: self.plan.encoding,
-        });
-        let progress = self.ui.progress(job.input.size());
-        progress.inc(start.offset);
-        let ctx = JobContext {
-            runtime: &self.runtime,
-            fleet: &mut self.fleet,
-            config: &self.plan.dispatch,
-            ui: self.ui,
-        };
-        let finished = job::run(ctx, params, reader, start.clone(), &mut output, &progress);
-        self.ui.progress_done(&progress);
-        let finished = match finished {
-            Ok(f) => f,
-            Err(e) => return Err(output.abandon(e)),
-        };
-        let trailer = trailer(finished.crc.crc, finished.crc.len);
-        let output_bytes = output.finish(&trailer, job.input.metadata())?;
-        self.remove_input(&job)?;
-        Ok(self.report(&job, &start, finished, output_bytes, started))
-    }
-
-    /// --rm, once the output is complete.
-    fn remove_input(&self, job: &JobPlan) -> Result<(), Error> {
-        match (&job.input, &job.destination) {
-            (Input::File { path, .. }, Destination::File(_)) if self.plan.remove_input => {
-                fs::remove_file(path).map_err(|source| Error::Remove {
-                    path: path.clone(),
-                    source,
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn report(
-        &self,
-        job: &JobPlan,
-        start: &Start,
-        finished: Finished,
-        output_bytes: u64,
-        started: Instant,
-    ) -> JobReport {
-        JobReport {
-            input: job.input.place().to_string(),
-            output: match &job.destination {
-                Destination::Stdout => Place::Stdout.to_string(),
-                Destination::File(p) => p.display().to_string(),
-            },
-            input_bytes: finished.crc.len,
-            output_bytes,
-            chunks: finished.chunks,
-            resumed_chunks: start.index,
-            resumed_bytes: start.offset,
-            wall: started.elapsed(),
-            dispatch: finished.stats,
-            workers: self.fleet.reports(),
-        }
-    }
-}
-
-/// Names the job in workers' logs: this process and the time it started.
+/// Names the run in workers' logs: this process and the time it started.
 fn job_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,39 +1,180 @@
-//! The last steps of the compress path: answers put back in chunk order (a reorder
-//! buffer the window bounds), the stream's CRC extended chunk by chunk, and each chunk
-//! written as soon as it is next in line, freeing its place in the window.
+//! The last steps of the compress path: what dispatch hands over, put back in stream
+//! order (a reorder buffer the window bounds), and written. Each input's chunks go into
+//! its output with its CRC extended chunk by chunk; at its end come the trailer, the
+//! rename into place, --rm and its report. An input that fails is named and its output
+//! abandoned; the others go on.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::dispatch::Compressed;
-use super::output::Output;
-use super::resume::Start;
+use super::dispatch::{Compressed, Ready};
+use super::input::Input;
+use super::plan::{Destination, Plan};
+use super::stream::{FileJob, Marker};
 use super::window::Window;
-use crate::error::Error;
-use crate::gzip::StreamCrc;
-use crate::ui::Progress;
+use crate::error::{Error, Place};
+use crate::gzip::{StreamCrc, trailer};
+use crate::ui::report::FileReport;
+use crate::ui::{Progress, Ui};
 
-/// Writes answers in chunk order as they become available, from where `start` left
-/// off; returns the next index and the CRC of everything written.
-pub(crate) fn write_in_order(
-    mut results: UnboundedReceiver<Compressed>,
-    output: &mut Output,
-    start: &Start,
-    window: &Window,
-    progress: &Progress,
-) -> Result<(u64, StreamCrc), Error> {
-    let (mut next, mut crc) = (start.index, start.crc);
-    let mut waiting = BTreeMap::new();
-    while let Some(c) = results.blocking_recv() {
-        waiting.insert(c.index, c);
-        while let Some(c) = waiting.remove(&next) {
-            crc.append(c.crc32, c.len);
-            output.write_chunk(&c.deflate, c.crc32, c.len, crc)?;
-            next += 1;
-            window.advance(next);
-            progress.inc(c.len);
+/// What the writer did.
+#[derive(Default)]
+pub(crate) struct Written {
+    /// Inputs compressed, in order.
+    pub reports: Vec<FileReport>,
+    /// Inputs that failed (each named on stderr).
+    pub failures: usize,
+    /// The place one past the last item written.
+    pub next: u64,
+    /// The input being written when the stream ended early, for the caller to abandon
+    /// with the reason the run stopped.
+    pub unfinished: Option<Box<FileJob>>,
+}
+
+/// One input between its start and its end.
+struct Open {
+    job: Box<FileJob>,
+    crc: StreamCrc,
+    chunks: u64,
+    started: Instant,
+}
+
+pub(crate) struct Writer<'a> {
+    pub plan: &'a Plan,
+    pub ui: &'a Ui,
+    pub window: &'a Window,
+    pub progress: &'a Progress,
+    /// Say each input's summary as it ends (several inputs; one is said with the run's).
+    pub say_each: bool,
+}
+
+impl Writer<'_> {
+    /// Writes what arrives, in stream order, until the stream ends.
+    pub fn run(&self, mut results: UnboundedReceiver<Ready>) -> Result<Written, Error> {
+        let mut written = Written::default();
+        let mut current: Option<Open> = None;
+        let mut waiting = BTreeMap::new();
+        while let Some(ready) = results.blocking_recv() {
+            waiting.insert(ready.seq(), ready);
+            while let Some(ready) = waiting.remove(&written.next) {
+                match ready {
+                    Ready::Chunk(c) => self.chunk(&mut current, c, &mut written)?,
+                    Ready::Marker { marker, .. } => self.marker(&mut current, marker, &mut written),
+                }
+                written.next += 1;
+                self.window.advance(written.next);
+            }
+        }
+        // Markers still waiting hold outputs that never started: dropped, they
+        // abandon themselves.
+        written.unfinished = current.map(|open| open.job);
+        Ok(written)
+    }
+
+    fn chunk(
+        &self,
+        current: &mut Option<Open>,
+        c: Compressed,
+        written: &mut Written,
+    ) -> Result<(), Error> {
+        // The input failed already: its remaining chunks go nowhere.
+        let Some(open) = current else {
+            return Ok(());
+        };
+        open.crc.append(c.crc32, c.len);
+        open.chunks += 1;
+        self.progress.inc(c.len);
+        let result = open
+            .job
+            .output
+            .write_chunk(&c.deflate, c.crc32, c.len, open.crc);
+        match result {
+            Ok(()) => Ok(()),
+            // Nobody reads our output any more: the whole run is over.
+            Err(e) if e.is_broken_pipe() => Err(e),
+            Err(e) => {
+                let open = current.take().expect("checked above");
+                self.failed(open.job.output.abandon(e), written);
+                Ok(())
+            }
         }
     }
-    Ok((next, crc))
+
+    fn marker(&self, current: &mut Option<Open>, marker: Marker, written: &mut Written) {
+        match marker {
+            Marker::Begin(job) => {
+                self.progress.inc(job.start.offset);
+                *current = Some(Open {
+                    crc: job.start.crc,
+                    chunks: job.start.index,
+                    job,
+                    started: Instant::now(),
+                });
+            }
+            Marker::End => {
+                if let Some(open) = current.take() {
+                    match self.finish(open) {
+                        Ok(report) => {
+                            if self.say_each {
+                                self.ui.info(report.line());
+                            }
+                            written.reports.push(report);
+                        }
+                        Err(e) => self.failed(e, written),
+                    }
+                }
+            }
+            Marker::Failed(e) => match current.take() {
+                Some(open) => self.failed(open.job.output.abandon(e), written),
+                None => self.failed(e, written),
+            },
+            Marker::Skipped(e) => self.failed(e, written),
+        }
+    }
+
+    fn failed(&self, e: Error, written: &mut Written) {
+        self.ui.error(e);
+        written.failures += 1;
+    }
+
+    /// The trailer, the rename into place, --rm: the input is done.
+    fn finish(&self, open: Open) -> Result<FileReport, Error> {
+        let Open {
+            job,
+            crc,
+            chunks,
+            started,
+        } = open;
+        let FileJob {
+            plan,
+            output,
+            start,
+            ..
+        } = *job;
+        let output_bytes = output.finish(&trailer(crc.crc, crc.len), plan.input.metadata())?;
+        if let (true, Input::File { path, .. }, Destination::File(_)) =
+            (self.plan.remove_input, &plan.input, &plan.destination)
+        {
+            fs::remove_file(path).map_err(|source| Error::Remove {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(FileReport {
+            input: plan.input.place().to_string(),
+            output: match &plan.destination {
+                Destination::Stdout => Place::Stdout.to_string(),
+                Destination::File(p) => p.display().to_string(),
+            },
+            input_bytes: crc.len,
+            output_bytes,
+            chunks,
+            resumed_chunks: start.index,
+            resumed_bytes: start.offset,
+            wall: started.elapsed(),
+        })
+    }
 }

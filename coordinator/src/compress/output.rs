@@ -23,12 +23,21 @@ pub(crate) use crate::partial::partial_path;
 
 /// Compressed output: stdout, or a partial file with its resume journal.
 pub(crate) enum Output {
-    Stdout { written: u64 },
+    /// Several inputs may go to stdout one after another, each set up before the one
+    /// before it is written: the header waits (`pending`) until this one's turn.
+    Stdout {
+        written: u64,
+        pending: Vec<u8>,
+    },
     File(Box<JournaledFile>),
 }
 
+/// A partial file and its journal. Dropped before it was finished or abandoned (a run
+/// that ended while this file waited its turn), it abandons itself: nothing
+/// half-written is left looking like anything but what it is.
 pub(crate) struct JournaledFile {
-    file: PartialFile,
+    /// None once committed or abandoned.
+    file: Option<PartialFile>,
     /// None when the job cannot be resumed anyway (the input cannot be read again).
     journal: Option<Journal>,
     journal_path: PathBuf,
@@ -38,8 +47,12 @@ pub(crate) struct JournaledFile {
 }
 
 impl Output {
-    pub fn stdout() -> Self {
-        Output::Stdout { written: 0 }
+    /// Stdout, to start with `header` once something is written.
+    pub fn stdout(header: &[u8]) -> Self {
+        Output::Stdout {
+            written: 0,
+            pending: header.to_vec(),
+        }
     }
 
     /// A new partial file plus, for a resumable job, a journal saying nothing is
@@ -69,7 +82,7 @@ impl Output {
             });
         }
         Ok(Output::File(Box::new(JournaledFile {
-            file,
+            file: Some(file),
             journal_path,
             journal,
             sync_every,
@@ -86,7 +99,7 @@ impl Output {
     ) -> Result<Self, Error> {
         let file = PartialFile::reopen(target, journal.durable.output_bytes)?;
         Ok(Output::File(Box::new(JournaledFile {
-            file,
+            file: Some(file),
             journal_path: journal_path(target),
             pending: journal.durable,
             journal: Some(journal),
@@ -97,18 +110,19 @@ impl Output {
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match self {
-            Output::Stdout { written } => {
-                io::stdout()
-                    .lock()
-                    .write_all(bytes)
+            Output::Stdout { written, pending } => {
+                let mut out = io::stdout().lock();
+                let header = std::mem::take(pending);
+                out.write_all(&header)
+                    .and_then(|()| out.write_all(bytes))
                     .map_err(|source| Error::Write {
                         output: Place::Stdout,
                         source,
                     })?;
-                *written += bytes.len() as u64;
+                *written += (header.len() + bytes.len()) as u64;
                 Ok(())
             }
-            Output::File(f) => f.file.write_bytes(bytes),
+            Output::File(f) => f.open().write_bytes(bytes),
         }
     }
 
@@ -126,7 +140,7 @@ impl Output {
                 chunks: f.pending.chunks + 1,
                 input_bytes: stream.len,
                 crc: stream.crc,
-                output_bytes: f.file.written(),
+                output_bytes: f.open().written(),
                 last_chunk_crc: chunk_crc,
                 last_chunk_len: chunk_len,
             };
@@ -144,14 +158,14 @@ impl Output {
             return Err(self.abandon(e));
         }
         match self {
-            Output::Stdout { written } => {
+            Output::Stdout { written, .. } => {
                 io::stdout().flush().map_err(|source| Error::Write {
                     output: Place::Stdout,
                     source,
                 })?;
                 Ok(written)
             }
-            Output::File(f) => f.commit(like),
+            Output::File(mut f) => f.commit(like),
         }
     }
 
@@ -160,7 +174,7 @@ impl Output {
     /// work, and what ended this run may pass. Nothing durable: both files go. The
     /// error says which.
     pub fn abandon(self, error: Error) -> Error {
-        let Output::File(f) = self else {
+        let Output::File(mut f) = self else {
             return error;
         };
         match f.abandon() {
@@ -174,14 +188,23 @@ impl Output {
 }
 
 impl JournaledFile {
+    fn open(&mut self) -> &mut PartialFile {
+        self.file
+            .as_mut()
+            .expect("an output is written only until it is committed or abandoned")
+    }
+
     /// fsyncs the data, then records it in the journal: never the other way round. The
     /// journal in memory moves on only once the one on disk did.
     fn make_durable(&mut self) -> Result<(), Error> {
         self.last_sync = Instant::now();
+        if self.journal.is_none() {
+            return Ok(());
+        }
+        self.open().sync()?;
         let Some(journal) = &mut self.journal else {
             return Ok(());
         };
-        self.file.sync()?;
         let next = Journal {
             durable: self.pending,
             ..journal.clone()
@@ -197,33 +220,31 @@ impl JournaledFile {
 
     /// Keeps the partial file and its journal (made current if possible) when they
     /// record durable progress; else removes both. Returns the partial file if kept.
-    fn abandon(mut self: Box<Self>) -> Option<PathBuf> {
+    fn abandon(&mut self) -> Option<PathBuf> {
+        // Already committed or abandoned: nothing to decide.
+        self.file.as_ref()?;
         if self.pending.chunks > 0 {
             // If this last sync fails, the previous journal still describes a durable
             // prefix of the partial file: keep that instead.
             let _ = self.make_durable();
         }
+        let file = self.file.take()?;
         if self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
-            return Some(self.file.path().to_path_buf());
+            return Some(file.path().to_path_buf());
         }
-        let JournaledFile {
-            file, journal_path, ..
-        } = *self;
         file.discard();
-        let _ = fs::remove_file(journal_path);
+        let _ = fs::remove_file(&self.journal_path);
         None
     }
 
     /// Puts the finished file in place and removes the journal.
-    fn commit(self: Box<Self>, like: Option<&fs::Metadata>) -> Result<u64, Error> {
-        let partial = self.file.path().to_path_buf();
+    fn commit(&mut self, like: Option<&fs::Metadata>) -> Result<u64, Error> {
+        let file = self.file.take().expect("committed once");
+        let partial = file.path().to_path_buf();
         let durable = self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0);
-        let JournaledFile {
-            file, journal_path, ..
-        } = *self;
         match file.commit(like) {
             Ok(n) => {
-                let _ = fs::remove_file(journal_path);
+                let _ = fs::remove_file(&self.journal_path);
                 Ok(n)
             }
             // The rename or the last fsync failed: the partial file is still there.
@@ -233,9 +254,15 @@ impl JournaledFile {
             }),
             Err(error) => {
                 let _ = fs::remove_file(&partial);
-                let _ = fs::remove_file(journal_path);
+                let _ = fs::remove_file(&self.journal_path);
                 Err(error)
             }
         }
+    }
+}
+
+impl Drop for JournaledFile {
+    fn drop(&mut self) {
+        self.abandon();
     }
 }

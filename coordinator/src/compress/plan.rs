@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::dispatch::DispatchConfig;
 use super::input::Input;
 use super::journal::JobIdentity;
+use super::walk::Named;
 use crate::cli::CompressArgs;
-use crate::error::Error;
+use crate::error::{Error, Place};
 use crate::fleet::Discovery;
 use crate::gzip::Header;
+use crate::partial::with_suffix;
 
 /// What fixes the deflate bytes, besides the engine and the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,13 +39,15 @@ pub(crate) struct JobParams {
     pub encoding: Encoding,
 }
 
-/// Where outputs go, as -c and -o chose.
+/// Where outputs go, as -c, -o and --output-dir chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
     /// FILE -> FILE.gz beside it (stdin -> stdout).
     Beside,
     Stdout,
     Path(PathBuf),
+    /// --output-dir: each input's `below` path, with .gz, under this folder.
+    Dir(PathBuf),
 }
 
 /// Who compresses.
@@ -57,6 +61,8 @@ pub(crate) enum FleetPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub inputs: Vec<PathBuf>,
+    /// -r: directories named are compressed file by file.
+    pub recursive: bool,
     pub encoding: Encoding,
     pub target: Target,
     /// Store the input's name and mtime in the header (not for stdin).
@@ -95,19 +101,22 @@ impl Plan {
         } else {
             args.files.clone()
         };
-        let target = match (&args.output, args.stdout) {
-            (Some(_), true) => {
+        let target = match (&args.output, args.stdout, &args.output_dir) {
+            (Some(_), true, _) => {
                 return Err(Error::Usage(
                     "-c/--stdout and -o/--output cannot be used together".into(),
                 ));
             }
-            (Some(_), false) if inputs.len() > 1 => {
-                return Err(Error::Usage("-o/--output takes a single input".into()));
+            (Some(_), false, _) if inputs.len() > 1 || args.recursive => {
+                return Err(Error::Usage(
+                    "-o/--output takes a single input; use --output-dir for several".into(),
+                ));
             }
-            (Some(p), false) if p == Path::new("-") => Target::Stdout,
-            (Some(p), false) => Target::Path(p.clone()),
-            (None, true) => Target::Stdout,
-            (None, false) => Target::Beside,
+            (Some(p), false, _) if p == Path::new("-") => Target::Stdout,
+            (Some(p), false, _) => Target::Path(p.clone()),
+            (None, _, Some(dir)) => Target::Dir(dir.clone()),
+            (None, true, None) => Target::Stdout,
+            (None, false, None) => Target::Beside,
         };
         let discovery =
             Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
@@ -122,6 +131,7 @@ impl Plan {
         };
         Ok(Plan {
             inputs,
+            recursive: args.recursive,
             encoding: Encoding {
                 level: args.level(),
                 block: args.block_size,
@@ -145,10 +155,10 @@ impl Plan {
 
     /// Checks one input and decides where its output goes: refuses what gzip would
     /// refuse, before any output exists.
-    pub fn job(&self, name: &Path) -> Result<JobPlan, Error> {
-        let writes_beside = self.target == Target::Beside;
-        let input = Input::open(name, self.force, writes_beside)?;
-        let destination = self.destination(&input)?;
+    pub fn job(&self, named: &Named) -> Result<JobPlan, Error> {
+        let renames = matches!(self.target, Target::Beside | Target::Dir(_));
+        let input = Input::open(&named.path, self.force, renames)?;
+        let destination = self.destination(&input, &named.below)?;
         let header = self.header(&input).encode();
         let identity = match (&input, &destination) {
             // Only a regular file can be read again from the middle.
@@ -197,14 +207,25 @@ impl Plan {
         }
     }
 
-    fn destination(&self, input: &Input) -> Result<Destination, Error> {
+    fn destination(&self, input: &Input, below: &Path) -> Result<Destination, Error> {
         let target = match (&self.target, input) {
             (Target::Stdout, _) | (Target::Beside, Input::Stdin) => None,
             (Target::Path(p), _) => Some(p.clone()),
-            (Target::Beside, Input::File { path, .. }) => {
-                let mut name = path.as_os_str().to_owned();
-                name.push(".gz");
-                Some(PathBuf::from(name))
+            (Target::Beside, Input::File { path, .. }) => Some(with_suffix(path, ".gz")),
+            (Target::Dir(_), Input::Stdin) => {
+                return Err(Error::Usage(
+                    "stdin has no name to write under --output-dir; use -c or -o".into(),
+                ));
+            }
+            (Target::Dir(dir), Input::File { .. }) => {
+                let target = with_suffix(&dir.join(below), ".gz");
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(|source| Error::Write {
+                        output: Place::Path(parent.to_path_buf()),
+                        source,
+                    })?;
+                }
+                Some(target)
             }
         };
         let Some(target) = target else {

@@ -61,7 +61,7 @@ pub(crate) fn prepare(plan: &Plan, job: &JobPlan, ui: &Ui) -> Result<(Output, St
             target
         }
         _ if plan.resume => return Err(Error::Resume(why_not_resumable(job))),
-        (Destination::Stdout, _) => return with_header(Output::stdout(), &job.header),
+        (Destination::Stdout, _) => return Ok((Output::stdout(&job.header), Start::default())),
         (Destination::File(target), None) => target,
     };
     let out = Output::create_file(target, job.identity.clone(), plan.sync_interval, plan.force)?;

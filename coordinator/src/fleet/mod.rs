@@ -454,12 +454,6 @@ impl Fleet {
         }
     }
 
-    /// Forgets the per-job counts (a new file starts).
-    pub fn reset_stats(&mut self) {
-        self.workers.values_mut().for_each(Worker::reset_stats);
-        self.departed.clear();
-    }
-
     /// Each worker's share of this job, those that left during it included.
     pub fn reports(&self) -> Vec<WorkerReport> {
         self.workers

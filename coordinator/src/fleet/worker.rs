@@ -409,10 +409,6 @@ impl Worker {
     pub fn downs(&self) -> u32 {
         self.downs
     }
-
-    pub fn reset_stats(&mut self) {
-        self.stats = WorkerStats::default();
-    }
 }
 
 /// A worker that would change the output bytes or cannot take our chunks is never

@@ -1,5 +1,6 @@
-//! What a job did, for `-v` and `--stats-json`: sizes, time, and how the fleet behaved
-//! (retries, reassignments, speculative duplicates, each worker's share).
+//! What a run did, for `-v` and `--stats-json`: each input's sizes and time, and how
+//! the fleet behaved over the run (retries, reassignments, speculative duplicates,
+//! each worker's share).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -17,8 +18,9 @@ pub(crate) struct WorkerReport {
     pub stats: WorkerStats,
 }
 
+/// One input compressed.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct JobReport {
+pub(crate) struct FileReport {
     pub input: String,
     pub output: String,
     pub input_bytes: u64,
@@ -27,6 +29,14 @@ pub(crate) struct JobReport {
     /// Chunks and input bytes already done by an interrupted run this one resumed.
     pub resumed_chunks: u64,
     pub resumed_bytes: u64,
+    #[serde(rename = "wall_seconds", serialize_with = "seconds")]
+    pub wall: Duration,
+}
+
+/// `--stats-json`: every input compressed, and the fleet over the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RunReport {
+    pub jobs: Vec<FileReport>,
     #[serde(rename = "wall_seconds", serialize_with = "seconds")]
     pub wall: Duration,
     #[serde(flatten)]
@@ -38,36 +48,60 @@ fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// `--stats-json`: every job of the run.
-#[derive(Serialize)]
-pub(crate) struct RunReport<'a> {
-    pub jobs: &'a [JobReport],
+/// "a -> b bytes (x%), T s, S MB/s": `done` is what this run read (not what a run it
+/// resumed had done).
+fn sizes_and_speed(input: u64, output: u64, done: u64, wall: Duration) -> String {
+    let ratio = if input == 0 {
+        0.0
+    } else {
+        100.0 * output as f64 / input as f64
+    };
+    let secs = wall.as_secs_f64().max(1e-9);
+    format!(
+        "{input} -> {output} bytes ({ratio:.1}%), {secs:.2}s, {:.1} MB/s",
+        done as f64 / secs / 1e6
+    )
 }
 
-impl JobReport {
-    /// The `-v` summary: a line for the job and one per worker.
-    pub fn summary(&self) -> String {
-        let ratio = if self.input_bytes == 0 {
-            0.0
-        } else {
-            100.0 * self.output_bytes as f64 / self.input_bytes as f64
-        };
-        // A resumed run did only the rest: its speed is what it read, not the whole.
-        let done_here = self.input_bytes - self.resumed_bytes.min(self.input_bytes);
-        let secs = self.wall.as_secs_f64().max(1e-9);
+impl FileReport {
+    /// The `-v` line for this input.
+    pub fn line(&self) -> String {
+        let done = self.input_bytes - self.resumed_bytes.min(self.input_bytes);
         let mut s = format!(
-            "{} -> {}: {} -> {} bytes ({ratio:.1}%), {} chunks, {:.2}s, {:.1} MB/s",
+            "{} -> {}: {}, {} chunks",
             self.input,
             self.output,
-            self.input_bytes,
-            self.output_bytes,
-            self.chunks,
-            secs,
-            done_here as f64 / secs / 1e6
+            sizes_and_speed(self.input_bytes, self.output_bytes, done, self.wall),
+            self.chunks
         );
         if self.resumed_chunks > 0 {
             let _ = write!(s, ", resumed after chunk {}", self.resumed_chunks);
         }
+        s
+    }
+}
+
+impl RunReport {
+    /// The `-v` summary: the input's line for a run of one, else a total; then how the
+    /// fleet behaved and each worker's share.
+    pub fn summary(&self) -> String {
+        let mut s = match self.jobs.as_slice() {
+            [one] => one.line(),
+            jobs => {
+                let (input, output, done) = jobs.iter().fold((0, 0, 0), |(i, o, d), j| {
+                    (
+                        i + j.input_bytes,
+                        o + j.output_bytes,
+                        d + j.input_bytes - j.resumed_bytes,
+                    )
+                });
+                format!(
+                    "{} files: {}",
+                    jobs.len(),
+                    sizes_and_speed(input, output, done, self.wall)
+                )
+            }
+        };
         let st = &self.dispatch;
         if st.failed_attempts + st.speculative + st.busy > 0 {
             let _ = write!(
@@ -103,18 +137,26 @@ impl JobReport {
 mod tests {
     use super::*;
 
-    fn report() -> JobReport {
-        JobReport {
-            input: "a \"b\"\n.tar".into(),
+    fn file(input: &str, bytes: u64) -> FileReport {
+        FileReport {
+            input: input.into(),
             output: "o.gz".into(),
-            input_bytes: 100_000_000,
+            input_bytes: bytes,
             output_bytes: 5,
             chunks: 1,
             resumed_chunks: 0,
             resumed_bytes: 0,
             wall: Duration::from_millis(1500),
+        }
+    }
+
+    fn run(jobs: Vec<FileReport>) -> RunReport {
+        RunReport {
+            jobs,
+            wall: Duration::from_millis(1500),
             dispatch: DispatchStats {
                 retries: 3,
+                failed_attempts: 3,
                 ..Default::default()
             },
             workers: vec![WorkerReport {
@@ -132,7 +174,7 @@ mod tests {
 
     #[test]
     fn json_escapes_and_reports_every_worker() {
-        let j = serde_json::to_string(&RunReport { jobs: &[report()] }).unwrap();
+        let j = serde_json::to_string(&run(vec![file("a \"b\"\n.tar", 10)])).unwrap();
         assert!(j.starts_with(r#"{"jobs":[{"#), "{j}");
         assert!(j.contains(r#""input":"a \"b\"\n.tar""#), "{j}");
         assert!(j.contains(r#""retries":3"#), "{j}");
@@ -145,10 +187,25 @@ mod tests {
 
     #[test]
     fn a_resumed_run_reports_the_speed_of_what_it_did() {
-        let mut r = report();
-        assert!(r.summary().contains("66.7 MB/s"), "{}", r.summary());
+        let mut r = file("in", 100_000_000);
+        assert!(r.line().contains("66.7 MB/s"), "{}", r.line());
         r.resumed_chunks = 90;
         r.resumed_bytes = 90_000_000;
-        assert!(r.summary().contains(" 6.7 MB/s"), "{}", r.summary());
+        assert!(r.line().contains(" 6.7 MB/s"), "{}", r.line());
+    }
+
+    #[test]
+    fn one_input_is_summed_up_by_its_own_line_several_by_a_total() {
+        let one = run(vec![file("a", 10)]).summary();
+        assert!(one.starts_with("a -> o.gz: 10 -> 5 bytes"), "{one}");
+        let many = run(vec![file("a", 10), file("b", 30)]).summary();
+        assert!(
+            many.starts_with("2 files: 40 -> 10 bytes (25.0%)"),
+            "{many}"
+        );
+        // Then the fleet: its troubles, each worker.
+        let lines: Vec<&str> = many.lines().collect();
+        assert_eq!(lines.len(), 3, "{many}");
+        assert!(lines[2].starts_with("  worker 127.0.0.1:7070 (2 slots): 1 chunks"));
     }
 }

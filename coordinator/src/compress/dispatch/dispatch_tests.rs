@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gzfleet_worker::engine::{compress_chunk, engine_id};
 
 use super::*;
+use crate::compress::chunker::Chunk;
 use crate::compress::plan::Encoding;
 use crate::fleet::Link;
 use crate::fleet::link::BoxFuture;
@@ -145,18 +146,19 @@ struct Outcome {
 }
 
 /// `n` chunks of 1000 bytes, as the reader would send them.
-fn chunks_of(n: u64) -> UnboundedReceiver<Result<Chunk, Error>> {
+fn chunks_of(n: u64) -> UnboundedReceiver<Item> {
     let (tx, rx) = unbounded_channel();
     for index in 0..n {
         let data = Bytes::from(vec![index as u8; 1000]);
         let chunk = Chunk {
+            seq: index,
             index,
             offset: index * 1000,
             crc32: Some(crc32fast::hash(&data)),
             dictionary: Bytes::new(),
             data,
         };
-        tx.send(Ok(chunk)).unwrap();
+        tx.send(Item::Chunk(chunk)).unwrap();
     }
     rx
 }
@@ -195,14 +197,14 @@ fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
     );
     let (result, took) = runtime.block_on(async {
         let started = tokio::time::Instant::now();
-        let result = d.run(chunk_rx, 0).await;
+        let result = d.run(chunk_rx).await;
         (result, started.elapsed())
     });
     let stats = d.stats.clone();
     drop(d);
     let mut written = Vec::new();
     while let Ok(c) = results_rx.try_recv() {
-        written.push(c.index);
+        written.push(c.seq());
     }
     Outcome {
         result,

@@ -22,8 +22,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
 use super::check;
-use super::chunker::Chunk;
 use super::plan::JobParams;
+use super::stream::{Item, Marker};
 use super::window::Window;
 use crate::error::Error;
 use crate::fleet::{Answer, AttemptError, Fleet, WorkerId, WorkerInfo};
@@ -65,15 +65,34 @@ pub(crate) struct DispatchStats {
 /// A chunk compressed and checked, on its way to the writer.
 #[derive(Debug)]
 pub(crate) struct Compressed {
-    pub index: u64,
+    pub seq: u64,
     pub deflate: Bytes,
     pub crc32: u32,
     pub len: u64,
 }
 
+/// What the writer gets, in any order; it puts them back in stream order by `seq`.
+pub(crate) enum Ready {
+    Chunk(Compressed),
+    /// A marker of the stream, passed through untouched.
+    Marker {
+        seq: u64,
+        marker: Marker,
+    },
+}
+
+impl Ready {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Ready::Chunk(c) => c.seq,
+            Ready::Marker { seq, .. } => *seq,
+        }
+    }
+}
+
 enum Event {
     Attempt {
-        index: u64,
+        seq: u64,
         id: AttemptId,
         result: Result<Answer, AttemptError>,
         elapsed: Duration,
@@ -98,7 +117,7 @@ pub(crate) struct Dispatcher<'a> {
     ui: Ui,
     progress: Progress,
     window: Arc<Window>,
-    results: UnboundedSender<Compressed>,
+    results: UnboundedSender<Ready>,
     events_tx: UnboundedSender<Event>,
     events: UnboundedReceiver<Event>,
     tasks: TaskTable,
@@ -117,7 +136,7 @@ impl<'a> Dispatcher<'a> {
         ui: Ui,
         progress: Progress,
         window: Arc<Window>,
-        results: UnboundedSender<Compressed>,
+        results: UnboundedSender<Ready>,
     ) -> Self {
         let (events_tx, events) = unbounded_channel();
         Dispatcher {
@@ -138,13 +157,11 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
-    /// Runs until every chunk the reader sends has been handed to the writer. Returns
-    /// the index one past the last chunk.
-    pub async fn run(
-        &mut self,
-        mut chunks: UnboundedReceiver<Result<Chunk, Error>>,
-        mut end: u64,
-    ) -> Result<u64, Error> {
+    /// Runs until every item the reader sends has been handed to the writer: chunks
+    /// once compressed and checked, markers at once. Returns the place one past the
+    /// last item of the stream.
+    pub async fn run(&mut self, mut items: UnboundedReceiver<Item>) -> Result<u64, Error> {
+        let mut end = 0;
         let mut reader_done = false;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -164,12 +181,17 @@ impl<'a> Dispatcher<'a> {
             // their turns.
             tokio::select! {
                 Some(event) = self.events.recv() => self.on_event(event)?,
-                chunk = chunks.recv(), if !reader_done => match chunk {
-                    Some(Ok(chunk)) => {
-                        end = chunk.index + 1;
+                item = items.recv(), if !reader_done => match item {
+                    Some(Item::Chunk(chunk)) => {
+                        end = chunk.seq + 1;
                         self.tasks.insert(Arc::new(chunk));
                     }
-                    Some(Err(e)) => return Err(e),
+                    Some(Item::Marker { seq, marker }) => {
+                        end = seq + 1;
+                        self.results
+                            .send(Ready::Marker { seq, marker })
+                            .map_err(|_| Error::Fatal("the writer stopped".into()))?;
+                    }
                     None => reader_done = true,
                 },
                 _ = tick.tick() => self.on_tick(now()),
@@ -192,28 +214,28 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Sends out everything that can go now: first a duplicate of a late head chunk,
-    /// then waiting chunks in index order while the policy finds them a worker.
+    /// then waiting chunks in stream order while the policy finds them a worker.
     fn dispatch(&mut self, now: Instant) {
         self.speculate(now);
-        while let Some((index, task)) = self.tasks.next_waiting() {
-            let bytes = task.chunk.data.len();
+        while let Some((seq, task)) = self.tasks.next_waiting() {
+            let bytes = task.chunk.len();
             let Some(worker) = policy::choose(&self.candidates(now), bytes, &task.tried) else {
                 return;
             };
-            if !self.launch(index, worker, now) {
+            if !self.launch(seq, worker, now) {
                 return;
             }
         }
     }
 
     fn speculate(&mut self, now: Instant) {
-        let Some((index, task)) = self.tasks.head() else {
+        let Some((seq, task)) = self.tasks.head() else {
             return;
         };
         let task::State::Running(attempt) = &task.state else {
             return;
         };
-        let bytes = task.chunk.data.len();
+        let (bytes, index) = (task.chunk.len(), task.chunk.index);
         if !self.latency.is_late(attempt.started, now, bytes) {
             return;
         }
@@ -229,25 +251,25 @@ impl<'a> Dispatcher<'a> {
             now.saturating_duration_since(attempt.started).as_secs_f64(),
             self.fleet.name(worker)
         ));
-        self.launch(index, worker, now);
+        self.launch(seq, worker, now);
     }
 
-    /// Sends task `index` to `worker`; false if the worker is gone (nothing sent).
-    fn launch(&mut self, index: u64, worker: WorkerId, now: Instant) -> bool {
+    /// Sends task `seq` to `worker`; false if the worker is gone (nothing sent).
+    fn launch(&mut self, seq: u64, worker: WorkerId, now: Instant) -> bool {
         let Some(link) = self.fleet.get(worker).map(|w| w.link()) else {
             return false;
         };
         let worker_spb = self.fleet.get(worker).and_then(|w| w.latency_spb());
         let depth = self.fleet.started(worker);
-        let (attempt, retry_of) = self.tasks.launch(index, worker, now, depth);
+        let (attempt, retry_of) = self.tasks.launch(seq, worker, now, depth);
         if let Some(failed_on) = retry_of {
             self.stats.retries += 1;
             if failed_on != worker {
                 self.stats.reassignments += 1;
             }
         }
-        let chunk = Arc::clone(&self.tasks.get(index).expect("just launched").chunk);
-        let deadline = policy::deadline(worker_spb, self.latency.median(), chunk.data.len());
+        let chunk = Arc::clone(&self.tasks.get(seq).expect("just launched").chunk);
+        let deadline = policy::deadline(worker_spb, self.latency.median(), chunk.len());
         let call = link.compress(Arc::clone(&chunk), &self.job, deadline);
         let (verify, events, id) = (self.config.verify, self.events_tx.clone(), attempt.id);
         let handle = tokio::spawn(async move {
@@ -263,7 +285,7 @@ impl<'a> Dispatcher<'a> {
                 Err(e) => Err(e),
             };
             let _ = events.send(Event::Attempt {
-                index,
+                seq,
                 id,
                 result,
                 elapsed: started.elapsed(),

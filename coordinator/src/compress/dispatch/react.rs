@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::policy::{self, Fate, Stalled};
 use super::task::{After, AttemptId, Setback};
-use super::{Compressed, Dispatcher, Event, now};
+use super::{Compressed, Dispatcher, Event, Ready, now};
 use crate::error::Error;
 use crate::fleet::{Answer, AttemptError, Change, Sample, WorkerId};
 
@@ -16,17 +16,17 @@ impl Dispatcher<'_> {
         let now = now();
         let result = match event {
             Event::Attempt {
-                index,
+                seq,
                 id,
                 result: Ok(answer),
                 elapsed,
-            } => self.on_answer(index, id, answer, elapsed, now),
+            } => self.on_answer(seq, id, answer, elapsed, now),
             Event::Attempt {
-                index,
+                seq,
                 id,
                 result: Err(error),
                 ..
-            } => self.on_failure(index, id, error, now),
+            } => self.on_failure(seq, id, error, now),
             Event::Probe {
                 worker,
                 ticket,
@@ -54,21 +54,21 @@ impl Dispatcher<'_> {
 
     fn on_answer(
         &mut self,
-        index: u64,
+        seq: u64,
         id: AttemptId,
         answer: Answer,
         elapsed: Duration,
         now: Instant,
     ) -> Result<(), Error> {
         // An attempt that lost a race or was called off has been accounted for.
-        let Some(done) = self.tasks.succeed(index, id) else {
+        let Some(done) = self.tasks.succeed(seq, id) else {
             return Ok(());
         };
         self.end(&done.winner);
         if done.winner.speculative {
             self.stats.speculative_wins += 1;
         }
-        let len = done.chunk.data.len() as u64;
+        let len = done.chunk.len() as u64;
         for loser in &done.losers {
             self.end(loser);
             if done.winner.speculative {
@@ -89,29 +89,31 @@ impl Dispatcher<'_> {
             depth: done.winner.depth,
         };
         self.fleet.answered(done.winner.worker, sample, now);
+        let compressed = Compressed {
+            seq,
+            deflate: answer.deflate,
+            crc32: answer.crc32,
+            len,
+        };
         self.results
-            .send(Compressed {
-                index,
-                deflate: answer.deflate,
-                crc32: answer.crc32,
-                len,
-            })
+            .send(Ready::Chunk(compressed))
             .map_err(|_| Error::Fatal("the writer stopped".into()))
     }
 
     fn on_failure(
         &mut self,
-        index: u64,
+        seq: u64,
         id: AttemptId,
         error: AttemptError,
         now: Instant,
     ) -> Result<(), Error> {
-        let Some(task) = self.tasks.get(index) else {
+        let Some(task) = self.tasks.get(seq) else {
             return Ok(());
         };
         let Some(worker) = task.attempt(id).map(|a| a.worker) else {
             return Ok(());
         };
+        let index = task.chunk.index;
         let (fate, counts, error) = self.judge(worker, error, now);
         let name = self.fleet.name(worker);
         self.ui.detail(format!("chunk {index} on {name}: {error}"));
@@ -122,7 +124,7 @@ impl Dispatcher<'_> {
         };
         let (attempt, after) = self
             .tasks
-            .set_back(index, id, setback)
+            .set_back(seq, id, setback)
             .expect("the attempt was just found");
         self.end(&attempt);
         if fate != Fate::Pause {
@@ -194,8 +196,8 @@ impl Dispatcher<'_> {
             self.end(attempt);
         }
         match exhausted {
-            Some((index, attempts)) => Err(Error::ChunkFailed {
-                index,
+            Some((chunk, attempts)) => Err(Error::ChunkFailed {
+                index: chunk.index,
                 attempts,
                 worker: name,
                 reason,

@@ -1,5 +1,5 @@
 //! One task per chunk read and not yet handed to the writer, each in an explicit
-//! [`State`], kept in a [`TaskTable`] ordered by chunk index. Transitions happen only
+//! [`State`], kept in a [`TaskTable`] ordered by the chunk's place in the stream. Transitions happen only
 //! here, as pure data changes: the dispatcher does the I/O (sending, calling off) the
 //! returned values ask for.
 //!
@@ -174,18 +174,19 @@ impl TaskTable {
             failures: 0,
             tried: Vec::new(),
         };
-        self.tasks.insert(task.chunk.index, task);
+        self.tasks.insert(task.chunk.seq, task);
     }
 
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
     }
 
-    pub fn get(&self, index: u64) -> Option<&Task> {
-        self.tasks.get(&index)
+    pub fn get(&self, seq: u64) -> Option<&Task> {
+        self.tasks.get(&seq)
     }
 
-    /// The lowest-index task waiting to be sent: the chunk the writer needs soonest.
+    /// The first task in the stream waiting to be sent: the chunk the writer needs
+    /// soonest. Tasks are known by their chunk's place in the stream, `seq`.
     pub fn next_waiting(&self) -> Option<(u64, &Task)> {
         self.tasks
             .iter()
@@ -198,7 +199,7 @@ impl TaskTable {
         self.tasks.first_key_value().map(|(i, t)| (*i, t))
     }
 
-    /// Sends task `index` to `worker`: a waiting task starts Running; a Running one
+    /// Sends task `seq` to `worker`: a waiting task starts Running; a Running one
     /// gets a duplicate. Returns the attempt and, for a retry, where it had failed.
     ///
     /// # Panics
@@ -206,12 +207,12 @@ impl TaskTable {
     /// the table offered.
     pub fn launch(
         &mut self,
-        index: u64,
+        seq: u64,
         worker: WorkerId,
         now: Instant,
         depth: usize,
     ) -> (Attempt, Option<WorkerId>) {
-        let task = self.tasks.get_mut(&index).expect("launching a known task");
+        let task = self.tasks.get_mut(&seq).expect("launching a known task");
         let mut attempt = Attempt {
             id: AttemptId(self.next_attempt),
             worker,
@@ -231,7 +232,7 @@ impl TaskTable {
                 let second = attempt.clone();
                 (State::Duplicated { first, second }, None)
             }
-            State::Duplicated { .. } => panic!("chunk {index} already runs twice"),
+            State::Duplicated { .. } => panic!("chunk {seq} already runs twice"),
         };
         task.state = state;
         (attempt, retry_of)
@@ -239,10 +240,10 @@ impl TaskTable {
 
     /// Attempt `id` answered and its answer passed the checks: the task is done.
     /// None when that attempt had already been called off.
-    pub fn succeed(&mut self, index: u64, id: AttemptId) -> Option<Done> {
-        let task = self.tasks.get_mut(&index)?;
+    pub fn succeed(&mut self, seq: u64, id: AttemptId) -> Option<Done> {
+        let task = self.tasks.get_mut(&seq)?;
         let winner = task.remove(id)?;
-        let task = self.tasks.remove(&index).expect("task present");
+        let task = self.tasks.remove(&seq).expect("task present");
         let losers = match task.state {
             State::Running(other) => vec![other],
             _ => vec![],
@@ -273,12 +274,13 @@ impl TaskTable {
     }
 
     /// Calls off every attempt on `worker` (taken out of rotation); their tasks wait
-    /// to be sent again. Returns them, and the first task left out of attempts.
-    pub fn call_off(&mut self, worker: WorkerId) -> (Vec<Attempt>, Option<(u64, u32)>) {
+    /// to be sent again. Returns them, and the first task left out of attempts (its
+    /// chunk and failures).
+    pub fn call_off(&mut self, worker: WorkerId) -> (Vec<Attempt>, Option<(Arc<Chunk>, u32)>) {
         let max = self.max_attempts;
         let mut called_off = Vec::new();
         let mut exhausted = None;
-        for (index, task) in &mut self.tasks {
+        for task in self.tasks.values_mut() {
             let on_worker: Vec<AttemptId> = match &task.state {
                 State::Running(a) if a.worker == worker => vec![a.id],
                 State::Duplicated { first, second } => [first, second]
@@ -291,7 +293,7 @@ impl TaskTable {
             for id in on_worker {
                 called_off.extend(task.remove(id));
                 if let After::Exhausted { failures } = task.after_setback(worker, false, max) {
-                    exhausted.get_or_insert((*index, failures));
+                    exhausted.get_or_insert((Arc::clone(&task.chunk), failures));
                 }
             }
         }

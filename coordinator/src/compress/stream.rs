@@ -1,0 +1,153 @@
+//! A run as one stream of items, in order: for each input, its start (the output set
+//! up), its chunks, and its end; or why it was skipped or stopped early. Every item has
+//! a place in the stream (`seq`): the window bounds the items read but not yet
+//! written, the writer handles them in that order, and only chunks go through dispatch.
+//! So a batch of many small files keeps every worker as busy as one large file, under
+//! one memory bound.
+//!
+//! The reader thread produces the stream: it opens each input, sets up its output
+//! (fresh, or resumed), and cuts it into chunks as the window admits them.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::chunker::{Chunk, Chunker};
+use super::input::InputReader;
+use super::output::Output;
+use super::plan::{JobPlan, Plan};
+use super::resume::{self, Start};
+use super::walk::Named;
+use super::window::Window;
+use crate::error::Error;
+use crate::ui::Ui;
+
+/// One input being compressed: what the writer needs to finish it.
+pub(crate) struct FileJob {
+    pub plan: JobPlan,
+    pub output: Output,
+    pub start: Start,
+}
+
+/// The items between chunks: they go straight to the writer, in their place.
+pub(crate) enum Marker {
+    /// An input starts: its output is open, the header written (or an interrupted
+    /// run's partial output reopened).
+    Begin(Box<FileJob>),
+    /// The input's last chunk was read.
+    End,
+    /// The input could not be read to its end: its output is abandoned.
+    Failed(Error),
+    /// The input could not be opened, or its output not set up: nothing was started.
+    Skipped(Error),
+}
+
+pub(crate) enum Item {
+    Chunk(Chunk),
+    Marker { seq: u64, marker: Marker },
+}
+
+/// The run's inputs, and what the reader needs to open them.
+pub(crate) struct Inputs {
+    pub plan: Arc<Plan>,
+    pub named: Vec<Named>,
+    /// Chunks carry their CRC, for answers from other processes to be checked against.
+    pub chunk_crcs: bool,
+    pub ui: Ui,
+}
+
+/// Starts the reader. It is detached, not scoped: it may be blocked reading a pipe that
+/// never ends when the run fails, and must not hold the failure up.
+pub(crate) fn spawn_reader(
+    inputs: Inputs,
+    window: Arc<Window>,
+    items: UnboundedSender<Item>,
+) -> Result<(), Error> {
+    std::thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || read_all(&inputs, &window, &items))
+        .map(|_| ())
+        .map_err(|source| Error::Spawn {
+            what: "the reader thread".into(),
+            source,
+        })
+}
+
+/// The reader's loop; returns early when the window closes or the run is gone.
+fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
+    let mut out = Emitter { seq: 0, items };
+    for named in &run.named {
+        if !window.admit(out.seq) {
+            return;
+        }
+        let (job, reader) = match open(run, named) {
+            Ok(opened) => opened,
+            Err(e) => match out.marker(Marker::Skipped(e)) {
+                true => continue,
+                false => return,
+            },
+        };
+        let mut chunker =
+            Chunker::new(reader.reader, &run.plan.encoding, run.chunk_crcs).resume_at(&job.start);
+        if !out.marker(Marker::Begin(job)) {
+            return;
+        }
+        loop {
+            if !window.admit(out.seq) {
+                return;
+            }
+            let sent = match chunker.next_chunk(out.seq) {
+                Ok(Some(chunk)) => out.chunk(chunk),
+                Ok(None) => {
+                    if !out.marker(Marker::End) {
+                        return;
+                    }
+                    break;
+                }
+                Err(source) => {
+                    let input = reader.place.clone();
+                    if !out.marker(Marker::Failed(Error::Read { input, source })) {
+                        return;
+                    }
+                    break;
+                }
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+}
+
+/// Sends items, giving each its place in the stream. False once nobody listens.
+struct Emitter<'a> {
+    seq: u64,
+    items: &'a UnboundedSender<Item>,
+}
+
+impl Emitter<'_> {
+    fn chunk(&mut self, chunk: Chunk) -> bool {
+        self.seq += 1;
+        self.items.send(Item::Chunk(chunk)).is_ok()
+    }
+
+    fn marker(&mut self, marker: Marker) -> bool {
+        let seq = self.seq;
+        self.seq += 1;
+        self.items.send(Item::Marker { seq, marker }).is_ok()
+    }
+}
+
+/// Opens one input and sets up its output: where its chunks start.
+fn open(run: &Inputs, named: &Named) -> Result<(Box<FileJob>, InputReader), Error> {
+    let mut plan = run.plan.job(named)?;
+    let (output, start) = resume::prepare(&run.plan, &plan, &run.ui)?;
+    // A failure here drops `output`, which then abandons itself.
+    let reader = plan.input.reader_at(start.offset)?;
+    let job = FileJob {
+        plan,
+        output,
+        start,
+    };
+    Ok((Box::new(job), reader))
+}
