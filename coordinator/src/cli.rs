@@ -158,6 +158,20 @@ pub struct CompressArgs {
     /// Write statistics (sizes, time, retries, each worker's share) as JSON to PATH
     #[arg(long, value_name = "PATH", help_heading = "Cluster")]
     pub stats_json: Option<PathBuf>,
+    /// Pull mode: workers read each input themselves from storage they share, instead
+    /// of receiving its bytes; only compressed bytes cross the network. Needs
+    /// --shared-root, and workers started with --root on their mount of it
+    #[arg(long, requires = "shared_root", help_heading = "Shared storage")]
+    pub pull: bool,
+    /// With --pull: where the shared storage is mounted here; inputs must be below it,
+    /// and workers are sent their paths relative to it
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "pull",
+        help_heading = "Shared storage"
+    )]
+    pub shared_root: Option<PathBuf>,
 }
 
 impl CompressArgs {

@@ -124,6 +124,21 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Pull mode: no worker could read an input as this coordinator sees it.
+    #[error(
+        "{}: no worker could read it as this coordinator sees it ({reason}); {}",
+        .input.display(),
+        if *.changed_here {
+            "it changed here too: the input changed while it was being compressed"
+        } else {
+            "it is unchanged here: the workers' copies differ from this one"
+        }
+    )]
+    Unreadable {
+        input: PathBuf,
+        reason: String,
+        changed_here: bool,
+    },
     /// A job failed and its partial output was kept for --resume.
     #[error("{error}; partial output kept in {}: run the same command with --resume to continue", .partial.display())]
     Kept {
@@ -134,6 +149,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether progress made so far is worthless: the input changed under the run, so
+    /// --resume would refuse to continue it anyway.
+    pub fn invalidates_progress(&self) -> bool {
+        matches!(
+            self,
+            Error::Unreadable {
+                changed_here: true,
+                ..
+            }
+        )
+    }
+
     /// The reader of our output went away (`| head`): gzip dies of SIGPIPE quietly, and
     /// so do we.
     pub fn is_broken_pipe(&self) -> bool {

@@ -14,5 +14,6 @@ mod determinism;
 mod faults;
 mod fleet_health;
 mod interop;
+mod pull;
 mod resume;
 mod roundtrip;

@@ -3,6 +3,7 @@
 //! parse and start the same way.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -30,6 +31,11 @@ pub struct WorkerArgs {
     /// Largest chunk accepted (uncompressed), 128K to 64M. Also bounds gRPC message sizes.
     #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_max_chunk)]
     pub max_chunk: u64,
+    /// Serve pull requests: read the files coordinators name, relative to DIR (this
+    /// machine's mount of the storage they share). Nothing outside DIR is ever read;
+    /// without --root, pull requests are refused.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
@@ -61,6 +67,7 @@ impl WorkerArgs {
             slots,
             queue_depth: self.queue.map(|q| q as usize).unwrap_or(2 * slots),
             max_chunk: self.max_chunk,
+            root: self.root.clone(),
         }
     }
 }

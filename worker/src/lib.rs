@@ -10,6 +10,8 @@
 pub mod engine;
 pub mod limits;
 pub mod pool;
+pub mod range;
+pub mod root;
 pub mod units;
 
 #[cfg(feature = "server")]
@@ -18,3 +20,8 @@ pub mod cli;
 pub mod hooks;
 #[cfg(feature = "server")]
 pub mod server;
+
+/// Metadata on a status that says the *input* is the problem (a pull request's file
+/// changed, differs or cannot be read on the worker), not the worker: the coordinator
+/// tries the chunk elsewhere instead of taking the worker down. A proxy never sets it.
+pub const INPUT_ERROR: &str = "gzfleet-input-error";

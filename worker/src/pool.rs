@@ -4,7 +4,9 @@
 //! never on the async runtime that moves bytes over the network. The queue is bounded:
 //! a caller that finds it full gets [`Submit::Busy`] at once instead of growing memory,
 //! which the gRPC server turns into RESOURCE_EXHAUSTED. The coordinator's embedded pool
-//! is this same type, so local and remote compression share one code path.
+//! is this same type, so local and remote compression share one code path. In pull
+//! mode a slot first reads its chunk from the file: the bytes are in memory only while a
+//! slot works on them, never while a request waits.
 
 use std::thread::JoinHandle;
 
@@ -13,15 +15,32 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use crate::engine::{ChunkOutput, EngineError, compress_chunk};
+use crate::range::{FileRange, RangeError};
+
+/// Where a job's bytes are.
+pub enum Input {
+    /// In hand: the chunk and the 32 KiB before it (empty at the start, or with -i).
+    Bytes { data: Bytes, dictionary: Bytes },
+    /// To be read by the slot (pull mode).
+    File(FileRange),
+}
 
 /// One chunk to compress.
 pub struct Job {
-    pub data: Bytes,
-    pub dictionary: Bytes,
+    pub input: Input,
     pub level: u32,
 }
 
-type Reply = oneshot::Sender<Result<ChunkOutput, EngineError>>;
+/// Why a job produced no output.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Read(#[from] RangeError),
+}
+
+type Reply = oneshot::Sender<Result<ChunkOutput, JobError>>;
 
 /// Why a job was not accepted.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +94,7 @@ impl EnginePool {
     pub fn try_submit(
         &self,
         job: Job,
-    ) -> Result<oneshot::Receiver<Result<ChunkOutput, EngineError>>, Submit> {
+    ) -> Result<oneshot::Receiver<Result<ChunkOutput, JobError>>, Submit> {
         let queue = self.queue.as_ref().ok_or(Submit::Closed)?;
         let (reply, result) = oneshot::channel();
         match queue.try_send((job, reply)) {
@@ -103,8 +122,16 @@ fn run_slot(rx: &Receiver<(Job, Reply)>) {
         if reply.is_closed() {
             continue;
         }
-        let _ = reply.send(compress_chunk(&job.data, &job.dictionary, job.level));
+        let _ = reply.send(run_job(job));
     }
+}
+
+fn run_job(job: Job) -> Result<ChunkOutput, JobError> {
+    let (dictionary, data) = match job.input {
+        Input::Bytes { data, dictionary } => (dictionary, data),
+        Input::File(range) => range.read()?,
+    };
+    Ok(compress_chunk(&data, &dictionary, job.level)?)
 }
 
 #[cfg(test)]
@@ -113,9 +140,12 @@ mod tests {
     use crate::engine::compress_chunk;
 
     fn job(n: usize, level: u32) -> Job {
+        bytes_job(Bytes::from(vec![b'z'; n]), Bytes::new(), level)
+    }
+
+    fn bytes_job(data: Bytes, dictionary: Bytes, level: u32) -> Job {
         Job {
-            data: Bytes::from(vec![b'z'; n]),
-            dictionary: Bytes::new(),
+            input: Input::Bytes { data, dictionary },
             level,
         }
     }
@@ -140,11 +170,7 @@ mod tests {
         // first job (tens of milliseconds of deflate) is still running when the bound
         // is reached.
         let data = Bytes::from(vec![b'z'; 32 << 20]);
-        let big = || Job {
-            data: data.clone(),
-            dictionary: Bytes::new(),
-            level: 9,
-        };
+        let big = || bytes_job(data.clone(), Bytes::new(), 9);
         // One running, one queued; keep submitting until the bound shows.
         let mut held = Vec::new();
         let mut busy = false;
@@ -192,19 +218,13 @@ mod tests {
         let expected = compress_chunk(&chunk, &dictionary, 6).unwrap();
         let pool = EnginePool::new(1, 4).unwrap();
         let other = pool
-            .try_submit(Job {
-                data: Bytes::from(words(131_072, 1064)),
-                dictionary: Bytes::new(),
-                level: 6,
-            })
+            .try_submit(bytes_job(
+                Bytes::from(words(131_072, 1064)),
+                Bytes::new(),
+                6,
+            ))
             .unwrap();
-        let again = pool
-            .try_submit(Job {
-                data: chunk,
-                dictionary,
-                level: 6,
-            })
-            .unwrap();
+        let again = pool.try_submit(bytes_job(chunk, dictionary, 6)).unwrap();
         other.blocking_recv().unwrap().unwrap();
         assert_eq!(again.blocking_recv().unwrap().unwrap(), expected);
     }
@@ -220,12 +240,43 @@ mod tests {
     }
 
     #[test]
+    fn a_file_range_compresses_as_the_same_bytes_in_hand() {
+        let all = words(400_000, 64);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &all).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let range = FileRange {
+            path,
+            name: "f".into(),
+            offset: 131_072,
+            length: 131_072,
+            dictionary: true,
+            size: meta.len(),
+            mtime_ns: crate::range::mtime_ns(&meta),
+        };
+        let pool = EnginePool::new(1, 1).unwrap();
+        let out = pool
+            .try_submit(Job {
+                input: Input::File(range),
+                level: 6,
+            })
+            .unwrap()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        let expected =
+            compress_chunk(&all[131_072..262_144], &all[131_072 - 32_768..131_072], 6).unwrap();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
     fn bad_level_is_an_error_not_a_panic() {
         let pool = EnginePool::new(1, 1).unwrap();
         let r = pool.try_submit(job(10, 42)).unwrap();
         assert!(matches!(
             r.blocking_recv().unwrap(),
-            Err(EngineError::Level(42))
+            Err(JobError::Engine(EngineError::Level(42)))
         ));
     }
 }

@@ -6,6 +6,7 @@
 //! default would refuse big chunks; no limit at all would let one peer exhaust memory).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -13,16 +14,19 @@ use std::time::Instant;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
-use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse};
+use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse, RangeRef};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
+use crate::INPUT_ERROR;
 use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
 use crate::hooks::Hooks;
 use crate::limits::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit};
-use crate::pool::{EnginePool, Job, Submit};
+use crate::pool::{EnginePool, Input, Job, JobError, Submit};
+use crate::range::FileRange;
+use crate::root::{Root, RootError};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -32,12 +36,29 @@ pub struct WorkerConfig {
     pub queue_depth: usize,
     /// Largest chunk accepted, in bytes.
     pub max_chunk: u64,
+    /// Where pull requests' files are (`--root`); None: pull requests are refused.
+    pub root: Option<PathBuf>,
+}
+
+fn input_error(status: Status) -> Status {
+    let mut status = status;
+    status.metadata_mut().insert(
+        INPUT_ERROR,
+        tonic::metadata::MetadataValue::from_static("1"),
+    );
+    status
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot start compression threads: {0}")]
     Threads(std::io::Error),
+    #[error("--root {}: {source}", .dir.display())]
+    Root {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -45,6 +66,7 @@ pub enum ServeError {
 pub struct WorkerService<H> {
     pool: EnginePool,
     config: WorkerConfig,
+    root: Option<Root>,
     hooks: H,
     /// Compress calls being handled, for the drain report at shutdown.
     in_flight: Arc<AtomicUsize>,
@@ -54,18 +76,27 @@ pub struct WorkerService<H> {
 
 impl<H: Hooks> WorkerService<H> {
     pub fn new(config: WorkerConfig, hooks: H) -> Result<Self, ServeError> {
+        let root = match &config.root {
+            Some(dir) => Some(Root::new(dir).map_err(|source| ServeError::Root {
+                dir: dir.clone(),
+                source,
+            })?),
+            None => None,
+        };
         let pool =
             EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
         Ok(WorkerService {
             pool,
             config,
+            root,
             hooks,
             in_flight: Arc::new(AtomicUsize::new(0)),
             calls: AtomicU64::new(0),
         })
     }
 
-    fn validate(&self, req: &CompressRequest) -> Result<Bytes, Status> {
+    /// Checks a request against the limits and turns it into a job's input.
+    fn validate(&self, req: &CompressRequest) -> Result<Input, Status> {
         if req.level > MAX_LEVEL {
             return Err(Status::invalid_argument(format!(
                 "compression level {} is out of range 0-{MAX_LEVEL}",
@@ -83,23 +114,57 @@ impl<H: Hooks> WorkerService<H> {
                 "independent chunks must not carry a dictionary",
             ));
         }
-        let data = match &req.source {
-            Some(Source::Data(data)) => data.clone(),
-            Some(Source::Range(_)) => {
-                return Err(Status::unimplemented(
-                    "this worker does not read ranges itself (pull mode); send the chunk bytes",
-                ));
-            }
+        let length = match &req.source {
+            Some(Source::Data(data)) => data.len() as u64,
+            Some(Source::Range(range)) => range.length,
             None => return Err(Status::invalid_argument("request carries no chunk")),
         };
-        if data.len() as u64 > self.config.max_chunk {
+        if length > self.config.max_chunk {
             return Err(Status::invalid_argument(format!(
-                "chunk of {} bytes exceeds this worker's limit of {} bytes (gzfleet-worker --max-chunk)",
-                data.len(),
+                "chunk of {length} bytes exceeds this worker's limit of {} bytes (gzfleet-worker --max-chunk)",
                 self.config.max_chunk
             )));
         }
-        Ok(data)
+        match &req.source {
+            Some(Source::Range(range)) => self.file_range(range, req),
+            Some(Source::Data(data)) => Ok(Input::Bytes {
+                data: data.clone(),
+                dictionary: req.dictionary.clone(),
+            }),
+            None => unreachable!("refused above"),
+        }
+    }
+
+    /// A pull request's file, resolved strictly inside the root.
+    fn file_range(&self, range: &RangeRef, req: &CompressRequest) -> Result<Input, Status> {
+        let Some(root) = &self.root else {
+            return Err(Status::unimplemented(
+                "this worker reads no files (pull mode): start it with --root DIR",
+            ));
+        };
+        if !req.dictionary.is_empty() {
+            return Err(Status::invalid_argument(
+                "a pull request carries no dictionary: the worker reads it",
+            ));
+        }
+        let path = root.resolve(&range.path).map_err(|e| {
+            input_error(match e {
+                RootError::Absolute(_) | RootError::Climbs(_) => {
+                    Status::invalid_argument(e.to_string())
+                }
+                RootError::Escapes(_) => Status::permission_denied(e.to_string()),
+                RootError::Unreadable { .. } => Status::failed_precondition(e.to_string()),
+            })
+        })?;
+        Ok(Input::File(FileRange {
+            path,
+            name: range.path.clone(),
+            offset: range.offset,
+            length: range.length,
+            dictionary: !req.independent,
+            size: range.size,
+            mtime_ns: range.mtime_ns,
+        }))
     }
 }
 
@@ -120,14 +185,13 @@ impl<H: Hooks> Worker for WorkerService<H> {
         request: Request<CompressRequest>,
     ) -> Result<Response<CompressResponse>, Status> {
         let req = request.into_inner();
-        let data = self.validate(&req)?;
+        let input = self.validate(&req)?;
         let _counted = InFlight::enter(&self.in_flight);
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
         self.hooks.before(call).await;
         let job = Job {
-            data,
-            dictionary: req.dictionary,
+            input,
             level: req.level,
         };
         let pending = self.pool.try_submit(job).map_err(|e| match e {
@@ -141,7 +205,10 @@ impl<H: Hooks> Worker for WorkerService<H> {
         let out = pending
             .await
             .map_err(|_| Status::internal("compression thread ended unexpectedly"))?
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| match e {
+                JobError::Read(e) => input_error(Status::failed_precondition(e.to_string())),
+                JobError::Engine(e) => Status::internal(e.to_string()),
+            })?;
         let mut response = CompressResponse {
             deflate: Bytes::from(out.deflate),
             crc32: out.crc32,
@@ -245,6 +312,7 @@ mod tests {
                 slots: 1,
                 queue_depth: 1,
                 max_chunk,
+                root: None,
             },
             NoHooks,
         )
@@ -297,5 +365,82 @@ mod tests {
         range.source = Some(Source::Range(Default::default()));
         let err = svc.compress(Request::new(range)).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unimplemented);
+    }
+
+    fn pull(path: &str, size: u64, mtime_ns: i64) -> CompressRequest {
+        CompressRequest {
+            level: 6,
+            source: Some(Source::Range(RangeRef {
+                path: path.into(),
+                offset: 0,
+                length: size.min(1000),
+                size,
+                mtime_ns,
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn pull_requests_read_inside_the_root_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("data"), vec![b'a'; 5000]).unwrap();
+        std::fs::write(dir.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("out")).unwrap();
+        let meta = std::fs::metadata(root.join("data")).unwrap();
+        let svc = WorkerService::new(
+            WorkerConfig {
+                slots: 1,
+                queue_depth: 1,
+                max_chunk: 1 << 20,
+                root: Some(root),
+            },
+            NoHooks,
+        )
+        .unwrap();
+        let mtime = crate::range::mtime_ns(&meta);
+        let ok = svc
+            .compress(Request::new(pull("data", 5000, mtime)))
+            .await
+            .unwrap();
+        assert_eq!(ok.get_ref().input_length, 1000);
+        for (req, code, says) in [
+            (
+                pull("/etc/passwd", 1, 0),
+                tonic::Code::InvalidArgument,
+                "an absolute path",
+            ),
+            (
+                pull("../secret", 1, 0),
+                tonic::Code::InvalidArgument,
+                "climbs out",
+            ),
+            (
+                pull("out", 1, 0),
+                tonic::Code::PermissionDenied,
+                "leads out of this worker's --root",
+            ),
+            (
+                pull("missing", 1, 0),
+                tonic::Code::FailedPrecondition,
+                "missing: not readable",
+            ),
+            (
+                pull("data", 5001, mtime),
+                tonic::Code::FailedPrecondition,
+                "changed, or differs",
+            ),
+        ] {
+            let err = svc.compress(Request::new(req)).await.unwrap_err();
+            assert_eq!(err.code(), code, "{}", err.message());
+            assert!(err.message().contains(says), "{}", err.message());
+            assert!(
+                err.metadata().get(INPUT_ERROR).is_some(),
+                "{}",
+                err.message()
+            );
+        }
     }
 }

@@ -5,12 +5,25 @@
 use flate2::{Decompress, FlushDecompress, Status};
 use gzfleet_worker::engine::engine_id;
 
-use super::chunker::Chunk;
+use super::chunker::{Chunk, Payload};
 use crate::fleet::{Answer, AttemptError};
 
 const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-pub(crate) fn answer(chunk: &Chunk, answer: Answer, verify: bool) -> Result<Answer, AttemptError> {
+/// How far answers are checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checks {
+    /// --verify: inflate every answer and compare it with the input.
+    pub verify: bool,
+    /// No dictionary was used (-i): what --verify primes the inflater with.
+    pub independent: bool,
+}
+
+pub(crate) fn answer(
+    chunk: &Chunk,
+    answer: Answer,
+    checks: Checks,
+) -> Result<Answer, AttemptError> {
     if answer.engine != engine_id() {
         return Err(AttemptError::Wrong(format!(
             "produced by engine '{}', not '{}'",
@@ -18,16 +31,16 @@ pub(crate) fn answer(chunk: &Chunk, answer: Answer, verify: bool) -> Result<Answ
             engine_id()
         )));
     }
-    if answer.input_len != chunk.data.len() as u64 {
+    if answer.input_len != chunk.len {
         return Err(AttemptError::Wrong(format!(
             "covers {} bytes but chunk {} has {}",
-            answer.input_len,
-            chunk.index,
-            chunk.data.len()
+            answer.input_len, chunk.index, chunk.len
         )));
     }
-    if let Some(crc) = chunk.crc32
-        && answer.crc32 != crc
+    if let Payload::Bytes {
+        crc32: Some(crc), ..
+    } = &chunk.payload
+        && answer.crc32 != *crc
     {
         return Err(AttemptError::Wrong(format!(
             "CRC-32 {:08x} for chunk {}, whose CRC-32 is {crc:08x}",
@@ -40,12 +53,32 @@ pub(crate) fn answer(chunk: &Chunk, answer: Answer, verify: bool) -> Result<Answ
             chunk.index
         )));
     }
-    if verify {
-        inflates_to(&answer.deflate, &chunk.dictionary, &chunk.data).map_err(|why| {
-            AttemptError::Wrong(format!("chunk {} failed --verify: {why}", chunk.index))
-        })?;
+    if checks.verify {
+        verify(chunk, &answer, checks.independent)?;
     }
     Ok(answer)
+}
+
+/// --verify: the input read (in pull mode, read here again), its CRC compared, and
+/// the answer inflated and compared with it byte for byte.
+fn verify(chunk: &Chunk, answer: &Answer, independent: bool) -> Result<(), AttemptError> {
+    let (dictionary, data) = match &chunk.payload {
+        Payload::Bytes {
+            data, dictionary, ..
+        } => (dictionary.clone(), data.clone()),
+        Payload::Shared(file) => file
+            .read(chunk, !independent)
+            .map_err(|e| AttemptError::Input(format!("cannot read it here to verify: {e}")))?,
+    };
+    let failed =
+        |why: String| AttemptError::Wrong(format!("chunk {} failed --verify: {why}", chunk.index));
+    if crc32fast::hash(&data) != answer.crc32 {
+        return Err(failed(format!(
+            "CRC-32 {:08x} is not the input's",
+            answer.crc32
+        )));
+    }
+    inflates_to(&answer.deflate, &dictionary, &data).map_err(failed)
 }
 
 /// Inflates `deflate` primed with `dictionary` and compares it with `expected`.
@@ -88,14 +121,36 @@ mod tests {
             seq: 3,
             index: 3,
             offset: 0,
-            data: Bytes::copy_from_slice(data),
-            dictionary: Bytes::copy_from_slice(dict),
-            crc32: crc.then(|| crc32fast::hash(data)),
+            len: data.len() as u64,
+            payload: Payload::Bytes {
+                data: Bytes::copy_from_slice(data),
+                dictionary: Bytes::copy_from_slice(dict),
+                crc32: crc.then(|| crc32fast::hash(data)),
+            },
         }
     }
 
+    fn bytes(c: &Chunk) -> (&[u8], &[u8]) {
+        match &c.payload {
+            Payload::Bytes {
+                data, dictionary, ..
+            } => (data, dictionary),
+            Payload::Shared(_) => unreachable!(),
+        }
+    }
+
+    const LIGHT: Checks = Checks {
+        verify: false,
+        independent: false,
+    };
+    const FULL: Checks = Checks {
+        verify: true,
+        independent: false,
+    };
+
     fn honest(c: &Chunk) -> Answer {
-        let out = compress_chunk(&c.data, &c.dictionary, 6).unwrap();
+        let (data, dictionary) = bytes(c);
+        let out = compress_chunk(data, dictionary, 6).unwrap();
         Answer {
             deflate: out.deflate.into(),
             crc32: out.crc32,
@@ -107,8 +162,8 @@ mod tests {
     #[test]
     fn honest_answers_pass_with_and_without_verify() {
         let c = chunk(b"hello hello hello world", b"hello ", true);
-        assert!(answer(&c, honest(&c), false).is_ok());
-        assert!(answer(&c, honest(&c), true).is_ok());
+        assert!(answer(&c, honest(&c), LIGHT).is_ok());
+        assert!(answer(&c, honest(&c), FULL).is_ok());
     }
 
     #[test]
@@ -124,7 +179,7 @@ mod tests {
         truncated.deflate = truncated.deflate.slice(..truncated.deflate.len() - 1);
         for bad in [wrong_crc, wrong_len, wrong_engine, truncated] {
             assert!(matches!(
-                answer(&c, bad, false),
+                answer(&c, bad, LIGHT),
                 Err(AttemptError::Wrong(_))
             ));
         }
@@ -136,10 +191,10 @@ mod tests {
         let mut forged = honest(&c);
         forged.deflate = compress_chunk(&[0u8; 5000], &[], 1).unwrap().deflate.into();
         assert!(
-            answer(&c, forged.clone(), false).is_ok(),
+            answer(&c, forged.clone(), LIGHT).is_ok(),
             "only --verify can see this"
         );
-        let err = answer(&c, forged, true).unwrap_err();
+        let err = answer(&c, forged, FULL).unwrap_err();
         assert!(err.to_string().contains("--verify"), "{err}");
     }
 
@@ -147,9 +202,8 @@ mod tests {
     fn verify_needs_the_dictionary() {
         let dict = b"a dictionary with words in it ".repeat(20);
         let c = chunk(&dict[5..300], &dict, false);
-        assert!(answer(&c, honest(&c), true).is_ok());
-        let mut unprimed = c.clone();
-        unprimed.dictionary = Bytes::new();
-        assert!(answer(&unprimed, honest(&c), true).is_err());
+        assert!(answer(&c, honest(&c), FULL).is_ok());
+        let unprimed = chunk(&dict[5..300], b"", false);
+        assert!(answer(&unprimed, honest(&c), FULL).is_err());
     }
 }

@@ -6,10 +6,13 @@
 
 use std::io::{self, Read};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use gzfleet_worker::engine::MAX_DICTIONARY;
 
 use super::plan::Encoding;
+use super::pull::SharedFile;
 use super::resume::Start;
 
 /// One piece of an input, ready to compress anywhere.
@@ -20,18 +23,31 @@ pub(crate) struct Chunk {
     /// Its place in its file, and its first byte's.
     pub index: u64,
     pub offset: u64,
-    pub data: Bytes,
-    /// Empty for the first chunk and in independent mode.
-    pub dictionary: Bytes,
-    /// The coordinator's own CRC of `data`, computed when a worker's answer is to be
-    /// checked against it.
-    pub crc32: Option<u32>,
+    /// Bytes of input it covers.
+    pub len: u64,
+    pub payload: Payload,
+}
+
+/// Where a chunk's bytes are.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    /// Push: in hand.
+    Bytes {
+        data: Bytes,
+        /// The 32 KiB before it; empty for the first chunk and in independent mode.
+        dictionary: Bytes,
+        /// The coordinator's own CRC of `data`, when answers come from other
+        /// processes and are checked against it.
+        crc32: Option<u32>,
+    },
+    /// Pull: workers read it, and the 32 KiB before it, from storage they share.
+    Shared(Arc<SharedFile>),
 }
 
 impl Chunk {
-    /// Bytes of input it holds.
+    /// Bytes of input it covers, as a size in memory.
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.len as usize
     }
 }
 
@@ -87,12 +103,15 @@ impl Chunker {
             seq,
             index: self.next_index,
             offset: self.offset,
-            crc32: self.compute_crc.then(|| crc32fast::hash(&data)),
-            data,
-            dictionary,
+            len: data.len() as u64,
+            payload: Payload::Bytes {
+                crc32: self.compute_crc.then(|| crc32fast::hash(&data)),
+                data,
+                dictionary,
+            },
         };
         self.next_index += 1;
-        self.offset += chunk.data.len() as u64;
+        self.offset += chunk.len;
         Ok(Some(chunk))
     }
 }
@@ -143,12 +162,21 @@ mod tests {
             assert_eq!(c.index, i as u64);
             assert_eq!(c.seq, i as u64 + 1);
             assert_eq!(c.offset, start as u64);
-            assert_eq!(&c.data[..], &data[start..(start + 65536).min(data.len())]);
+            let Payload::Bytes {
+                data: bytes,
+                dictionary,
+                crc32,
+            } = &c.payload
+            else {
+                panic!("a chunk read is in hand")
+            };
+            assert_eq!(&bytes[..], &data[start..(start + 65536).min(data.len())]);
+            assert_eq!(c.len, bytes.len() as u64);
             assert_eq!(
-                &c.dictionary[..],
+                &dictionary[..],
                 &data[start.saturating_sub(MAX_DICTIONARY)..start]
             );
-            assert_eq!(c.crc32, Some(crc32fast::hash(&c.data)));
+            assert_eq!(*crc32, Some(crc32fast::hash(bytes)));
         }
     }
 
@@ -160,11 +188,10 @@ mod tests {
             false,
         ));
         assert_eq!(chunks.len(), 3);
-        assert!(
-            chunks
-                .iter()
-                .all(|c| c.dictionary.is_empty() && c.crc32.is_none())
-        );
+        assert!(chunks.iter().all(|c| matches!(
+            &c.payload,
+            Payload::Bytes { dictionary, crc32: None, .. } if dictionary.is_empty()
+        )));
     }
 
     #[test]

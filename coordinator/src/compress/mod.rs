@@ -23,6 +23,7 @@ pub(crate) mod journal;
 pub(crate) mod order;
 pub(crate) mod output;
 pub(crate) mod plan;
+pub(crate) mod pull;
 pub(crate) mod resume;
 pub(crate) mod stream;
 pub(crate) mod walk;

@@ -63,6 +63,11 @@ impl Writer<'_> {
                 match ready {
                     Ready::Chunk(c) => self.chunk(&mut current, c, &mut written)?,
                     Ready::Marker { marker, .. } => self.marker(&mut current, marker, &mut written),
+                    // The input of a chunk no worker could read: it fails like an
+                    // input that could not be read to its end.
+                    Ready::Lost { error, .. } => {
+                        self.marker(&mut current, Marker::Failed(error), &mut written)
+                    }
                 }
                 written.next += 1;
                 self.window.advance(written.next);
@@ -127,10 +132,13 @@ impl Writer<'_> {
                     }
                 }
             }
-            Marker::Failed(e) => match current.take() {
-                Some(open) => self.failed(open.job.output.abandon(e), written),
-                None => self.failed(e, written),
-            },
+            // With nothing open the input failed already (a chunk lost, a write that
+            // failed): said once is enough.
+            Marker::Failed(e) => {
+                if let Some(open) = current.take() {
+                    self.failed(open.job.output.abandon(e), written);
+                }
+            }
             Marker::Skipped(e) => self.failed(e, written),
         }
     }

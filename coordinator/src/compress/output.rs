@@ -177,6 +177,10 @@ impl Output {
         let Output::File(mut f) = self else {
             return error;
         };
+        if error.invalidates_progress() {
+            f.discard();
+            return error;
+        }
         match f.abandon() {
             Some(partial) => Error::Kept {
                 error: Box::new(error),
@@ -235,6 +239,14 @@ impl JournaledFile {
         file.discard();
         let _ = fs::remove_file(&self.journal_path);
         None
+    }
+
+    /// Removes the partial file and its journal, whatever they hold.
+    fn discard(&mut self) {
+        if let Some(file) = self.file.take() {
+            file.discard();
+            let _ = fs::remove_file(&self.journal_path);
+        }
     }
 
     /// Puts the finished file in place and removes the journal.

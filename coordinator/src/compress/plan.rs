@@ -6,6 +6,7 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gzfleet_worker::engine::engine_id;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::dispatch::DispatchConfig;
 use super::input::Input;
 use super::journal::JobIdentity;
+use super::pull::{SharedFile, SharedRoot};
 use super::walk::Named;
 use crate::cli::CompressArgs;
 use crate::error::{Error, Place};
@@ -74,6 +76,8 @@ pub(crate) struct Plan {
     pub fleet: FleetPlan,
     pub dispatch: DispatchConfig,
     pub stats_json: Option<PathBuf>,
+    /// Pull mode: workers read the inputs from below this root.
+    pub pull: Option<SharedRoot>,
 }
 
 /// Where one job's output goes.
@@ -92,6 +96,8 @@ pub(crate) struct JobPlan {
     /// What a journal must match for --resume; None when the job cannot be resumed
     /// (stdin, a pipe, output to stdout).
     pub identity: Option<JobIdentity>,
+    /// Pull mode: the input as workers find it.
+    pub shared: Option<Arc<SharedFile>>,
 }
 
 impl Plan {
@@ -120,6 +126,15 @@ impl Plan {
         };
         let discovery =
             Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
+        let pull = match &args.shared_root {
+            Some(_) if discovery.is_empty() => {
+                return Err(Error::Usage(
+                    "--pull needs workers to read the inputs: name them with --workers".into(),
+                ));
+            }
+            Some(dir) => Some(SharedRoot::new(dir)?),
+            None => None,
+        };
         let fleet = if discovery.is_empty() {
             let threads = args
                 .processes
@@ -150,6 +165,7 @@ impl Plan {
                 verify: args.verify,
             },
             stats_json: args.stats_json.clone(),
+            pull,
         })
     }
 
@@ -159,6 +175,15 @@ impl Plan {
         let renames = matches!(self.target, Target::Beside | Target::Dir(_));
         let input = Input::open(&named.path, self.force, renames)?;
         let destination = self.destination(&input, &named.below)?;
+        let shared = match (&self.pull, &input) {
+            (None, _) => None,
+            (Some(root), Input::File { path, meta, .. }) => Some(root.file(path, meta)?),
+            (Some(_), Input::Stdin) => {
+                return Err(Error::Usage(
+                    "stdin cannot be pulled: workers read files; drop --pull".into(),
+                ));
+            }
+        };
         let header = self.header(&input).encode();
         let identity = match (&input, &destination) {
             // Only a regular file can be read again from the middle.
@@ -183,6 +208,7 @@ impl Plan {
             destination,
             header,
             identity,
+            shared,
         })
     }
 

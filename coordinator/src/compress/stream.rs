@@ -16,6 +16,7 @@ use super::chunker::{Chunk, Chunker};
 use super::input::InputReader;
 use super::output::Output;
 use super::plan::{JobPlan, Plan};
+use super::pull::Ranges;
 use super::resume::{self, Start};
 use super::walk::Named;
 use super::window::Window;
@@ -87,8 +88,17 @@ fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
                 false => return,
             },
         };
-        let mut chunker =
-            Chunker::new(reader.reader, &run.plan.encoding, run.chunk_crcs).resume_at(&job.start);
+        let mut cutter = match &job.plan.shared {
+            Some(file) => Cutter::Pull(Ranges::new(
+                Arc::clone(file),
+                run.plan.encoding.block,
+                &job.start,
+            )),
+            None => Cutter::Read(
+                Chunker::new(reader.reader, &run.plan.encoding, run.chunk_crcs)
+                    .resume_at(&job.start),
+            ),
+        };
         if !out.marker(Marker::Begin(job)) {
             return;
         }
@@ -96,7 +106,7 @@ fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
             if !window.admit(out.seq) {
                 return;
             }
-            let sent = match chunker.next_chunk(out.seq) {
+            let sent = match cutter.next_chunk(out.seq) {
                 Ok(Some(chunk)) => out.chunk(chunk),
                 Ok(None) => {
                     if !out.marker(Marker::End) {
@@ -115,6 +125,22 @@ fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
             if !sent {
                 return;
             }
+        }
+    }
+}
+
+/// How an input becomes chunks: read here, or (pull mode) cut by size for workers to
+/// read.
+enum Cutter {
+    Read(Chunker),
+    Pull(Ranges),
+}
+
+impl Cutter {
+    fn next_chunk(&mut self, seq: u64) -> std::io::Result<Option<Chunk>> {
+        match self {
+            Cutter::Read(chunker) => chunker.next_chunk(seq),
+            Cutter::Pull(ranges) => Ok(ranges.next_chunk(seq)),
         }
     }
 }

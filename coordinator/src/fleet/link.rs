@@ -37,6 +37,10 @@ pub(crate) enum AttemptError {
     Wrong(String),
     /// The worker refuses requests of this kind (size limits, unsupported options).
     Rejected(String),
+    /// The worker could not read a pull request's input as the coordinator saw it
+    /// (changed, differs on its storage, unreadable there): the input's problem, not
+    /// the worker's.
+    Input(String),
     /// A local failure no retry can fix.
     Fatal(String),
 }
@@ -49,6 +53,7 @@ impl std::fmt::Display for AttemptError {
             AttemptError::Busy(m) => write!(f, "busy: {m}"),
             AttemptError::Wrong(m) => write!(f, "wrong answer: {m}"),
             AttemptError::Rejected(m) => write!(f, "refused: {m}"),
+            AttemptError::Input(m) => write!(f, "cannot read the input: {m}"),
             AttemptError::Fatal(m) => f.write_str(m),
         }
     }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gzfleet_worker::engine::engine_id;
-use gzfleet_worker::pool::{EnginePool, Job, Submit};
+use gzfleet_worker::pool::{EnginePool, Input, Job, Submit};
 
 use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
+use crate::compress::chunker::Payload;
 use crate::compress::{Chunk, JobParams};
 
 pub(crate) struct LocalLink {
@@ -36,9 +37,21 @@ impl Link for LocalLink {
         job: &JobParams,
         _deadline: Duration,
     ) -> BoxFuture<Result<Answer, AttemptError>> {
+        let Payload::Bytes {
+            data, dictionary, ..
+        } = &chunk.payload
+        else {
+            // The plan refuses --pull without workers.
+            let e = AttemptError::Fatal(
+                "internal error: a pull chunk reached the embedded pool".into(),
+            );
+            return Box::pin(async move { Err(e) });
+        };
         let submitted = self.pool.try_submit(Job {
-            data: chunk.data.clone(),
-            dictionary: chunk.dictionary.clone(),
+            input: Input::Bytes {
+                data: data.clone(),
+                dictionary: dictionary.clone(),
+            },
             level: job.encoding.level,
         });
         Box::pin(async move {

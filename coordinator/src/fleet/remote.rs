@@ -9,9 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
-use gzfleet_proto::v1::{CompressRequest, InfoRequest};
+use gzfleet_proto::v1::{CompressRequest, InfoRequest, RangeRef};
+use gzfleet_worker::INPUT_ERROR;
 use gzfleet_worker::limits::{
     CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit,
 };
@@ -22,6 +24,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
+use crate::compress::chunker::Payload;
 use crate::compress::dispatch::policy::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use crate::compress::{Chunk, JobParams};
 
@@ -80,15 +83,30 @@ impl Link for GrpcLink {
         deadline: Duration,
     ) -> BoxFuture<Result<Answer, AttemptError>> {
         let mut client = self.client();
+        // Bytes clones share the chunk's buffer: no copy until the wire.
+        let (dictionary, source) = match &chunk.payload {
+            Payload::Bytes {
+                data, dictionary, ..
+            } => (dictionary.clone(), Source::Data(data.clone())),
+            Payload::Shared(file) => (
+                Bytes::new(),
+                Source::Range(RangeRef {
+                    path: file.path.clone(),
+                    offset: chunk.offset,
+                    length: chunk.len,
+                    size: file.size,
+                    mtime_ns: file.mtime_ns,
+                }),
+            ),
+        };
         let mut request = Request::new(CompressRequest {
             job_id: job.id.clone(),
             chunk_index: chunk.index,
             offset: chunk.offset,
             level: job.encoding.level,
             independent: job.encoding.independent,
-            // Bytes clones share the chunk's buffer: no copy until the wire.
-            dictionary: chunk.dictionary.clone(),
-            source: Some(Source::Data(chunk.data.clone())),
+            dictionary,
+            source: Some(source),
         });
         request.set_timeout(deadline);
         Box::pin(async move {
@@ -157,7 +175,9 @@ fn timed_out(status: &Status) -> bool {
                     .is_some_and(|e| e.is::<tonic::TimeoutExpired>())))
 }
 
-/// Sorts a failed call by what it says about the worker. Nothing here is a wrong
+/// Sorts a failed call by what it says about the worker. A status the worker marked
+/// as being about the input (a pull request's file changed, differs or cannot be read
+/// there) says nothing against the worker. Nothing here is a wrong
 /// answer: only an answer the coordinator checked and found wrong is (`check.rs`). An
 /// INTERNAL status is as likely an HTTP/2 error on the way (tonic reports
 /// INTERNAL_ERROR, PROTOCOL_ERROR and others so) as a worker's own failure, and a
@@ -165,6 +185,9 @@ fn timed_out(status: &Status) -> bool {
 /// down for now and is probed, never excluded for the rest of the job.
 fn classify(status: Status) -> AttemptError {
     let message = describe(&status);
+    if status.metadata().get(INPUT_ERROR).is_some() {
+        return AttemptError::Input(message);
+    }
     match status.code() {
         Code::ResourceExhausted => AttemptError::Busy(message),
         // The worker read the request and refuses its kind: no retry there can pass.
@@ -223,6 +246,21 @@ mod tests {
                 "{code:?} is not a worker going down"
             );
         }
+    }
+
+    #[test]
+    fn a_status_about_the_input_is_not_held_against_the_worker() {
+        let mut status = Status::failed_precondition("data.tar: changed, or differs");
+        status.metadata_mut().insert(
+            INPUT_ERROR,
+            tonic::metadata::MetadataValue::from_static("1"),
+        );
+        assert!(matches!(classify(status), AttemptError::Input(m) if m.contains("data.tar")));
+        // The same code from a proxy, without the mark, is no verdict on the input.
+        assert!(!matches!(
+            classify(Status::failed_precondition("x")),
+            AttemptError::Input(_)
+        ));
     }
 
     #[test]

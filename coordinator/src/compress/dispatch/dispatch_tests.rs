@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gzfleet_worker::engine::{compress_chunk, engine_id};
 
 use super::*;
-use crate::compress::chunker::Chunk;
+use crate::compress::chunker::{Chunk, Payload};
 use crate::compress::plan::Encoding;
 use crate::fleet::Link;
 use crate::fleet::link::BoxFuture;
@@ -92,7 +92,13 @@ impl Link for FakeLink {
                     Act::Hang => std::future::pending().await,
                     Act::Fail(e) => return Err(e),
                 }
-                let out = compress_chunk(&chunk.data, &chunk.dictionary, level).unwrap();
+                let Payload::Bytes {
+                    data, dictionary, ..
+                } = &chunk.payload
+                else {
+                    unreachable!("these tests push")
+                };
+                let out = compress_chunk(data, dictionary, level).unwrap();
                 fake.done.lock().unwrap().push(chunk.index);
                 Ok(Answer {
                     deflate: out.deflate.into(),
@@ -154,9 +160,12 @@ fn chunks_of(n: u64) -> UnboundedReceiver<Item> {
             seq: index,
             index,
             offset: index * 1000,
-            crc32: Some(crc32fast::hash(&data)),
-            dictionary: Bytes::new(),
-            data,
+            len: data.len() as u64,
+            payload: Payload::Bytes {
+                crc32: Some(crc32fast::hash(&data)),
+                dictionary: Bytes::new(),
+                data,
+            },
         };
         tx.send(Item::Chunk(chunk)).unwrap();
     }

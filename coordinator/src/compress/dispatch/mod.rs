@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
-use super::check;
+use super::check::{self, Checks};
 use super::plan::JobParams;
 use super::stream::{Item, Marker};
 use super::window::Window;
@@ -79,13 +79,18 @@ pub(crate) enum Ready {
         seq: u64,
         marker: Marker,
     },
+    /// A chunk no worker could read (pull mode): its input fails.
+    Lost {
+        seq: u64,
+        error: Error,
+    },
 }
 
 impl Ready {
     pub fn seq(&self) -> u64 {
         match self {
             Ready::Chunk(c) => c.seq,
-            Ready::Marker { seq, .. } => *seq,
+            Ready::Marker { seq, .. } | Ready::Lost { seq, .. } => *seq,
         }
     }
 }
@@ -271,17 +276,22 @@ impl<'a> Dispatcher<'a> {
         let chunk = Arc::clone(&self.tasks.get(seq).expect("just launched").chunk);
         let deadline = policy::deadline(worker_spb, self.latency.median(), chunk.len());
         let call = link.compress(Arc::clone(&chunk), &self.job, deadline);
-        let (verify, events, id) = (self.config.verify, self.events_tx.clone(), attempt.id);
+        let checks = Checks {
+            verify: self.config.verify,
+            independent: self.job.encoding.independent,
+        };
+        let (events, id) = (self.events_tx.clone(), attempt.id);
         let handle = tokio::spawn(async move {
             let started = tokio::time::Instant::now();
             let result = match call.await {
-                // --verify inflates a whole chunk: not on the thread that runs the RPCs.
-                Ok(answer) if verify => {
-                    tokio::task::spawn_blocking(move || check::answer(&chunk, answer, true))
+                // --verify inflates a whole chunk (and in pull mode reads it): not on
+                // the thread that runs the RPCs.
+                Ok(answer) if checks.verify => {
+                    tokio::task::spawn_blocking(move || check::answer(&chunk, answer, checks))
                         .await
                         .unwrap_or_else(|e| Err(AttemptError::Fatal(format!("verify failed: {e}"))))
                 }
-                Ok(answer) => check::answer(&chunk, answer, false),
+                Ok(answer) => check::answer(&chunk, answer, checks),
                 Err(e) => Err(e),
             };
             let _ = events.send(Event::Attempt {

@@ -127,7 +127,8 @@ impl Candidate {
 
 /// The worker for a chunk of `bytes` waiting to be sent, or None to keep it queued.
 ///
-/// Among workers with room: first one the chunk has not been tried on, then the one
+/// Among workers with room: first one the chunk has not been tried on (a retry waits
+/// for one while any is in rotation), then the one
 /// that would finish it soonest (an unmeasured worker counts as soonest, so it gets
 /// measured), then the one holding least. And the LATE rule (Zaharia et al.,
 /// "Improving MapReduce Performance in Heterogeneous Environments"): the chunk is not
@@ -136,6 +137,12 @@ impl Candidate {
 /// helps.
 pub(crate) fn choose(cands: &[Candidate], bytes: usize, tried: &[WorkerId]) -> Option<WorkerId> {
     let best = best_with_room(cands, bytes, tried, None)?;
+    // A retry waits for a worker it has not failed on rather than go back to one it
+    // has, as long as such a worker is in rotation.
+    let untried = |c: &&Candidate| c.available && !tried.contains(&c.id);
+    if tried.contains(&best.id) && cands.iter().any(|c| untried(&c)) {
+        return None;
+    }
     let Some(best_finish) = best.finish(bytes) else {
         return Some(best.id);
     };
@@ -182,6 +189,8 @@ fn best_with_room<'a>(
 /// What a failed attempt means for the worker that made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fate {
+    /// Nothing: the input was the problem (pull mode); the chunk tries another worker.
+    Stays,
     /// Its queue is full: pause sending there briefly. Backpressure, not a failure.
     Pause,
     /// Unreachable, silent or past its deadline: out of rotation, probed, and its other
@@ -203,6 +212,7 @@ pub(crate) fn judge(error: &AttemptError) -> (Fate, bool) {
         AttemptError::Down(_) | AttemptError::Timeout(_) => (Fate::Down, true),
         AttemptError::Wrong(_) => (Fate::Distrust, true),
         AttemptError::Rejected(_) => (Fate::Exclude, false),
+        AttemptError::Input(_) => (Fate::Stays, true),
         AttemptError::Fatal(_) => (Fate::JobFails, false),
     }
 }

@@ -94,9 +94,16 @@ fn the_next_chunk_goes_to_the_worker_with_most_room() {
 fn a_retry_prefers_a_worker_it_has_not_failed_on() {
     let cands = [worker(0, 1, 0, Some(10.0)), worker(1, 1, 1, Some(10.0))];
     assert_eq!(choose(&cands, MIB, &[id(0)]), Some(id(1)));
-    // ...but takes the one it failed on when nobody else has room.
+    // ...and waits for it rather than go back to the one it failed on...
     let full = [worker(0, 1, 0, Some(10.0)), worker(1, 1, 2, Some(10.0))];
-    assert_eq!(choose(&full, MIB, &[id(0)]), Some(id(0)));
+    assert_eq!(choose(&full, MIB, &[id(0)]), None);
+    // ...unless nobody else is in rotation.
+    let out = Candidate {
+        available: false,
+        room: false,
+        ..worker(1, 1, 0, Some(10.0))
+    };
+    assert_eq!(choose(&[full[0].clone(), out], MIB, &[id(0)]), Some(id(0)));
 }
 
 #[test]

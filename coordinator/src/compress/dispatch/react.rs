@@ -5,9 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use super::policy::{self, Fate, Stalled};
+use super::task;
 use super::task::{After, AttemptId, Setback};
 use super::{Compressed, Dispatcher, Event, Ready, now};
+use crate::compress::chunker::Payload;
 use crate::error::Error;
 use crate::fleet::{Answer, AttemptError, Change, Sample, WorkerId};
 
@@ -129,6 +133,8 @@ impl Dispatcher<'_> {
         self.end(&attempt);
         if fate != Fate::Pause {
             self.stats.failed_attempts += 1;
+        }
+        if !matches!(fate, Fate::Pause | Fate::Stays) {
             self.fleet.failed_attempt(worker);
         }
         match (fate, &error) {
@@ -147,17 +153,48 @@ impl Dispatcher<'_> {
                 let change = self.fleet.exclude(worker, error.to_string());
                 change.into_iter().for_each(|c| self.tell(c));
             }
-            (Fate::Pause, _) => {}
+            (Fate::Pause | Fate::Stays, _) => {}
         }
-        match after {
-            After::Exhausted { failures } => Err(Error::ChunkFailed {
+        match (after, error) {
+            (After::Exhausted { .. }, AttemptError::Input(why)) => self.lose(seq, &name, why),
+            (After::Exhausted { failures }, error) => Err(Error::ChunkFailed {
                 index,
                 attempts: failures,
                 worker: name,
                 reason: error.to_string(),
             }),
-            After::StillRunning | After::Requeued => Ok(()),
+            (After::StillRunning | After::Requeued, _) => Ok(()),
         }
+    }
+
+    /// No worker could read a pull chunk's input as this coordinator sees it: that
+    /// input fails (the writer abandons its output), and its other chunks still
+    /// waiting are dropped with it; the run goes on.
+    fn lose(&mut self, seq: u64, worker: &str, why: String) -> Result<(), Error> {
+        let Some(task) = self.tasks.remove(seq) else {
+            return Ok(());
+        };
+        let Payload::Shared(file) = &task.chunk.payload else {
+            return Err(Error::Fatal(format!("internal error: {worker}: {why}")));
+        };
+        let error = Error::Unreadable {
+            input: file.local.clone(),
+            reason: format!("{worker}: {why}"),
+            changed_here: file.changed_here(),
+        };
+        let send = |results: &tokio::sync::mpsc::UnboundedSender<Ready>, seq, error| {
+            results
+                .send(Ready::Lost { seq, error })
+                .map_err(|_| Error::Fatal("the writer stopped".into()))
+        };
+        send(&self.results, seq, error)?;
+        let same_file =
+            |t: &task::Task| matches!(&t.chunk.payload, Payload::Shared(f) if Arc::ptr_eq(f, file));
+        for other in self.tasks.remove_waiting(same_file) {
+            // The writer has failed the input already: these only keep its place.
+            send(&self.results, other.chunk.seq, Error::Interrupted)?;
+        }
+        Ok(())
     }
 
     /// What a failure means and whether it counts (the policy's verdict), with

@@ -238,6 +238,25 @@ impl TaskTable {
         (attempt, retry_of)
     }
 
+    /// Drops a task none of whose attempts runs (its input failed).
+    pub fn remove(&mut self, seq: u64) -> Option<Task> {
+        let waiting = self.tasks.get(&seq)?.waiting();
+        waiting.then(|| self.tasks.remove(&seq)).flatten()
+    }
+
+    /// Drops every waiting task `drop` picks (their input failed); returns them.
+    pub fn remove_waiting(&mut self, drop: impl Fn(&Task) -> bool) -> Vec<Task> {
+        let seqs: Vec<u64> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.waiting() && drop(t))
+            .map(|(seq, _)| *seq)
+            .collect();
+        seqs.iter()
+            .filter_map(|seq| self.tasks.remove(seq))
+            .collect()
+    }
+
     /// Attempt `id` answered and its answer passed the checks: the task is done.
     /// None when that attempt had already been called off.
     pub fn succeed(&mut self, seq: u64, id: AttemptId) -> Option<Done> {

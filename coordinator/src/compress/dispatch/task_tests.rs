@@ -1,6 +1,7 @@
 //! Every transition of the task state machine.
 
 use super::*;
+use crate::compress::chunker::Payload;
 use bytes::Bytes;
 
 fn id(n: u32) -> WorkerId {
@@ -12,9 +13,12 @@ fn chunk(index: u64) -> Arc<Chunk> {
         seq: index,
         index,
         offset: index * 10,
-        data: Bytes::from(vec![index as u8; 10]),
-        dictionary: Bytes::new(),
-        crc32: None,
+        len: 10,
+        payload: Payload::Bytes {
+            data: Bytes::from(vec![index as u8; 10]),
+            dictionary: Bytes::new(),
+            crc32: None,
+        },
     })
 }
 

@@ -1,0 +1,215 @@
+//! Pull mode: inputs on storage the workers share (`--pull --shared-root DIR`). The
+//! coordinator reads nothing: it cuts each input into ranges by its size and sends
+//! workers the path below DIR, where each worker finds it under its own `--root` and
+//! reads the range and the 32 KiB before it. Only compressed bytes cross the network.
+//!
+//! A worker refuses a file that is not the one the coordinator saw (size, mtime); the
+//! coordinator then tries the chunk elsewhere, and if no worker can read it, that input
+//! fails, named, saying whether it changed here too.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gzfleet_worker::range::{FileRange, RangeError, mtime_ns};
+
+use super::chunker::{Chunk, Payload};
+use super::resume::Start;
+use crate::error::Error;
+
+/// `--shared-root`: where inputs must be, as the coordinator sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedRoot {
+    /// Absolute, without `.` or `..` (not resolved through links: the workers resolve
+    /// links on their own mounts, under their own rules).
+    dir: PathBuf,
+}
+
+/// An input on shared storage: what workers are told, and where this coordinator
+/// reads it (for --verify and --resume).
+#[derive(Debug)]
+pub(crate) struct SharedFile {
+    /// Below the shared root, as workers find it below theirs.
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub local: PathBuf,
+}
+
+/// A path made absolute against the current folder, `.` and `..` folded away.
+fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    let mut out = std::env::current_dir()?;
+    if path.is_absolute() {
+        out = PathBuf::from("/");
+    }
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+impl SharedRoot {
+    pub fn new(dir: &Path) -> Result<SharedRoot, Error> {
+        let open_error = |source| Error::Open {
+            path: dir.to_path_buf(),
+            source,
+        };
+        if !fs::metadata(dir).map_err(open_error)?.is_dir() {
+            return Err(Error::Usage(format!(
+                "--shared-root {} is not a directory",
+                dir.display()
+            )));
+        }
+        Ok(SharedRoot {
+            dir: absolute(dir).map_err(open_error)?,
+        })
+    }
+
+    /// `input` as workers will find it; refused if it is not below the root or cannot
+    /// be named in a request.
+    pub fn file(&self, input: &Path, meta: &fs::Metadata) -> Result<Arc<SharedFile>, Error> {
+        let refused = |why: &str| {
+            Error::Refused(format!(
+                "{}: {why} -- ignored (pull mode reads inputs below --shared-root {})",
+                input.display(),
+                self.dir.display()
+            ))
+        };
+        if !meta.is_file() {
+            return Err(refused("not a regular file"));
+        }
+        let local = absolute(input).map_err(|source| Error::Open {
+            path: input.to_path_buf(),
+            source,
+        })?;
+        let below = local
+            .strip_prefix(&self.dir)
+            .map_err(|_| refused("not below the shared root"))?;
+        let path = below
+            .to_str()
+            .ok_or_else(|| refused("a name that is not UTF-8 cannot be sent to workers"))?;
+        Ok(Arc::new(SharedFile {
+            path: path.to_string(),
+            size: meta.len(),
+            mtime_ns: mtime_ns(meta),
+            local,
+        }))
+    }
+}
+
+impl SharedFile {
+    /// Whether the file here is no longer the one the run started with.
+    pub fn changed_here(&self) -> bool {
+        fs::metadata(&self.local).map_or(true, |m| {
+            m.len() != self.size || mtime_ns(&m) != self.mtime_ns
+        })
+    }
+
+    /// Reads a chunk and its dictionary here, as a worker would (for --verify).
+    pub fn read(&self, chunk: &Chunk, dictionary: bool) -> Result<(Bytes, Bytes), RangeError> {
+        FileRange {
+            path: self.local.clone(),
+            name: self.path.clone(),
+            offset: chunk.offset,
+            length: chunk.len,
+            dictionary,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+        }
+        .read()
+    }
+}
+
+/// Cuts a shared file into chunks by arithmetic alone: nothing is read.
+pub(crate) struct Ranges {
+    file: Arc<SharedFile>,
+    block: u64,
+    next_index: u64,
+    offset: u64,
+}
+
+impl Ranges {
+    pub fn new(file: Arc<SharedFile>, block: u64, start: &Start) -> Ranges {
+        Ranges {
+            file,
+            block,
+            next_index: start.index,
+            offset: start.offset,
+        }
+    }
+
+    /// The next chunk, which takes place `seq` in the run's stream; None at the end.
+    pub fn next_chunk(&mut self, seq: u64) -> Option<Chunk> {
+        let len = self.block.min(self.file.size.saturating_sub(self.offset));
+        if len == 0 {
+            return None;
+        }
+        let chunk = Chunk {
+            seq,
+            index: self.next_index,
+            offset: self.offset,
+            len,
+            payload: Payload::Shared(Arc::clone(&self.file)),
+        };
+        self.next_index += 1;
+        self.offset += len;
+        Some(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_named_below_the_root_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shared");
+        fs::create_dir_all(root.join("logs")).unwrap();
+        fs::write(root.join("logs/a.log"), b"abc").unwrap();
+        fs::write(dir.path().join("outside"), b"x").unwrap();
+        let shared = SharedRoot::new(&root).unwrap();
+        let meta = |p: &Path| fs::metadata(p).unwrap();
+        let inside = root.join("logs/../logs/./a.log");
+        let f = shared.file(&inside, &meta(&inside)).unwrap();
+        assert_eq!((f.path.as_str(), f.size), ("logs/a.log", 3));
+        let out = dir.path().join("outside");
+        let e = shared.file(&out, &meta(&out)).unwrap_err();
+        assert!(e.to_string().contains("not below the shared root"), "{e}");
+        let folder = root.join("logs");
+        assert!(shared.file(&folder, &meta(&folder)).is_err());
+    }
+
+    #[test]
+    fn ranges_cover_the_file_in_blocks_from_where_the_run_starts() {
+        let file = Arc::new(SharedFile {
+            path: "f".into(),
+            size: 2500,
+            mtime_ns: 0,
+            local: PathBuf::new(),
+        });
+        let mut r = Ranges::new(Arc::clone(&file), 1000, &Start::default());
+        let cut: Vec<(u64, u64, u64)> = std::iter::from_fn(|| r.next_chunk(0))
+            .map(|c| (c.index, c.offset, c.len))
+            .collect();
+        assert_eq!(cut, [(0, 0, 1000), (1, 1000, 1000), (2, 2000, 500)]);
+        let resumed = Start {
+            index: 2,
+            offset: 2000,
+            ..Start::default()
+        };
+        let mut r = Ranges::new(file, 1000, &resumed);
+        assert_eq!(
+            r.next_chunk(7).map(|c| (c.seq, c.index, c.len)),
+            Some((7, 2, 500))
+        );
+        assert!(r.next_chunk(8).is_none());
+    }
+}
