@@ -158,10 +158,11 @@ pub struct CompressArgs {
     /// Write statistics (sizes, time, retries, each worker's share) as JSON to PATH
     #[arg(long, value_name = "PATH", help_heading = "Cluster")]
     pub stats_json: Option<PathBuf>,
-    /// Pull mode: workers read each input themselves from storage they share, instead
-    /// of receiving its bytes; only compressed bytes cross the network. Needs
-    /// --shared-root, and workers started with --root on their mount of it
-    #[arg(long, requires = "shared_root", help_heading = "Shared storage")]
+    /// Pull mode: workers read each input themselves, instead of receiving its bytes;
+    /// only compressed bytes cross the network. Files need --shared-root and workers
+    /// started with --root on their mount of it; objects (s3://...) need workers
+    /// started with --read-objects and credentials of their own
+    #[arg(long, help_heading = "Shared storage")]
     pub pull: bool,
     /// With --pull: where the shared storage is mounted here; inputs must be below it,
     /// and workers are sent their paths relative to it

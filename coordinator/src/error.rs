@@ -6,14 +6,17 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use gzfleet_worker::objects::ObjectError;
+
 use crate::gzip::DecodeError;
 
-/// Where bytes came from or went: a file, or a standard stream.
+/// Where bytes came from or went: a file, an object, or a standard stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     Stdin,
     Stdout,
     Path(PathBuf),
+    Url(String),
 }
 
 impl fmt::Display for Place {
@@ -22,6 +25,7 @@ impl fmt::Display for Place {
             Place::Stdin => f.write_str("stdin"),
             Place::Stdout => f.write_str("stdout"),
             Place::Path(p) => write!(f, "{}", p.display()),
+            Place::Url(u) => f.write_str(u),
         }
     }
 }
@@ -38,6 +42,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// An object that cannot be reached or read.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
     /// Reading an input failed part way.
     #[error("{input}: read error: {}", io_message(.source))]
     Read {

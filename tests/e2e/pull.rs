@@ -229,13 +229,16 @@ fn an_input_that_changes_mid_job_fails_and_leaves_nothing_complete_looking() {
 fn pull_needs_workers_a_shared_root_and_inputs_below_it() {
     let v = Volume::new("pull-usage", &[("data", b"x")], 1);
     let outside = v.dir.file("outside", b"y");
-    let r = run(gzfleet().args(["compress", "--pull"]).arg(v.shared("data")));
-    assert_fails!(r, 1, "--shared-root");
     let root = v.dir.join("shared").display().to_string();
     let r = run(gzfleet()
         .args(["compress", "--pull", "--shared-root", &root])
         .arg(v.shared("data")));
     assert_fails!(r, 1, "--pull needs workers");
+    // Files need the shared root named (objects do not).
+    let r = run(gzfleet()
+        .args(["compress", "--pull", "--workers", &v.workers[0].addr])
+        .arg(v.shared("data")));
+    assert_fails!(r, 1, "--pull reads files below --shared-root DIR");
     let r = run(gzfleet().arg("compress").args(v.pull_args()).arg(&outside));
     assert_fails!(r, 1, "outside: not below the shared root -- ignored");
     // A worker without --root refuses pull requests, and is not used for them.
@@ -251,4 +254,45 @@ fn pull_needs_workers_a_shared_root_and_inputs_below_it() {
         ])
         .arg(v.shared("data")));
     assert_fails!(r, 1, "start it with --root DIR");
+}
+
+#[test]
+fn verify_in_pull_mode_reads_the_range_here_and_catches_a_liar() {
+    let data = text(2 << 20, 89);
+    let v = Volume::new("pull-verify", &[("data", &data)], 2);
+    let input = v.shared("data");
+    let reference = compress_file(&v.dir, &input, &["-b", "128K"]);
+    // A third copy, served by a worker that answers the right CRC over wrong bytes.
+    put(&v.dir.join("mount-liar").join("data"), &data);
+    let liar = Worker::start_faulty(&[
+        "--slots",
+        "1",
+        "--fault-corrupt-deflate-from",
+        "1",
+        "--root",
+        v.dir.join("mount-liar").to_str().unwrap(),
+    ]);
+    let stats = v.dir.join("stats.json");
+    let root = v.dir.join("shared").display().to_string();
+    let list = addrs(&[&liar, &v.workers[0], &v.workers[1]]);
+    let pulled = compress_file(
+        &v.dir,
+        &input,
+        &[
+            "-b",
+            "128K",
+            "--verify",
+            "--pull",
+            "--shared-root",
+            &root,
+            "--workers",
+            &list,
+            "--stats-json",
+            stats.to_str().unwrap(),
+        ],
+    );
+    assert!(pulled == reference, "a corrupt chunk was written");
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json_number(&json, "wrong_answers") >= 1, "{json}");
+    assert_eq!(worker_chunks(&json, &liar.addr), 0, "{json}");
 }

@@ -36,6 +36,12 @@ pub struct WorkerArgs {
     /// without --root, pull requests are refused.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Serve pull requests for objects (s3://bucket/key, https://...): read them with
+    /// this machine's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_DEFAULT_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP). Off by default: a worker
+    /// fetches nothing from the network for anyone who asks
+    #[arg(long)]
+    pub read_objects: bool,
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
@@ -68,6 +74,7 @@ impl WorkerArgs {
             queue_depth: self.queue.map(|q| q as usize).unwrap_or(2 * slots),
             max_chunk: self.max_chunk,
             root: self.root.clone(),
+            read_objects: self.read_objects,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod limits;
+pub mod objects;
 pub mod pool;
 pub mod range;
 pub mod root;
@@ -18,6 +19,8 @@ pub mod units;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod hooks;
+#[cfg(feature = "server")]
+mod pulls;
 #[cfg(feature = "server")]
 pub mod server;
 

@@ -14,19 +14,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
-use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse, RangeRef};
+use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::INPUT_ERROR;
 use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
 use crate::hooks::Hooks;
 use crate::limits::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
-use crate::range::FileRange;
-use crate::root::{Root, RootError};
+use crate::pulls::{Planned, Pulls, input_error};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -38,15 +36,8 @@ pub struct WorkerConfig {
     pub max_chunk: u64,
     /// Where pull requests' files are (`--root`); None: pull requests are refused.
     pub root: Option<PathBuf>,
-}
-
-fn input_error(status: Status) -> Status {
-    let mut status = status;
-    status.metadata_mut().insert(
-        INPUT_ERROR,
-        tonic::metadata::MetadataValue::from_static("1"),
-    );
-    status
+    /// Read objects pull requests name (`--read-objects`).
+    pub read_objects: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +57,7 @@ pub enum ServeError {
 pub struct WorkerService<H> {
     pool: EnginePool,
     config: WorkerConfig,
-    root: Option<Root>,
+    pulls: Pulls,
     hooks: H,
     /// Compress calls being handled, for the drain report at shutdown.
     in_flight: Arc<AtomicUsize>,
@@ -76,19 +67,21 @@ pub struct WorkerService<H> {
 
 impl<H: Hooks> WorkerService<H> {
     pub fn new(config: WorkerConfig, hooks: H) -> Result<Self, ServeError> {
-        let root = match &config.root {
-            Some(dir) => Some(Root::new(dir).map_err(|source| ServeError::Root {
-                dir: dir.clone(),
-                source,
-            })?),
-            None => None,
-        };
+        let pulls = Pulls::new(
+            config.root.as_deref(),
+            config.read_objects,
+            config.slots + config.queue_depth,
+        )
+        .map_err(|source| ServeError::Root {
+            dir: config.root.clone().unwrap_or_default(),
+            source,
+        })?;
         let pool =
             EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
         Ok(WorkerService {
             pool,
             config,
-            root,
+            pulls,
             hooks,
             in_flight: Arc::new(AtomicUsize::new(0)),
             calls: AtomicU64::new(0),
@@ -96,7 +89,7 @@ impl<H: Hooks> WorkerService<H> {
     }
 
     /// Checks a request against the limits and turns it into a job's input.
-    fn validate(&self, req: &CompressRequest) -> Result<Input, Status> {
+    fn validate(&self, req: &CompressRequest) -> Result<Planned, Status> {
         if req.level > MAX_LEVEL {
             return Err(Status::invalid_argument(format!(
                 "compression level {} is out of range 0-{MAX_LEVEL}",
@@ -126,45 +119,16 @@ impl<H: Hooks> WorkerService<H> {
             )));
         }
         match &req.source {
-            Some(Source::Range(range)) => self.file_range(range, req),
-            Some(Source::Data(data)) => Ok(Input::Bytes {
+            Some(Source::Range(_)) if !req.dictionary.is_empty() => Err(Status::invalid_argument(
+                "a pull request carries no dictionary: the worker reads it",
+            )),
+            Some(Source::Range(range)) => self.pulls.plan(range, req.independent),
+            Some(Source::Data(data)) => Ok(Planned::Ready(Input::Bytes {
                 data: data.clone(),
                 dictionary: req.dictionary.clone(),
-            }),
+            })),
             None => unreachable!("refused above"),
         }
-    }
-
-    /// A pull request's file, resolved strictly inside the root.
-    fn file_range(&self, range: &RangeRef, req: &CompressRequest) -> Result<Input, Status> {
-        let Some(root) = &self.root else {
-            return Err(Status::unimplemented(
-                "this worker reads no files (pull mode): start it with --root DIR",
-            ));
-        };
-        if !req.dictionary.is_empty() {
-            return Err(Status::invalid_argument(
-                "a pull request carries no dictionary: the worker reads it",
-            ));
-        }
-        let path = root.resolve(&range.path).map_err(|e| {
-            input_error(match e {
-                RootError::Absolute(_) | RootError::Climbs(_) => {
-                    Status::invalid_argument(e.to_string())
-                }
-                RootError::Escapes(_) => Status::permission_denied(e.to_string()),
-                RootError::Unreadable { .. } => Status::failed_precondition(e.to_string()),
-            })
-        })?;
-        Ok(Input::File(FileRange {
-            path,
-            name: range.path.clone(),
-            offset: range.offset,
-            length: range.length,
-            dictionary: !req.independent,
-            size: range.size,
-            mtime_ns: range.mtime_ns,
-        }))
     }
 }
 
@@ -185,11 +149,15 @@ impl<H: Hooks> Worker for WorkerService<H> {
         request: Request<CompressRequest>,
     ) -> Result<Response<CompressResponse>, Status> {
         let req = request.into_inner();
-        let input = self.validate(&req)?;
+        let planned = self.validate(&req)?;
         let _counted = InFlight::enter(&self.in_flight);
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
         self.hooks.before(call).await;
+        let input = match planned {
+            Planned::Ready(input) => input,
+            Planned::Object(read) => self.pulls.read(read).await?,
+        };
         let job = Job {
             input,
             level: req.level,
@@ -304,7 +272,9 @@ pub async fn termination_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::INPUT_ERROR;
     use crate::hooks::NoHooks;
+    use gzfleet_proto::v1::RangeRef;
 
     fn service(max_chunk: u64) -> WorkerService<NoHooks> {
         WorkerService::new(
@@ -313,6 +283,7 @@ mod tests {
                 queue_depth: 1,
                 max_chunk,
                 root: None,
+                read_objects: false,
             },
             NoHooks,
         )
@@ -376,6 +347,7 @@ mod tests {
                 length: size.min(1000),
                 size,
                 mtime_ns,
+                etag: String::new(),
             })),
             ..Default::default()
         }
@@ -396,6 +368,7 @@ mod tests {
                 queue_depth: 1,
                 max_chunk: 1 << 20,
                 root: Some(root),
+                read_objects: false,
             },
             NoHooks,
         )

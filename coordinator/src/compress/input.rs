@@ -6,6 +6,9 @@ use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use gzfleet_worker::objects::{Object, Version, is_object};
+
+use super::objects::{self, ObjectReader};
 use crate::error::{Error, Place};
 
 /// The input as the chunker reads it, with its name for read errors.
@@ -16,6 +19,11 @@ pub(crate) struct InputReader {
 
 pub(crate) enum Input {
     Stdin,
+    /// An object in a store, as the run found it.
+    Object {
+        object: Object,
+        version: Version,
+    },
     File {
         path: PathBuf,
         meta: Box<fs::Metadata>,
@@ -30,6 +38,10 @@ impl Input {
     pub fn open(name: &Path, force: bool, writes_beside: bool) -> Result<Input, Error> {
         if name == Path::new("-") {
             return Ok(Input::Stdin);
+        }
+        if let Some(url) = name.to_str().filter(|n| is_object(n)) {
+            let (object, version) = objects::open(url)?;
+            return Ok(Input::Object { object, version });
         }
         let open_error = |source| Error::Open {
             path: name.to_path_buf(),
@@ -65,6 +77,7 @@ impl Input {
     pub fn place(&self) -> Place {
         match self {
             Input::Stdin => Place::Stdin,
+            Input::Object { object, .. } => Place::Url(object.url.clone()),
             Input::File { path, .. } => Place::Path(path.clone()),
         }
     }
@@ -72,7 +85,7 @@ impl Input {
     pub fn metadata(&self) -> Option<&fs::Metadata> {
         match self {
             Input::File { meta, .. } => Some(meta),
-            Input::Stdin => None,
+            Input::Stdin | Input::Object { .. } => None,
         }
     }
 
@@ -82,6 +95,9 @@ impl Input {
         let place = self.place();
         let reader: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(std::io::stdin()),
+            Input::Object { object, version } => {
+                Box::new(ObjectReader::new(object.clone(), version.clone(), offset))
+            }
             Input::File { path, file, .. } => {
                 let mut f = file.take().ok_or_else(|| {
                     Error::Fatal(format!("internal error: {} read twice", path.display()))

@@ -20,6 +20,7 @@ pub(crate) mod dispatch;
 pub(crate) mod input;
 pub(crate) mod job;
 pub(crate) mod journal;
+pub(crate) mod objects;
 pub(crate) mod order;
 pub(crate) mod output;
 pub(crate) mod plan;

@@ -176,6 +176,7 @@ impl Writer<'_> {
             output: match &plan.destination {
                 Destination::Stdout => Place::Stdout.to_string(),
                 Destination::File(p) => p.display().to_string(),
+                Destination::Object(url) => url.clone(),
             },
             input_bytes: crc.len,
             output_bytes,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::journal::{Durable, JobIdentity, Journal};
+use super::objects::ObjectOutput;
 use crate::error::{Error, Place};
 use crate::gzip::StreamCrc;
 use crate::partial::{PartialFile, with_suffix};
@@ -21,7 +22,7 @@ pub(crate) fn journal_path(target: &Path) -> PathBuf {
 
 pub(crate) use crate::partial::partial_path;
 
-/// Compressed output: stdout, or a partial file with its resume journal.
+/// Compressed output: stdout, a partial file with its resume journal, or an object.
 pub(crate) enum Output {
     /// Several inputs may go to stdout one after another, each set up before the one
     /// before it is written: the header waits (`pending`) until this one's turn.
@@ -30,6 +31,7 @@ pub(crate) enum Output {
         pending: Vec<u8>,
     },
     File(Box<JournaledFile>),
+    Object(Box<ObjectOutput>),
 }
 
 /// A partial file and its journal. Dropped before it was finished or abandoned (a run
@@ -53,6 +55,11 @@ impl Output {
             written: 0,
             pending: header.to_vec(),
         }
+    }
+
+    /// An object, as a multipart upload.
+    pub fn object(url: &str) -> Result<Self, Error> {
+        Ok(Output::Object(Box::new(ObjectOutput::create(url)?)))
     }
 
     /// A new partial file plus, for a resumable job, a journal saying nothing is
@@ -123,6 +130,7 @@ impl Output {
                 Ok(())
             }
             Output::File(f) => f.open().write_bytes(bytes),
+            Output::Object(o) => o.write(bytes),
         }
     }
 
@@ -166,6 +174,7 @@ impl Output {
                 Ok(written)
             }
             Output::File(mut f) => f.commit(like),
+            Output::Object(o) => o.finish(),
         }
     }
 
@@ -174,6 +183,7 @@ impl Output {
     /// work, and what ended this run may pass. Nothing durable: both files go. The
     /// error says which.
     pub fn abandon(self, error: Error) -> Error {
+        // An object output is aborted when dropped: nothing of it remains.
         let Output::File(mut f) = self else {
             return error;
         };

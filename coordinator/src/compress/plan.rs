@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::objects::{Object, is_object};
 use serde::{Deserialize, Serialize};
 
 use super::dispatch::DispatchConfig;
 use super::input::Input;
 use super::journal::JobIdentity;
+use super::objects::block_on;
 use super::pull::{SharedFile, SharedRoot};
 use super::walk::Named;
 use crate::cli::CompressArgs;
@@ -76,8 +78,10 @@ pub(crate) struct Plan {
     pub fleet: FleetPlan,
     pub dispatch: DispatchConfig,
     pub stats_json: Option<PathBuf>,
-    /// Pull mode: workers read the inputs from below this root.
-    pub pull: Option<SharedRoot>,
+    /// Pull mode: workers read the inputs themselves.
+    pub pull: bool,
+    /// Where files for pull mode are: workers are sent their paths below it.
+    pub shared_root: Option<SharedRoot>,
 }
 
 /// Where one job's output goes.
@@ -85,6 +89,8 @@ pub(crate) struct Plan {
 pub(crate) enum Destination {
     Stdout,
     File(PathBuf),
+    /// An object, written as a multipart upload.
+    Object(String),
 }
 
 /// One input, checked against the file system.
@@ -126,15 +132,16 @@ impl Plan {
         };
         let discovery =
             Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
-        let pull = match &args.shared_root {
-            Some(_) if discovery.is_empty() => {
-                return Err(Error::Usage(
-                    "--pull needs workers to read the inputs: name them with --workers".into(),
-                ));
-            }
-            Some(dir) => Some(SharedRoot::new(dir)?),
-            None => None,
-        };
+        if args.pull && discovery.is_empty() {
+            return Err(Error::Usage(
+                "--pull needs workers to read the inputs: name them with --workers".into(),
+            ));
+        }
+        let shared_root = args
+            .shared_root
+            .as_deref()
+            .map(SharedRoot::new)
+            .transpose()?;
         let fleet = if discovery.is_empty() {
             let threads = args
                 .processes
@@ -165,7 +172,8 @@ impl Plan {
                 verify: args.verify,
             },
             stats_json: args.stats_json.clone(),
-            pull,
+            pull: args.pull,
+            shared_root,
         })
     }
 
@@ -175,10 +183,19 @@ impl Plan {
         let renames = matches!(self.target, Target::Beside | Target::Dir(_));
         let input = Input::open(&named.path, self.force, renames)?;
         let destination = self.destination(&input, &named.below)?;
-        let shared = match (&self.pull, &input) {
-            (None, _) => None,
-            (Some(root), Input::File { path, meta, .. }) => Some(root.file(path, meta)?),
-            (Some(_), Input::Stdin) => {
+        let shared = match (self.pull, &input, &self.shared_root) {
+            (false, ..) => None,
+            (true, Input::Object { object, version }, _) => {
+                Some(SharedFile::object(object, version))
+            }
+            (true, Input::File { path, meta, .. }, Some(root)) => Some(root.file(path, meta)?),
+            (true, Input::File { path, .. }, None) => {
+                return Err(Error::Usage(format!(
+                    "{}: --pull reads files below --shared-root DIR; name it",
+                    path.display()
+                )));
+            }
+            (true, Input::Stdin, _) => {
                 return Err(Error::Usage(
                     "stdin cannot be pulled: workers read files; drop --pull".into(),
                 ));
@@ -215,6 +232,11 @@ impl Plan {
     fn header(&self, input: &Input) -> Header {
         let level = self.encoding.level;
         match input {
+            Input::Object { object, version } if self.store_name => Header {
+                name: object.name().map(String::into_bytes),
+                mtime: u32::try_from(version.modified).unwrap_or(0),
+                level,
+            },
             Input::File { path, meta, .. } if self.store_name => Header {
                 name: path.file_name().map(|n| n.as_encoded_bytes().to_vec()),
                 mtime: meta
@@ -238,12 +260,15 @@ impl Plan {
             (Target::Stdout, _) | (Target::Beside, Input::Stdin) => None,
             (Target::Path(p), _) => Some(p.clone()),
             (Target::Beside, Input::File { path, .. }) => Some(with_suffix(path, ".gz")),
+            (Target::Beside, Input::Object { object, .. }) => {
+                return self.object_destination(format!("{}.gz", object.url));
+            }
             (Target::Dir(_), Input::Stdin) => {
                 return Err(Error::Usage(
                     "stdin has no name to write under --output-dir; use -c or -o".into(),
                 ));
             }
-            (Target::Dir(dir), Input::File { .. }) => {
+            (Target::Dir(dir), Input::File { .. } | Input::Object { .. }) => {
                 let target = with_suffix(&dir.join(below), ".gz");
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(|source| Error::Write {
@@ -254,6 +279,13 @@ impl Plan {
                 Some(target)
             }
         };
+        if let Some(url) = target
+            .as_ref()
+            .and_then(|t| t.to_str())
+            .filter(|t| is_object(t))
+        {
+            return self.object_destination(url.to_string());
+        }
         let Some(target) = target else {
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() && !self.force {
@@ -280,5 +312,16 @@ impl Plan {
             return Err(Error::Exists(target));
         }
         Ok(Destination::File(target))
+    }
+
+    /// An object to write; one that exists needs -f, as a file would.
+    fn object_destination(&self, url: String) -> Result<Destination, Error> {
+        if !self.force {
+            let object = Object::open(&url)?;
+            if block_on(object.version()).is_ok() {
+                return Err(Error::Exists(PathBuf::from(url)));
+            }
+        }
+        Ok(Destination::Object(url))
     }
 }

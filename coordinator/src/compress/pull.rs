@@ -1,7 +1,9 @@
-//! Pull mode: inputs on storage the workers share (`--pull --shared-root DIR`). The
-//! coordinator reads nothing: it cuts each input into ranges by its size and sends
-//! workers the path below DIR, where each worker finds it under its own `--root` and
-//! reads the range and the 32 KiB before it. Only compressed bytes cross the network.
+//! Pull mode: inputs on storage the workers share: files below `--shared-root DIR`, or
+//! objects in a store. The coordinator reads nothing: it cuts each input into ranges
+//! by its size and sends workers the path below DIR (each worker finds it under its
+//! own `--root`) or the object's URL (each worker reads it with its own credentials),
+//! and they read the range and the 32 KiB before it. Only compressed bytes cross the
+//! network.
 //!
 //! A worker refuses a file that is not the one the coordinator saw (size, mtime); the
 //! coordinator then tries the chunk elsewhere, and if no worker can read it, that input
@@ -12,9 +14,11 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gzfleet_worker::range::{FileRange, RangeError, mtime_ns};
+use gzfleet_worker::objects::{Object, Version};
+use gzfleet_worker::range::{FileRange, mtime_ns};
 
 use super::chunker::{Chunk, Payload};
+use super::objects::block_on;
 use super::resume::Start;
 use crate::error::Error;
 
@@ -27,14 +31,24 @@ pub(crate) struct SharedRoot {
 }
 
 /// An input on shared storage: what workers are told, and where this coordinator
-/// reads it (for --verify and --resume).
+/// reads it (for --verify, and to tell a changed input from differing copies).
 #[derive(Debug)]
 pub(crate) struct SharedFile {
-    /// Below the shared root, as workers find it below theirs.
+    /// Below the shared root, as workers find it below theirs; or an object's URL.
     pub path: String,
     pub size: u64,
+    /// A file's modification time; 0 for an object.
     pub mtime_ns: i64,
-    pub local: PathBuf,
+    /// An object's ETag; empty for a file.
+    pub etag: String,
+    pub here: Here,
+}
+
+/// Where the coordinator itself reaches a shared input.
+#[derive(Debug)]
+pub(crate) enum Here {
+    File(PathBuf),
+    Object(Object, Version),
 }
 
 /// A path made absolute against the current folder, `.` and `..` folded away.
@@ -99,31 +113,63 @@ impl SharedRoot {
             path: path.to_string(),
             size: meta.len(),
             mtime_ns: mtime_ns(meta),
-            local,
+            etag: String::new(),
+            here: Here::File(local),
         }))
     }
 }
 
 impl SharedFile {
-    /// Whether the file here is no longer the one the run started with.
-    pub fn changed_here(&self) -> bool {
-        fs::metadata(&self.local).map_or(true, |m| {
-            m.len() != self.size || mtime_ns(&m) != self.mtime_ns
+    /// An object: workers read it with their own credentials.
+    pub fn object(object: &Object, version: &Version) -> Arc<SharedFile> {
+        Arc::new(SharedFile {
+            path: object.url.clone(),
+            size: version.size,
+            mtime_ns: 0,
+            etag: version.etag.clone().unwrap_or_default(),
+            here: Here::Object(object.clone(), version.clone()),
         })
     }
 
-    /// Reads a chunk and its dictionary here, as a worker would (for --verify).
-    pub fn read(&self, chunk: &Chunk, dictionary: bool) -> Result<(Bytes, Bytes), RangeError> {
-        FileRange {
-            path: self.local.clone(),
-            name: self.path.clone(),
-            offset: chunk.offset,
-            length: chunk.len,
-            dictionary,
-            size: self.size,
-            mtime_ns: self.mtime_ns,
+    /// How the input is named in messages.
+    pub fn name(&self) -> PathBuf {
+        match &self.here {
+            Here::File(path) => path.clone(),
+            Here::Object(object, _) => PathBuf::from(&object.url),
         }
-        .read()
+    }
+
+    /// Whether the input here is no longer the one the run started with.
+    pub fn changed_here(&self) -> bool {
+        match &self.here {
+            Here::File(path) => fs::metadata(path).map_or(true, |m| {
+                m.len() != self.size || mtime_ns(&m) != self.mtime_ns
+            }),
+            Here::Object(object, version) => {
+                block_on(object.version()).map_or(true, |now| now != *version)
+            }
+        }
+    }
+
+    /// Reads a chunk and its dictionary here, as a worker would (for --verify).
+    pub fn read(&self, chunk: &Chunk, dictionary: bool) -> Result<(Bytes, Bytes), String> {
+        match &self.here {
+            Here::File(path) => FileRange {
+                path: path.clone(),
+                name: self.path.clone(),
+                offset: chunk.offset,
+                length: chunk.len,
+                dictionary,
+                size: self.size,
+                mtime_ns: self.mtime_ns,
+            }
+            .read()
+            .map_err(|e| e.to_string()),
+            Here::Object(object, version) => {
+                block_on(object.read_chunk(chunk.offset, chunk.len, dictionary, version))
+                    .map_err(|e| e.to_string())
+            }
+        }
     }
 }
 
@@ -193,7 +239,8 @@ mod tests {
             path: "f".into(),
             size: 2500,
             mtime_ns: 0,
-            local: PathBuf::new(),
+            etag: String::new(),
+            here: Here::File(PathBuf::new()),
         });
         let mut r = Ranges::new(Arc::clone(&file), 1000, &Start::default());
         let cut: Vec<(u64, u64, u64)> = std::iter::from_fn(|| r.next_chunk(0))

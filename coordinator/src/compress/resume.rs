@@ -62,6 +62,7 @@ pub(crate) fn prepare(plan: &Plan, job: &JobPlan, ui: &Ui) -> Result<(Output, St
         }
         _ if plan.resume => return Err(Error::Resume(why_not_resumable(job))),
         (Destination::Stdout, _) => return Ok((Output::stdout(&job.header), Start::default())),
+        (Destination::Object(url), _) => return with_header(Output::object(url)?, &job.header),
         (Destination::File(target), None) => target,
     };
     let out = Output::create_file(target, job.identity.clone(), plan.sync_interval, plan.force)?;
@@ -75,6 +76,8 @@ fn with_header(mut out: Output, header: &[u8]) -> Result<(Output, Start), Error>
 
 fn why_not_resumable(job: &JobPlan) -> String {
     match (&job.input.place(), &job.destination) {
+        (_, Destination::Object(_)) => "an object output cannot be resumed: an unfinished upload is aborted, not kept; run without --resume".into(),
+        (Place::Url(url), _) => format!("{url} is an object: resuming reads the input again, which objects do not support here; run without --resume"),
         (Place::Stdin, _) => "stdin cannot be resumed: nothing records what was already read; compress a file to resume it".into(),
         (_, Destination::Stdout) => {
             "output to stdout cannot be resumed; write to a file (drop -c)".into()

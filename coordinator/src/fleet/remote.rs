@@ -96,6 +96,7 @@ impl Link for GrpcLink {
                     length: chunk.len,
                     size: file.size,
                     mtime_ns: file.mtime_ns,
+                    etag: file.etag.clone(),
                 }),
             ),
         };

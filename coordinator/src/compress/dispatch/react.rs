@@ -178,7 +178,7 @@ impl Dispatcher<'_> {
             return Err(Error::Fatal(format!("internal error: {worker}: {why}")));
         };
         let error = Error::Unreadable {
-            input: file.local.clone(),
+            input: file.name(),
             reason: format!("{worker}: {why}"),
             changed_here: file.changed_here(),
         };
