@@ -10,7 +10,23 @@ use gzfleet_worker::hooks::NoHooks;
 /// answers grpc.health.v1 health checks. SIGTERM or SIGINT: stop accepting, finish the
 /// chunks in hand, exit 0.
 #[derive(Parser)]
-#[command(name = "gzfleet-worker", version)]
+#[command(
+    name = "gzfleet-worker",
+    version,
+    after_long_help = "Shared storage and object stores (pull mode):\n\
+  By default a coordinator sends each chunk's bytes (push). With `gzfleet compress\n\
+  --pull`, it sends only where the chunk is, and the worker reads it, and the 32 KiB\n\
+  before it, itself: only compressed bytes cross the network.\n\n\
+  Files: start the worker with --root DIR, its own mount of the storage the\n\
+  coordinator names with --shared-root. Paths are read strictly inside DIR (absolute\n\
+  paths, .. and symbolic links leaving DIR are refused), and only if the file is the\n\
+  one the coordinator saw (size and modification time).\n\n\
+  Objects (s3://bucket/key, https://...): start the worker with --read-objects and\n\
+  credentials in its environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n\
+  AWS_DEFAULT_REGION, and for an S3-compatible store AWS_ENDPOINT (AWS_ALLOW_HTTP=true\n\
+  for a plain-http endpoint). A range is read only if the object is the version the\n\
+  coordinator saw (size and ETag)."
+)]
 struct Cli {
     #[command(flatten)]
     worker: WorkerArgs,

@@ -1,11 +1,14 @@
 """An independent gRPC client for gzfleet-worker: Python's grpcio, with stubs that
 grpcio-tools generated from proto/gzfleet.proto. Calls Info, Compress (two chunks, the
 second primed with the first's last 32 KiB), the standard health check, and an
-oversized Compress; wraps the deflate data in a gzip header and trailer itself.
+oversized Compress; wraps the deflate data in a gzip header and trailer itself. Then
+pull mode: the same two chunks named as ranges of INPUT below the worker's --root
+(ROOT), and paths that try to leave the root.
 
-usage: interop_client.py WORKER_ADDR INPUT OUTPUT_GZ
+usage: interop_client.py WORKER_ADDR INPUT OUTPUT_GZ ROOT
 """
 
+import os
 import struct
 import sys
 import zlib
@@ -18,7 +21,7 @@ import gzfleet_pb2_grpc
 
 
 def main():
-    addr, input_path, output_path = sys.argv[1:4]
+    addr, input_path, output_path, root = sys.argv[1:5]
     data = open(input_path, "rb").read()
     channel = grpc.insecure_channel(
         addr,
@@ -69,6 +72,43 @@ def main():
         print(f"oversized chunk refused: {e.code().name}: {e.details()}")
     else:
         raise AssertionError("an oversized chunk was accepted")
+
+    pull(worker, os.path.basename(input_path), os.path.join(root, os.path.basename(input_path)),
+         chunks, deflate)
+
+
+def pull(worker, name, path, chunks, pushed):
+    """The same chunks read by the worker itself: the same deflate bytes."""
+    st = os.stat(path)
+
+    def ref(p, offset, length):
+        return gzfleet_pb2.RangeRef(path=p, offset=offset, length=length,
+                                    size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    pulled = b""
+    for index, (offset, chunk, _) in enumerate(chunks):
+        reply = worker.Compress(
+            gzfleet_pb2.CompressRequest(job_id="python-pull", chunk_index=index, offset=offset,
+                                        level=6, range=ref(name, offset, len(chunk))),
+            timeout=30)
+        assert reply.crc32 == zlib.crc32(chunk), "pulled CRC differs"
+        pulled += reply.deflate
+    assert pulled == pushed, "pulled chunks compress differently from pushed ones"
+    print("pulled chunks: same bytes as pushed")
+
+    for escape, code in [("/etc/passwd", grpc.StatusCode.INVALID_ARGUMENT),
+                         ("../" + name, grpc.StatusCode.INVALID_ARGUMENT)]:
+        try:
+            worker.Compress(gzfleet_pb2.CompressRequest(level=6, range=ref(escape, 0, 1)),
+                            timeout=30)
+        except grpc.RpcError as e:
+            assert e.code() == code, (escape, e.code())
+            assert escape in e.details(), e.details()
+            marked = dict(e.trailing_metadata()).get("gzfleet-input-error")
+            assert marked == "1", e.trailing_metadata()
+            print(f"escape refused: {escape}: {e.code().name}: {e.details()}")
+        else:
+            raise AssertionError(f"{escape} was read")
 
 
 if __name__ == "__main__":
