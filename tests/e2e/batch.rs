@@ -138,8 +138,11 @@ fn a_file_that_fails_is_named_and_the_others_complete() {
         )
         .unwrap();
     }
+    let stats = dir.join("stats.json");
     let mut cmd = gzfleet();
-    cmd.args(["compress", "-r"]).arg(dir.join("tree"));
+    cmd.args(["compress", "-r", "--stats-json"])
+        .arg(&stats)
+        .arg(dir.join("tree"));
     let r = run(as_unprivileged(&mut cmd));
     assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
     assert!(
@@ -158,6 +161,9 @@ fn a_file_that_fails_is_named_and_the_others_complete() {
     }
     assert!(!dir.join("tree/dangling.gz").exists());
     assert!(!dir.join("tree/secret.gz").exists());
+    // The summary counts them.
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(json_number(&json, "failed"), 2, "{json}");
 }
 
 #[test]

@@ -103,6 +103,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     }
     let report = RunReport {
         jobs: finished.written.reports,
+        failed: failures,
         wall: started.elapsed(),
         dispatch: finished.stats,
         workers: fleet.reports(),

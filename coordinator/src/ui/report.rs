@@ -37,6 +37,8 @@ pub(crate) struct FileReport {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct RunReport {
     pub jobs: Vec<FileReport>,
+    /// Inputs that failed (each named on stderr as it did).
+    pub failed: usize,
     #[serde(rename = "wall_seconds", serialize_with = "seconds")]
     pub wall: Duration,
     #[serde(flatten)]
@@ -86,7 +88,7 @@ impl RunReport {
     /// fleet behaved and each worker's share.
     pub fn summary(&self) -> String {
         let mut s = match self.jobs.as_slice() {
-            [one] => one.line(),
+            [one] if self.failed == 0 => one.line(),
             jobs => {
                 let (input, output, done) = jobs.iter().fold((0, 0, 0), |(i, o, d), j| {
                     (
@@ -95,8 +97,12 @@ impl RunReport {
                         d + j.input_bytes - j.resumed_bytes,
                     )
                 });
+                let failed = match self.failed {
+                    0 => String::new(),
+                    n => format!(" ({n} more failed)"),
+                };
                 format!(
-                    "{} files: {}",
+                    "{} files{failed}: {}",
                     jobs.len(),
                     sizes_and_speed(input, output, done, self.wall)
                 )
@@ -153,6 +159,7 @@ mod tests {
     fn run(jobs: Vec<FileReport>) -> RunReport {
         RunReport {
             jobs,
+            failed: 0,
             wall: Duration::from_millis(1500),
             dispatch: DispatchStats {
                 retries: 3,
