@@ -54,7 +54,7 @@ EOF
 # Two workers, one slot each, with the volume as their root and objects readable.
 : > "$tmp/addrs"
 for i in 1 2; do
-  "$bin/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 --root "$vol" --read-objects > "$tmp/w$i.out" 2>/dev/null &
+  "$bin/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 --root "$vol" --read-objects s3:// > "$tmp/w$i.out" 2>/dev/null &
 done
 for i in 1 2; do
   until grep -q listening "$tmp/w$i.out" 2>/dev/null; do sleep 0.05; done

@@ -133,8 +133,7 @@ pub enum Error {
     },
     /// Pull mode: no worker could read an input as this coordinator sees it.
     #[error(
-        "{}: no worker could read it as this coordinator sees it ({reason}); {}",
-        .input.display(),
+        "{input}: no worker could read it as this coordinator sees it ({reason}); {}",
         if *.changed_here {
             "it changed here too: the input changed while it was being compressed"
         } else {
@@ -142,7 +141,7 @@ pub enum Error {
         }
     )]
     Unreadable {
-        input: PathBuf,
+        input: Place,
         reason: String,
         changed_here: bool,
     },
@@ -163,6 +162,18 @@ impl Error {
             self,
             Error::Unreadable {
                 changed_here: true,
+                ..
+            }
+        )
+    }
+
+    /// Writing to stdout failed. The run stops: every input's member goes to the one
+    /// stream, and one cut short would be followed by the next.
+    pub fn is_stdout_write(&self) -> bool {
+        matches!(
+            self,
+            Error::Write {
+                output: Place::Stdout,
                 ..
             }
         )

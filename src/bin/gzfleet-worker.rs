@@ -21,8 +21,9 @@ use gzfleet_worker::hooks::NoHooks;
   coordinator names with --shared-root. Paths are read strictly inside DIR (absolute\n\
   paths, .. and symbolic links leaving DIR are refused), and only if the file is the\n\
   one the coordinator saw (size and modification time).\n\n\
-  Objects (s3://bucket/key, https://...): start the worker with --read-objects and\n\
-  credentials in its environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n\
+  Objects (s3://bucket/key, https://...): start the worker with --read-objects PREFIX\n\
+  (s3://bucket/, https://host/path/, or s3:// for all of S3; only objects below the\n\
+  prefixes are read) and credentials in its environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n\
   AWS_DEFAULT_REGION, and for an S3-compatible store AWS_ENDPOINT (AWS_ALLOW_HTTP=true\n\
   for a plain-http endpoint). A range is read only if the object is the version the\n\
   coordinator saw (size and ETag)."

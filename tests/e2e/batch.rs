@@ -176,3 +176,117 @@ fn several_files_to_stdout_are_one_member_each() {
     let gz = dir.file("ab.gz", &r.stdout);
     assert!(tool("gzip", &["-dc"], &gz) == [a, b].concat());
 }
+
+#[test]
+fn two_inputs_never_share_an_output() {
+    let dir = Dir::new("batch-same-output");
+    let (a, b) = (text(300_000, 76), text(200_000, 77));
+    let pa = dir.file("one/data", &a);
+    let pb = dir.file("two/data", &b);
+    let out = dir.join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Both would go to out/data.gz. With -f the second would delete the first's
+    // partial file; with --rm, lose an input.
+    let r = run(gzfleet()
+        .args(["compress", "-f", "--rm", "--output-dir"])
+        .arg(&out)
+        .arg(&pa)
+        .arg(&pb));
+    assert_fails!(r, 1, "another input of this run compresses to");
+    assert!(r.stderr.contains("two/data"), "{}", r.stderr);
+    assert!(
+        decoded(&out.join("data.gz")) == a,
+        "the first output was harmed"
+    );
+    assert!(!pa.exists(), "--rm kept the input it compressed");
+    assert!(
+        std::fs::read(&pb).unwrap() == b,
+        "the skipped input was lost"
+    );
+    // The same file named twice, in two spellings.
+    let c = dir.file("c", &text(1000, 78));
+    let spelled = dir.join("one/../c");
+    let r = run(gzfleet().arg("compress").arg(&c).arg(&spelled));
+    assert_fails!(r, 1, "another input of this run compresses to");
+    assert!(decoded(&dir.join("c.gz")) == text(1000, 78));
+}
+
+#[test]
+fn a_large_batch_holds_few_files_open() {
+    let dir = Dir::new("batch-fds");
+    // A worker that takes 100 times as long as the compression: the first input's one
+    // chunk (a hard one) comes back seconds late, the writer waits for it, and the
+    // reader runs ahead through the small files as far as the window lets it (twice
+    // the worker's 150 slots: some 150 files), setting up their outputs. Under a limit
+    // of 64 open files, only a bound on outputs set up ahead lets the run finish.
+    let worker = Worker::start_faulty(&["--slots", "150", "--fault-slow", "100"]);
+    // (Six bits of noise a byte: deflate -9 searches hard and finds little.)
+    let big: Vec<u8> = random(128 << 10, 299)
+        .iter()
+        .map(|b| b'0' + (b & 63))
+        .collect();
+    let mut files = vec![(dir.file("in/big", &big), big)];
+    files.extend((0..400).map(|i| {
+        let data = text(2000 + i, 300 + i as u64);
+        (dir.file(&format!("in/f{i:03}"), &data), data)
+    }));
+    let mut cmd = gzfleet();
+    cmd.args([
+        "compress",
+        "-9",
+        "-b",
+        "128K",
+        "--workers",
+        &addrs(&[&worker]),
+    ])
+    .arg("--output-dir")
+    .arg(dir.join("out"))
+    .args(files.iter().map(|(p, _)| p));
+    // SAFETY: setrlimit in the child between fork and exec touches no shared state.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let r = run(&mut cmd);
+    assert_ok!(r);
+    for (path, data) in &files {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            decoded(&dir.join("out").join(format!("{name}.gz"))) == *data,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_input_that_fails_midway_in_a_batch_leaves_the_others_whole() {
+    let dir = Dir::new("batch-midway");
+    let (a, b) = (text(400_000, 79), random(300_000, 80));
+    let (pa, pb) = (dir.file("in/a", &a), dir.file("in/b", &b));
+    let out = dir.join("out");
+    // /proc/self/mem opens, its output is set up, then its first read fails (EIO).
+    let r = run(gzfleet()
+        .args(["compress", "-b", "128K", "--output-dir"])
+        .arg(&out)
+        .arg(&pa)
+        .arg("/proc/self/mem")
+        .arg(&pb));
+    assert_fails!(r, 1, "Input/output error");
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(decoded(&out.join("a.gz")) == a);
+    assert!(decoded(&out.join("b.gz")) == b);
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a.gz", "b.gz"], "the failed input left something");
+}

@@ -153,10 +153,14 @@ fn a_full_disk_keeps_durable_progress_and_resume_finishes_once_there_is_room() {
 fn stdout_full() {
     let dir = Dir::new("devfull");
     let input = dir.file("noise", &random(1 << 20, 4));
+    let other = dir.file("other", &random(1 << 20, 5));
+    // Two inputs: the first cut short stops the run; the second is not written after
+    // it (the stream would hold a truncated member followed by a whole one).
     let line = format!(
-        "'{}' compress -c '{}' > /dev/full",
+        "'{}' compress -c '{}' '{}' > /dev/full",
         bin("gzfleet").display(),
-        input.display()
+        input.display(),
+        other.display()
     );
     let r = run(Command::new("sh").args(["-c", &line]));
     assert_fails!(r, 1, "stdout: No space left on device");

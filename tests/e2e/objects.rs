@@ -2,7 +2,7 @@
 //! and out, push and pull, the same bytes as compressing the same data from disk; an
 //! object output interrupted leaves no object and no open upload behind.
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::*;
@@ -82,6 +82,97 @@ fn a_file_compresses_to_an_object_through_workers() {
 }
 
 #[test]
+fn an_object_output_of_several_parts_is_whole_and_in_order() {
+    let s3 = moto();
+    let bucket = s3.bucket("parts");
+    let dir = Dir::new("s3-parts");
+    // Incompressible, so the output spans three 8 MiB parts and a short last one.
+    let data = random(26 << 20, 95);
+    let input = dir.file("data", &data);
+    let expected = compress_file(&dir, &input, &["-1", "-b", "1M"]);
+    assert!(expected.len() > 3 * (8 << 20), "not several parts");
+    let out = format!("s3://{bucket}/data.gz");
+    let r = run(gzfleet_s3()
+        .args(["compress", "-1", "-b", "1M", "-o", &out])
+        .arg(&input));
+    assert_ok!(r);
+    assert!(
+        s3.get(&bucket, "data.gz").unwrap() == expected,
+        "parts differ"
+    );
+    assert_eq!(s3.open_uploads(&bucket), 0);
+}
+
+#[test]
+fn a_plain_http_url_is_read_as_an_object() {
+    let s3 = moto();
+    let bucket = s3.bucket("http-in");
+    let data = text(3 << 20, 96);
+    s3.put_public(&bucket, "page.txt", &data);
+    let dir = Dir::new("http-in");
+    let expected = reference(&dir, &data, &["-b", "256K"]);
+    let url = format!("http://127.0.0.1:{}/{bucket}/page.txt", s3.port);
+    let out = dir.join("page.txt.gz");
+    // No credentials: a plain URL is fetched as it is.
+    let r = run(gzfleet()
+        .args(["compress", "-n", "-b", "256K", "-o"])
+        .arg(&out)
+        .arg(&url));
+    assert_ok!(r);
+    assert!(
+        std::fs::read(&out).unwrap() == expected,
+        "http input differs"
+    );
+    // Nothing listening: the error says what went wrong underneath.
+    let gone = format!("http://127.0.0.1:{}/x/y", free_port());
+    let r = run(gzfleet().args(["compress", "-c", &gone]));
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("connect"),
+        "the cause is hidden: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_worker_reads_only_objects_below_its_prefixes() {
+    let s3 = moto();
+    let open = s3.bucket("prefix-open");
+    let closed = s3.bucket("prefix-closed");
+    let data = text(1 << 20, 97);
+    s3.put(&open, "ok/data", &data);
+    s3.put(&open, "data", &data);
+    s3.put(&closed, "data", &data);
+    let allow = format!("s3://{open}/ok/");
+    let w = Worker::start_env(&["--slots", "1", "--read-objects", &allow], &s3.env());
+    let pull = |url: &str| {
+        run(gzfleet_s3().args([
+            "compress",
+            "-n",
+            "-c",
+            "-b",
+            "256K",
+            "--pull",
+            "--workers",
+            &w.addr,
+            url,
+        ]))
+    };
+    let r = pull(&format!("s3://{open}/ok/data"));
+    assert_ok!(r);
+    for refused in [
+        format!("s3://{closed}/data"),
+        format!("s3://{open}/ok/../data"),
+    ] {
+        let r = pull(&refused);
+        assert_fails!(r, 1, "not below this worker's --read-objects");
+    }
+    // A prefix that could match a longer name is refused at start.
+    let bad = run(Command::new(bin("gzfleet-worker")).args(["--read-objects", "s3://logs"]));
+    assert_fails!(bad, 1, "must end with \"/\"");
+}
+
+#[test]
 fn workers_pull_an_object_themselves() {
     let s3 = moto();
     let bucket = s3.bucket("pull");
@@ -90,8 +181,8 @@ fn workers_pull_an_object_themselves() {
     let dir = Dir::new("s3-pull");
     let url = format!("s3://{bucket}/data.tar");
     let ws = [
-        Worker::start_env(&["--slots", "1", "--read-objects"], &moto().env()),
-        Worker::start_env(&["--slots", "1", "--read-objects"], &moto().env()),
+        Worker::start_env(&["--slots", "1", "--read-objects", "s3://"], &moto().env()),
+        Worker::start_env(&["--slots", "1", "--read-objects", "s3://"], &moto().env()),
     ];
     for mode in [&["-b", "128K"][..], &["-b", "128K", "-i"][..]] {
         let expected = reference(&dir, &data, mode);

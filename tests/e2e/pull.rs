@@ -94,13 +94,12 @@ fn pulled_output_is_byte_identical_to_push_and_the_embedded_pool() {
 #[test]
 fn a_symlink_leaving_a_workers_root_is_refused_naming_the_path() {
     let v = Volume::new("pull-escape", &[("ok", b"fine")], 2);
-    let secret = v.dir.file("secret", &text(100_000, 82));
-    for target in [
-        v.shared("link.tar"),
-        v.mount(0, "link.tar"),
-        v.mount(1, "link.tar"),
-    ] {
-        std::os::unix::fs::symlink(&secret, target).unwrap();
+    let secret_data = text(100_000, 82);
+    let secret = v.dir.file("secret", &secret_data);
+    // Here the name is a plain file; on the workers' mounts, a link out of the root.
+    put(&v.shared("link.tar"), &secret_data);
+    for i in 0..2 {
+        std::os::unix::fs::symlink(&secret, v.mount(i, "link.tar")).unwrap();
     }
     let out = v.dir.join("out.gz");
     let r = run(gzfleet()
@@ -117,6 +116,14 @@ fn a_symlink_leaving_a_workers_root_is_refused_naming_the_path() {
     assert!(r.stderr.contains("no worker could read it"), "{}", r.stderr);
     assert!(!out.exists(), "output written from outside the root");
     assert!(!v.dir.join("out.gz.gzfleet-partial").exists());
+    // A link out of the shared root here is refused before any worker is asked.
+    std::os::unix::fs::symlink(&secret, v.shared("out.tar")).unwrap();
+    let r = run(gzfleet()
+        .arg("compress")
+        .args(v.pull_args())
+        .arg("-c")
+        .arg(v.shared("out.tar")));
+    assert_fails!(r, 1, "out.tar: not below the shared root");
 }
 
 #[test]
@@ -146,10 +153,11 @@ fn a_worker_whose_copy_differs_is_passed_over_and_the_bytes_stay_right() {
 
 #[test]
 fn copies_that_all_differ_fail_the_input_clearly() {
-    let v = Volume::new("pull-all-differ", &[("data", &text(1 << 20, 85))], 2);
+    let v = Volume::new("pull-all-differ", &[("data", &text(8 << 20, 85))], 2);
     for i in 0..2 {
-        put(&v.mount(i, "data"), &text((1 << 20) + 10, 86));
+        put(&v.mount(i, "data"), &text((8 << 20) + 10, 86));
     }
+    let stats = v.dir.join("stats.json");
     let other = v.dir.file("shared/other", &text(300_000, 87));
     set_mtime(
         &other,
@@ -159,11 +167,16 @@ fn copies_that_all_differ_fail_the_input_clearly() {
         put(&v.mount(i, "other"), &text(300_000, 87));
     }
     let r = run(gzfleet()
-        .args(["compress", "-b", "128K"])
+        .args(["compress", "-b", "128K", "--stats-json"])
+        .arg(&stats)
         .args(v.pull_args())
         .arg(v.shared("data"))
         .arg(v.shared("other")));
     assert_fails!(r, 1, "the workers' copies differ from this one");
+    // Once lost, the rest of its 64 chunks was neither cut nor sent.
+    let json = std::fs::read_to_string(&stats).unwrap();
+    let failed = json_number(&json, "failed_attempts");
+    assert!(failed < 32, "{failed} attempts failed: {json}");
     assert!(
         r.stderr.contains("data: no worker could read it"),
         "{}",

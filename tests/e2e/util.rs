@@ -83,9 +83,10 @@ impl Dir {
         self.path.join(name)
     }
 
-    /// Writes a file and returns its path.
+    /// Writes a file (and the folders it is in) and returns its path.
     pub fn file(&self, name: &str, data: &[u8]) -> PathBuf {
         let p = self.join(name);
+        std::fs::create_dir_all(p.parent().expect("a file in the folder")).expect("a folder");
         std::fs::write(&p, data).expect("writing test input");
         p
     }
@@ -546,10 +547,21 @@ impl Moto {
 
     /// One HTTP/1.1 request (moto does not check signatures): status and body.
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+        self.request(method, path, "", body)
+    }
+
+    /// As `http`, with more header lines (each ending in CRLF).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> Option<(u16, Vec<u8>)> {
         use std::net::TcpStream;
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n",
             self.port,
             body.len()
         );
@@ -579,6 +591,19 @@ impl Moto {
     pub fn put(&self, bucket: &str, key: &str, data: &[u8]) {
         let (status, _) = self
             .http("PUT", &format!("/{bucket}/{key}"), data)
+            .expect("moto answers");
+        assert_eq!(status, 200, "putting {bucket}/{key}");
+    }
+
+    /// An object anyone may read, without credentials.
+    pub fn put_public(&self, bucket: &str, key: &str, data: &[u8]) {
+        let (status, _) = self
+            .request(
+                "PUT",
+                &format!("/{bucket}/{key}"),
+                "x-amz-acl: public-read\r\n",
+                data,
+            )
             .expect("moto answers");
         assert_eq!(status, 200, "putting {bucket}/{key}");
     }

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::hooks::Hooks;
 use crate::limits::{MAX_CHUNK, MIN_CHUNK};
+use crate::pulls::parse_object_prefix;
 use crate::server::{self, WorkerConfig};
 use crate::units::{format_size, parse_size};
 
@@ -36,12 +37,13 @@ pub struct WorkerArgs {
     /// without --root, pull requests are refused.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Serve pull requests for objects (s3://bucket/key, https://...): read them with
+    /// Serve pull requests for objects below these URL prefixes (comma-separated, each
+    /// ending in "/": s3://bucket/, https://host/path/, s3:// for all of S3), read with
     /// this machine's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     /// AWS_DEFAULT_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP). Off by default: a worker
     /// fetches nothing from the network for anyone who asks
-    #[arg(long)]
-    pub read_objects: bool,
+    #[arg(long, value_name = "PREFIX", value_delimiter = ',', value_parser = parse_object_prefix)]
+    pub read_objects: Vec<String>,
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
@@ -74,7 +76,7 @@ impl WorkerArgs {
             queue_depth: self.queue.map(|q| q as usize).unwrap_or(2 * slots),
             max_chunk: self.max_chunk,
             root: self.root.clone(),
-            read_objects: self.read_objects,
+            read_objects: self.read_objects.clone(),
         }
     }
 }

@@ -30,7 +30,7 @@ pub fn is_object(name: &str) -> bool {
 pub enum ObjectError {
     #[error("{url}: not an object URL this gzfleet reads: {why}")]
     Url { url: String, why: String },
-    #[error("{url}: {source}")]
+    #[error("{url}: {}", chain(source))]
     Store {
         url: String,
         #[source]
@@ -62,12 +62,33 @@ pub struct Version {
     pub modified: i64,
 }
 
-/// Configuration from the environment: every `AWS_*` variable, as the stores read it.
-fn env_options() -> Vec<(String, String)> {
-    std::env::vars()
+/// An error with every cause under it: a store's top-level message ("Generic HTTP
+/// error") rarely says what went wrong, the connection refused three levels down does.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        // Many errors repeat their source in their own message.
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// Configuration from the environment (every `AWS_*` variable, as the stores read
+/// it), plus plain HTTP for an `http://` URL: naming one is asking for it.
+fn options(url: &str) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("AWS_"))
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect()
+        .collect();
+    if url.starts_with("http://") {
+        options.push(("allow_http".into(), "true".into()));
+    }
+    options
 }
 
 impl Object {
@@ -87,7 +108,7 @@ impl Object {
             )));
         }
         let (store, path) =
-            object_store::parse_url_opts(&parsed, env_options()).map_err(|source| {
+            object_store::parse_url_opts(&parsed, options(url)).map_err(|source| {
                 ObjectError::Store {
                     url: url.into(),
                     source,
@@ -182,7 +203,14 @@ impl Object {
         } else {
             0
         };
-        let all = self.read(offset - before..offset + length, version).await?;
+        let Some(end) = offset.checked_add(length) else {
+            return Err(ObjectError::Differs {
+                url: self.url.clone(),
+                what: format!("bytes {offset}+{length} asked"),
+                expected: format!("{} bytes", version.size),
+            });
+        };
+        let all = self.read(offset - before..end, version).await?;
         Ok((all.slice(..before as usize), all.slice(before as usize..)))
     }
 }
@@ -205,5 +233,33 @@ mod tests {
         assert!(e.to_string().starts_with("s3://: "), "{e}");
         let gs = Object::open("gs://bucket/key").unwrap_err();
         assert!(gs.to_string().contains("not built in"), "{gs}");
+    }
+
+    #[test]
+    fn a_store_error_names_its_causes() {
+        // As reqwest's errors are: a message that keeps its cause to itself.
+        #[derive(Debug)]
+        struct Quiet(std::io::Error);
+        impl std::fmt::Display for Quiet {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Quiet {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused here");
+        let e = ObjectError::Store {
+            url: "s3://b/k".into(),
+            source: object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(Quiet(cause)),
+            },
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("s3://b/k: "), "{text}");
+        assert!(text.contains("refused here"), "{text}");
     }
 }

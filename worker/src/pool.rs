@@ -247,7 +247,7 @@ mod tests {
         std::fs::write(&path, &all).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         let range = FileRange {
-            path,
+            file: std::sync::Arc::new(std::fs::File::open(&path).unwrap()),
             name: "f".into(),
             offset: 131_072,
             length: 131_072,

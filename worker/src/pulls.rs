@@ -1,15 +1,18 @@
-//! What a worker reads for pull requests: files strictly inside its `--root` (read
-//! later by the pool slot that compresses them), and with `--read-objects`, objects in
-//! stores (read here, before the pool, at most as many at once as the pool holds, so
-//! memory stays bounded whatever coordinators send). A failure that is about the input
-//! rather than the worker is marked so ([`INPUT_ERROR`]).
+//! What a worker reads for pull requests: files strictly inside its `--root` (opened
+//! here, read later by the pool slot that compresses them), and with `--read-objects`,
+//! objects below the URL prefixes it names (read here, before the pool, at most as
+//! many at once as the pool holds, so memory stays bounded whatever coordinators
+//! send). A failure that is about the input rather than the worker is marked so
+//! ([`INPUT_ERROR`]); one about this worker (out of file descriptors, an I/O error on
+//! its mount) is UNAVAILABLE, so the coordinator tries the chunk elsewhere.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gzfleet_proto::v1::RangeRef;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
+use url::Url;
 
 use crate::INPUT_ERROR;
 use crate::objects::{Object, Version, is_object};
@@ -36,8 +39,38 @@ pub(crate) struct Pulls {
 }
 
 struct Objects {
+    /// URL prefixes this worker reads below (`--read-objects`).
+    allowed: Vec<String>,
     opened: Mutex<HashMap<String, Object>>,
     reads: Semaphore,
+}
+
+/// Checks a `--read-objects` prefix: an object URL whose scheme this worker reads,
+/// ending in `/` so that `s3://logs/` cannot be read as allowing `s3://logs-private`.
+pub fn parse_object_prefix(prefix: &str) -> Result<String, String> {
+    if !is_object(prefix) {
+        return Err(format!(
+            "{prefix}: not an object URL prefix (s3://bucket/, https://host/path/, or s3:// for all of S3)"
+        ));
+    }
+    if !prefix.ends_with('/') {
+        return Err(format!(
+            "{prefix}: a prefix must end with \"/\" (as {prefix}/), so it cannot match a longer name"
+        ));
+    }
+    Ok(prefix.to_string())
+}
+
+/// Whether `url`, once its `.` and `..` segments are resolved (as the store will),
+/// lies below one of `allowed`.
+fn permitted(allowed: &[String], url: &str) -> bool {
+    let Ok(parsed) = Url::parse(url) else {
+        return false;
+    };
+    let normal = parsed.as_str();
+    allowed
+        .iter()
+        .any(|prefix| normal.starts_with(prefix.as_str()))
 }
 
 /// A pull request, checked: ready for the pool, or an object to read first.
@@ -55,15 +88,17 @@ pub(crate) struct ObjectRead {
 }
 
 impl Pulls {
+    /// `read_objects`: the URL prefixes objects are read below (none: no objects);
     /// `reads`: objects read at once (the pool's slots and queue).
     pub fn new(
         root: Option<&std::path::Path>,
-        read_objects: bool,
+        read_objects: &[String],
         reads: usize,
     ) -> std::io::Result<Pulls> {
         Ok(Pulls {
             root: root.map(Root::new).transpose()?,
-            objects: read_objects.then(|| Objects {
+            objects: (!read_objects.is_empty()).then(|| Objects {
+                allowed: read_objects.to_vec(),
                 opened: Mutex::new(HashMap::new()),
                 reads: Semaphore::new(reads.max(1)),
             }),
@@ -79,17 +114,22 @@ impl Pulls {
                 "this worker reads no files (pull mode): start it with --root DIR",
             ));
         };
-        let path = root.resolve(&range.path).map_err(|e| {
+        let file = root.open(&range.path).map_err(|e| {
+            if !e.about_input() {
+                return Status::unavailable(e.to_string());
+            }
             input_error(match e {
                 RootError::Absolute(_) | RootError::Climbs(_) => {
                     Status::invalid_argument(e.to_string())
                 }
                 RootError::Escapes(_) => Status::permission_denied(e.to_string()),
-                RootError::Unreadable { .. } => Status::failed_precondition(e.to_string()),
+                RootError::NotAFile(_) | RootError::Moved(_) | RootError::Unreadable { .. } => {
+                    Status::failed_precondition(e.to_string())
+                }
             })
         })?;
         Ok(Planned::Ready(Input::File(FileRange {
-            path,
+            file: Arc::new(file),
             name: range.path.clone(),
             offset: range.offset,
             length: range.length,
@@ -102,9 +142,16 @@ impl Pulls {
     fn object(&self, range: &RangeRef, independent: bool) -> Result<ObjectRead, Status> {
         let Some(objects) = &self.objects else {
             return Err(Status::unimplemented(
-                "this worker reads no objects (pull mode): start it with --read-objects, and credentials in its environment",
+                "this worker reads no objects (pull mode): start it with --read-objects PREFIX, and credentials in its environment",
             ));
         };
+        if !permitted(&objects.allowed, &range.path) {
+            return Err(input_error(Status::permission_denied(format!(
+                "{}: not below this worker's --read-objects {}",
+                range.path,
+                objects.allowed.join(",")
+            ))));
+        }
         let mut opened = objects.opened.lock().unwrap_or_else(|e| e.into_inner());
         let object = match opened.get(&range.path) {
             Some(object) => object.clone(),
@@ -131,13 +178,14 @@ impl Pulls {
         })
     }
 
-    /// Reads an object's chunk (and dictionary), at most so many at once.
-    pub async fn read(&self, r: ObjectRead) -> Result<Input, Status> {
+    /// Reads an object's chunk (and dictionary), at most so many at once: the permit
+    /// returned is to be held until the chunk is compressed, as its bytes are held.
+    pub async fn read(&self, r: ObjectRead) -> Result<(Input, SemaphorePermit<'_>), Status> {
         let objects = self
             .objects
             .as_ref()
             .expect("planned only with --read-objects");
-        let _permit = objects
+        let permit = objects
             .reads
             .acquire()
             .await
@@ -147,6 +195,34 @@ impl Pulls {
             .read_chunk(r.offset, r.length, r.dictionary, &r.version)
             .await
             .map_err(|e| input_error(Status::failed_precondition(e.to_string())))?;
-        Ok(Input::Bytes { data, dictionary })
+        Ok((Input::Bytes { data, dictionary }, permit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_must_be_object_urls_ending_in_a_slash() {
+        assert_eq!(parse_object_prefix("s3://logs/").unwrap(), "s3://logs/");
+        assert!(parse_object_prefix("s3://").is_ok());
+        let e = parse_object_prefix("s3://logs").unwrap_err();
+        assert!(e.contains("must end with \"/\""), "{e}");
+        assert!(parse_object_prefix("/data/").is_err());
+    }
+
+    #[test]
+    fn only_objects_below_a_prefix_are_permitted() {
+        let allowed = vec!["s3://logs/2026/".to_string(), "https://h/pub/".to_string()];
+        assert!(permitted(&allowed, "s3://logs/2026/a.tar"));
+        assert!(permitted(&allowed, "https://h/pub/x"));
+        assert!(!permitted(&allowed, "s3://logs/2025/a.tar"));
+        assert!(!permitted(&allowed, "s3://logs-private/2026/a"));
+        // Dot segments are resolved before the check, as the store resolves them.
+        assert!(!permitted(&allowed, "https://h/pub/../secret"));
+        assert!(!permitted(&allowed, "https://h/pub/%2e%2e/secret"));
+        assert!(!permitted(&allowed, "s3://logs/2026/../2025/a"));
+        assert!(!permitted(&allowed, "not a url"));
     }
 }

@@ -1,12 +1,12 @@
 //! Pull mode's reading: a byte range of a file and the 32 KiB before it, read by the
 //! worker itself, from a file that must still be the one the coordinator saw (size and
-//! modification time, checked on the open file, so a swap between check and read cannot
-//! slip through).
+//! modification time, checked on the open file before and after the read, so neither
+//! a swap nor a write during the read slips through).
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -15,8 +15,8 @@ use crate::engine::MAX_DICTIONARY;
 /// A chunk to read from a file.
 #[derive(Debug, Clone)]
 pub struct FileRange {
-    /// Resolved inside the worker's root (see `root.rs`).
-    pub path: PathBuf,
+    /// Opened inside the worker's root (see `root.rs`).
+    pub file: Arc<File>,
     /// As the request named it, for messages.
     pub name: String,
     pub offset: u64,
@@ -46,6 +46,17 @@ pub enum RangeError {
     },
 }
 
+impl RangeError {
+    /// Whether the input is the problem (changed, gone, shorter) rather than this
+    /// machine (see [`crate::root::RootError::about_input`]).
+    pub fn about_input(&self) -> bool {
+        match self {
+            RangeError::Differs { .. } => true,
+            RangeError::Io { source, .. } => crate::root::about_the_file(source),
+        }
+    }
+}
+
 /// Nanoseconds since the epoch of a file's modification, as both ends compute it.
 pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime()
@@ -60,25 +71,7 @@ impl FileRange {
             name: self.name.clone(),
             source,
         };
-        let file = File::open(&self.path).map_err(io_error)?;
-        let meta = file.metadata().map_err(io_error)?;
-        let differs = |what: String, expected: String| RangeError::Differs {
-            name: self.name.clone(),
-            what,
-            expected,
-        };
-        if meta.len() != self.size {
-            return Err(differs(
-                format!("{} bytes", meta.len()),
-                format!("{} bytes", self.size),
-            ));
-        }
-        if mtime_ns(&meta) != self.mtime_ns {
-            return Err(differs(
-                format!("modified at {} ns", mtime_ns(&meta)),
-                format!("{} ns", self.mtime_ns),
-            ));
-        }
+        self.check_unchanged()?;
         let end = self
             .offset
             .checked_add(self.length)
@@ -99,22 +92,53 @@ impl FileRange {
             false => 0,
         };
         let mut buf = vec![0u8; (before + self.length) as usize];
-        file.read_exact_at(&mut buf, self.offset - before)
+        self.file
+            .read_exact_at(&mut buf, self.offset - before)
             .map_err(io_error)?;
+        // Written to while being read: the bytes may mix two versions.
+        self.check_unchanged()?;
         let all = Bytes::from(buf);
         Ok((all.slice(..before as usize), all.slice(before as usize..)))
+    }
+
+    /// The open file still has the size and modification time the coordinator saw.
+    fn check_unchanged(&self) -> Result<(), RangeError> {
+        let meta = self.file.metadata().map_err(|source| RangeError::Io {
+            name: self.name.clone(),
+            source,
+        })?;
+        let differs = |what: String, expected: String| RangeError::Differs {
+            name: self.name.clone(),
+            what,
+            expected,
+        };
+        if meta.len() != self.size {
+            return Err(differs(
+                format!("{} bytes", meta.len()),
+                format!("{} bytes", self.size),
+            ));
+        }
+        if mtime_ns(&meta) != self.mtime_ns {
+            return Err(differs(
+                format!("modified at {} ns", mtime_ns(&meta)),
+                format!("{} ns", self.mtime_ns),
+            ));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::path::PathBuf;
 
     fn range_of(path: PathBuf, offset: u64, length: u64, dictionary: bool) -> FileRange {
         let meta = std::fs::metadata(&path).unwrap();
         FileRange {
             name: "f".into(),
-            path,
+            file: Arc::new(File::open(path).unwrap()),
             offset,
             length,
             dictionary,
@@ -155,7 +179,17 @@ mod tests {
         let mut r = range_of(path.clone(), 0, 100, false);
         r.mtime_ns -= 1;
         assert!(matches!(r.read(), Err(RangeError::Differs { .. })));
-        let past = range_of(path, 4900, 200, false);
-        assert!(matches!(past.read(), Err(RangeError::Io { .. })));
+        let past = range_of(path.clone(), 4900, 200, false);
+        let e = past.read().unwrap_err();
+        assert!(matches!(e, RangeError::Io { .. }) && e.about_input(), "{e}");
+        // Changed after it was opened: the open file itself is checked.
+        let opened = range_of(path.clone(), 0, 100, false);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"more")
+            .unwrap();
+        assert!(matches!(opened.read(), Err(RangeError::Differs { .. })));
     }
 }

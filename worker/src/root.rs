@@ -1,9 +1,14 @@
-//! Which files a worker reads for pull mode: only files strictly inside its `--root`.
-//! A path from a request is refused if it is absolute or climbs with `..`; and once
-//! the file system resolved it (symbolic links included), the result must still lie
-//! inside the root. A request can name nothing else on the machine.
+//! Which files a worker reads for pull mode: only regular files strictly inside its
+//! `--root`. A path from a request is refused if it is absolute or climbs with `..`;
+//! the file is opened, and only then is it checked: what the path resolves to
+//! (symbolic links included) must lie inside the root and be the very file opened, so
+//! a link swapped between the check and the open cannot lead out. Opening never
+//! blocks (a FIFO or a device is refused, not waited on). A request can name nothing
+//! else on the machine.
 
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Why a requested path is not served.
@@ -15,12 +20,37 @@ pub enum RootError {
     Climbs(String),
     #[error("{0}: a symbolic link leads out of this worker's --root")]
     Escapes(String),
+    #[error("{0}: not a regular file; pull mode reads regular files")]
+    NotAFile(String),
+    #[error("{0}: moved or replaced while this worker opened it; run again once it is stable")]
+    Moved(String),
     #[error("{path}: not readable under this worker's --root: {source}")]
     Unreadable {
         path: String,
         #[source]
         source: io::Error,
     },
+}
+
+impl RootError {
+    /// Whether the request's input is the problem, rather than this worker: a worker
+    /// out of file descriptors, or an I/O error on its mount, should not fail an input
+    /// another worker can read.
+    pub fn about_input(&self) -> bool {
+        match self {
+            RootError::Unreadable { source, .. } => about_the_file(source),
+            _ => true,
+        }
+    }
+}
+
+/// I/O errors that say something about the file asked for, not the machine asking.
+pub(crate) fn about_the_file(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        NotFound | PermissionDenied | NotADirectory | IsADirectory | InvalidInput | UnexpectedEof
+    ) || e.raw_os_error() == Some(libc::ELOOP)
 }
 
 /// A worker's `--root`, resolved once.
@@ -47,8 +77,8 @@ impl Root {
         &self.dir
     }
 
-    /// The file `requested` names inside the root, resolved.
-    pub fn resolve(&self, requested: &str) -> Result<PathBuf, RootError> {
+    /// Opens the regular file `requested` names inside the root.
+    pub fn open(&self, requested: &str) -> Result<File, RootError> {
         let path = Path::new(requested);
         if path.is_absolute() {
             return Err(RootError::Absolute(requested.into()));
@@ -56,18 +86,30 @@ impl Root {
         if path.components().any(|c| c == Component::ParentDir) {
             return Err(RootError::Climbs(requested.into()));
         }
-        let resolved =
-            self.dir
-                .join(path)
-                .canonicalize()
-                .map_err(|source| RootError::Unreadable {
-                    path: requested.into(),
-                    source,
-                })?;
+        let unreadable = |source| RootError::Unreadable {
+            path: requested.into(),
+            source,
+        };
+        let joined = self.dir.join(path);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&joined)
+            .map_err(unreadable)?;
+        let opened = file.metadata().map_err(unreadable)?;
+        let resolved = joined.canonicalize().map_err(unreadable)?;
         if !resolved.starts_with(&self.dir) {
             return Err(RootError::Escapes(requested.into()));
         }
-        Ok(resolved)
+        // The path resolves inside the root now; the file opened must be that one.
+        let named = std::fs::metadata(&resolved).map_err(unreadable)?;
+        if (named.dev(), named.ino()) != (opened.dev(), opened.ino()) {
+            return Err(RootError::Moved(requested.into()));
+        }
+        if !opened.is_file() {
+            return Err(RootError::NotAFile(requested.into()));
+        }
+        Ok(file)
     }
 }
 
@@ -88,37 +130,70 @@ mod tests {
         (dir, r)
     }
 
+    fn inode(file: &File) -> u64 {
+        file.metadata().unwrap().ino()
+    }
+
     #[test]
-    fn paths_inside_the_root_resolve() {
+    fn files_inside_the_root_open() {
         let (_dir, root) = root_with_files();
-        assert_eq!(
-            root.resolve("sub/data").unwrap(),
-            root.dir().join("sub/data")
-        );
-        assert_eq!(
-            root.resolve("./sub/data").unwrap(),
-            root.dir().join("sub/data")
-        );
+        let data = std::fs::metadata(root.dir().join("sub/data"))
+            .unwrap()
+            .ino();
+        assert_eq!(inode(&root.open("sub/data").unwrap()), data);
+        assert_eq!(inode(&root.open("./sub/data").unwrap()), data);
         // A link that stays inside is followed.
-        assert_eq!(root.resolve("in").unwrap(), root.dir().join("sub/data"));
+        assert_eq!(inode(&root.open("in").unwrap()), data);
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_refused_without_blocking() {
+        let (_dir, root) = root_with_files();
+        let fifo = root.dir().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Without O_NONBLOCK this open would wait for a writer forever.
+        let e = root.open("fifo").unwrap_err();
+        assert!(matches!(&e, RootError::NotAFile(p) if p == "fifo"), "{e}");
+        assert!(matches!(root.open("sub"), Err(RootError::NotAFile(_))));
+        assert!(e.about_input());
     }
 
     #[test]
     fn escapes_are_refused_naming_the_path() {
         let (_dir, root) = root_with_files();
         let abs = root.dir().join("sub/data").display().to_string();
-        assert!(matches!(root.resolve(&abs), Err(RootError::Absolute(p)) if p == abs));
-        let climb = root.resolve("sub/../../secret").unwrap_err();
+        assert!(matches!(root.open(&abs), Err(RootError::Absolute(p)) if p == abs));
+        let climb = root.open("sub/../../secret").unwrap_err();
         assert!(matches!(&climb, RootError::Climbs(p) if p == "sub/../../secret"));
-        let link = root.resolve("out").unwrap_err();
+        let link = root.open("out").unwrap_err();
         assert!(
             matches!(&link, RootError::Escapes(p) if p == "out"),
             "{link}"
         );
         assert!(link.to_string().contains("out: a symbolic link leads out"));
+        let missing = root.open("missing").unwrap_err();
         assert!(matches!(
-            root.resolve("missing"),
-            Err(RootError::Unreadable { source, .. }) if source.kind() == io::ErrorKind::NotFound
+            &missing,
+            RootError::Unreadable { source, .. } if source.kind() == io::ErrorKind::NotFound
         ));
+        assert!(missing.about_input());
+    }
+
+    #[test]
+    fn only_errors_about_the_file_are_blamed_on_the_input() {
+        let worker_trouble = [libc::EMFILE, libc::EIO, libc::ESTALE, libc::ENOMEM];
+        for errno in worker_trouble {
+            let e = RootError::Unreadable {
+                path: "f".into(),
+                source: io::Error::from_raw_os_error(errno),
+            };
+            assert!(!e.about_input(), "{e}");
+        }
+        let e = RootError::Unreadable {
+            path: "f".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert!(e.about_input());
     }
 }

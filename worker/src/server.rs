@@ -36,8 +36,9 @@ pub struct WorkerConfig {
     pub max_chunk: u64,
     /// Where pull requests' files are (`--root`); None: pull requests are refused.
     pub root: Option<PathBuf>,
-    /// Read objects pull requests name (`--read-objects`).
-    pub read_objects: bool,
+    /// URL prefixes below which pull requests' objects are read (`--read-objects`);
+    /// empty: none are.
+    pub read_objects: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,7 @@ impl<H: Hooks> WorkerService<H> {
     pub fn new(config: WorkerConfig, hooks: H) -> Result<Self, ServeError> {
         let pulls = Pulls::new(
             config.root.as_deref(),
-            config.read_objects,
+            &config.read_objects,
             config.slots + config.queue_depth,
         )
         .map_err(|source| ServeError::Root {
@@ -154,9 +155,12 @@ impl<H: Hooks> Worker for WorkerService<H> {
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
         self.hooks.before(call).await;
-        let input = match planned {
-            Planned::Ready(input) => input,
-            Planned::Object(read) => self.pulls.read(read).await?,
+        let (input, _reading) = match planned {
+            Planned::Ready(input) => (input, None),
+            Planned::Object(read) => {
+                let (input, permit) = self.pulls.read(read).await?;
+                (input, Some(permit))
+            }
         };
         let job = Job {
             input,
@@ -174,7 +178,10 @@ impl<H: Hooks> Worker for WorkerService<H> {
             .await
             .map_err(|_| Status::internal("compression thread ended unexpectedly"))?
             .map_err(|e| match e {
-                JobError::Read(e) => input_error(Status::failed_precondition(e.to_string())),
+                JobError::Read(e) if e.about_input() => {
+                    input_error(Status::failed_precondition(e.to_string()))
+                }
+                JobError::Read(e) => Status::unavailable(e.to_string()),
                 JobError::Engine(e) => Status::internal(e.to_string()),
             })?;
         let mut response = CompressResponse {
@@ -283,7 +290,7 @@ mod tests {
                 queue_depth: 1,
                 max_chunk,
                 root: None,
-                read_objects: false,
+                read_objects: Vec::new(),
             },
             NoHooks,
         )
@@ -368,7 +375,7 @@ mod tests {
                 queue_depth: 1,
                 max_chunk: 1 << 20,
                 root: Some(root),
-                read_objects: false,
+                read_objects: Vec::new(),
             },
             NoHooks,
         )

@@ -78,22 +78,28 @@ pub(crate) fn run(
         let mut written = writing
             .join()
             .unwrap_or_else(|_| Err(Error::Fatal("the writer thread panicked".into())))?;
-        let error = match dispatched {
-            Ok(end) if end == written.next => None,
-            Ok(end) => Some(Error::Fatal(format!(
-                "internal error: {end} items dispatched but {} written",
-                written.next
-            ))),
-            Err(e) => Some(e),
-        };
-        let error = match (error, written.unfinished.take()) {
-            (Some(e), Some(job)) => Some(job.output.abandon(e)),
-            (error, _) => error,
-        };
+        let error = why_stopped(dispatched, &mut written);
         Ok(Finished {
             written,
             stats,
             error,
         })
     })
+}
+
+/// Why the run stopped before its end, if it did, with the output being written then
+/// abandoned for that reason.
+fn why_stopped(dispatched: Result<u64, Error>, written: &mut Written) -> Option<Error> {
+    let error = match dispatched {
+        Ok(end) if end == written.next => None,
+        Ok(end) => Some(Error::Fatal(format!(
+            "internal error: {end} items dispatched but {} written",
+            written.next
+        ))),
+        Err(e) => Some(e),
+    };
+    match (error, written.unfinished.take()) {
+        (Some(e), Some(job)) => Some(job.output.abandon(e)),
+        (error, _) => error,
+    }
 }

@@ -31,7 +31,7 @@ pub(crate) struct JobIdentity {
     pub input: PathBuf,
     pub input_size: u64,
     /// Modification time, nanoseconds since the epoch.
-    pub input_mtime_ns: i128,
+    pub input_mtime_ns: i64,
 }
 
 /// A durable point: the output holds exactly `output_bytes`, covering the first

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use gzfleet_worker::objects::{Object, ObjectError, Version};
-use object_store::WriteMultipart;
+use object_store::{MultipartUpload, PutPayload};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
@@ -106,8 +106,7 @@ impl Read for ObjectReader {
             let Some(part) = self.fetching.pop_front() else {
                 return Ok(0);
             };
-            self.current = io()
-                .block_on(part)
+            self.current = block_on(part)
                 .map_err(io::Error::other)?
                 .map_err(io::Error::other)?;
         }
@@ -119,9 +118,17 @@ impl Read for ObjectReader {
 
 /// An object being written: a multipart upload that exists as an object only once
 /// completed.
+///
+/// Parts are cut and sent here rather than through `WriteMultipart`, whose `write`
+/// spawns on the caller's runtime: the writer is a plain thread, and every future here
+/// runs on the object runtime instead.
 pub(crate) struct ObjectOutput {
     url: String,
-    upload: Option<WriteMultipart>,
+    /// Held until `complete` succeeds: until then, dropping this aborts the upload.
+    upload: Option<Box<dyn MultipartUpload>>,
+    /// Bytes not yet sent as a part.
+    buffer: Vec<u8>,
+    uploading: VecDeque<JoinHandle<object_store::Result<()>>>,
     written: u64,
 }
 
@@ -132,23 +139,67 @@ impl ObjectOutput {
             .map_err(|e| write_error(url, e))?;
         Ok(ObjectOutput {
             url: url.into(),
-            upload: Some(WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART)),
+            upload: Some(upload),
+            buffer: Vec::with_capacity(UPLOAD_PART),
+            uploading: VecDeque::new(),
             written: 0,
         })
     }
 
-    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let upload = self.upload.as_mut().expect("written only until finished");
-        upload.write(bytes);
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
         self.written += bytes.len() as u64;
-        // Bounds the parts buffered or uploading.
-        block_on(upload.wait_for_capacity(UPLOADS_IN_FLIGHT)).map_err(|e| write_error(&self.url, e))
+        while !bytes.is_empty() {
+            let n = (UPLOAD_PART - self.buffer.len()).min(bytes.len());
+            self.buffer.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.buffer.len() == UPLOAD_PART {
+                self.send_part()?;
+            }
+        }
+        Ok(())
     }
 
-    /// Completes the upload: only now does the object exist.
+    /// Sends the buffer as the next part, first waiting for the oldest upload when
+    /// UPLOADS_IN_FLIGHT are going: that bounds the memory a slow store can hold.
+    fn send_part(&mut self) -> Result<(), Error> {
+        if self.uploading.len() >= UPLOADS_IN_FLIGHT {
+            self.wait_oldest()?;
+        }
+        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(UPLOAD_PART));
+        let upload = self.upload.as_mut().expect("written only until finished");
+        // The store may look for a runtime while it builds the request.
+        let _runtime = io().enter();
+        let sending = upload.put_part(PutPayload::from(part));
+        self.uploading.push_back(io().spawn(sending));
+        Ok(())
+    }
+
+    fn wait_oldest(&mut self) -> Result<(), Error> {
+        let Some(oldest) = self.uploading.pop_front() else {
+            return Ok(());
+        };
+        match block_on(oldest) {
+            Ok(sent) => sent.map_err(|e| write_error(&self.url, e)),
+            Err(gone) => Err(Error::Write {
+                output: Place::Url(self.url.clone()),
+                source: io::Error::other(gone),
+            }),
+        }
+    }
+
+    /// Sends what is left, waits for every part, then completes the upload: only now
+    /// does the object exist.
     pub fn finish(mut self) -> Result<u64, Error> {
-        let upload = self.upload.take().expect("finished once");
-        block_on(upload.finish()).map_err(|e| write_error(&self.url, e))?;
+        // A store wants at least one part, even for an empty stream.
+        if !self.buffer.is_empty() || self.written == 0 {
+            self.send_part()?;
+        }
+        while !self.uploading.is_empty() {
+            self.wait_oldest()?;
+        }
+        let upload = self.upload.as_mut().expect("finished once");
+        block_on(upload.complete()).map_err(|e| write_error(&self.url, e))?;
+        self.upload = None;
         Ok(self.written)
     }
 }
@@ -156,7 +207,10 @@ impl ObjectOutput {
 impl Drop for ObjectOutput {
     /// Not finished: abort, so no parts linger and no object appears.
     fn drop(&mut self) {
-        if let Some(upload) = self.upload.take() {
+        for sending in self.uploading.drain(..) {
+            sending.abort();
+        }
+        if let Some(mut upload) = self.upload.take() {
             let _ = block_on(upload.abort());
         }
     }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -13,9 +14,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::dispatch::{Compressed, Ready};
 use super::input::Input;
 use super::plan::{Destination, Plan};
+use super::pull::SharedFile;
 use super::stream::{FileJob, Marker};
 use super::window::Window;
-use crate::error::{Error, Place};
+use crate::error::Error;
 use crate::gzip::{StreamCrc, trailer};
 use crate::ui::report::FileReport;
 use crate::ui::{Progress, Ui};
@@ -62,12 +64,10 @@ impl Writer<'_> {
             while let Some(ready) = waiting.remove(&written.next) {
                 match ready {
                     Ready::Chunk(c) => self.chunk(&mut current, c, &mut written)?,
-                    Ready::Marker { marker, .. } => self.marker(&mut current, marker, &mut written),
-                    // The input of a chunk no worker could read: it fails like an
-                    // input that could not be read to its end.
-                    Ready::Lost { error, .. } => {
-                        self.marker(&mut current, Marker::Failed(error), &mut written)
+                    Ready::Marker { marker, .. } => {
+                        self.marker(&mut current, marker, &mut written)?
                     }
+                    Ready::Lost { file, .. } => self.lost(&mut current, &file, &mut written),
                 }
                 written.next += 1;
                 self.window.advance(written.next);
@@ -98,8 +98,8 @@ impl Writer<'_> {
             .write_chunk(&c.deflate, c.crc32, c.len, open.crc);
         match result {
             Ok(()) => Ok(()),
-            // Nobody reads our output any more: the whole run is over.
-            Err(e) if e.is_broken_pipe() => Err(e),
+            // Stdout is every input's: cut short, the whole run is over.
+            Err(e) if e.is_stdout_write() => Err(e),
             Err(e) => {
                 let open = current.take().expect("checked above");
                 self.failed(open.job.output.abandon(e), written);
@@ -108,7 +108,12 @@ impl Writer<'_> {
         }
     }
 
-    fn marker(&self, current: &mut Option<Open>, marker: Marker, written: &mut Written) {
+    fn marker(
+        &self,
+        current: &mut Option<Open>,
+        marker: Marker,
+        written: &mut Written,
+    ) -> Result<(), Error> {
         match marker {
             Marker::Begin(job) => {
                 self.progress.inc(job.start.offset);
@@ -128,6 +133,7 @@ impl Writer<'_> {
                             }
                             written.reports.push(report);
                         }
+                        Err(e) if e.is_stdout_write() => return Err(e),
                         Err(e) => self.failed(e, written),
                     }
                 }
@@ -141,6 +147,25 @@ impl Writer<'_> {
             }
             Marker::Skipped(e) => self.failed(e, written),
         }
+        Ok(())
+    }
+
+    /// A chunk of an input no worker could read: the input fails, named, like one that
+    /// could not be read to its end; with nothing open (or another input open) it has
+    /// failed already and this chunk only kept its place.
+    fn lost(&self, current: &mut Option<Open>, file: &Arc<SharedFile>, written: &mut Written) {
+        let is_this =
+            |open: &Open| matches!(&open.job.plan.shared, Some(f) if Arc::ptr_eq(f, file));
+        let Some(open) = current.take_if(|open| is_this(open)) else {
+            return;
+        };
+        let error = Error::Unreadable {
+            input: open.job.plan.input.place(),
+            reason: file.lost.get().cloned().unwrap_or_default(),
+            // A stat, or a HEAD to a store: here, not on the dispatcher's thread.
+            changed_here: file.changed_here(),
+        };
+        self.failed(open.job.output.abandon(error), written);
     }
 
     fn failed(&self, e: Error, written: &mut Written) {
@@ -173,11 +198,7 @@ impl Writer<'_> {
         }
         Ok(FileReport {
             input: plan.input.place().to_string(),
-            output: match &plan.destination {
-                Destination::Stdout => Place::Stdout.to_string(),
-                Destination::File(p) => p.display().to_string(),
-                Destination::Object(url) => url.clone(),
-            },
+            output: plan.destination.to_string(),
             input_bytes: crc.len,
             output_bytes,
             chunks,

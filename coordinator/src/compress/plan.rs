@@ -93,6 +93,39 @@ pub(crate) enum Destination {
     Object(String),
 }
 
+impl Target {
+    /// Where the outputs of `inputs` inputs go, from -c, -o and --output-dir.
+    fn of(args: &CompressArgs, inputs: usize) -> Result<Target, Error> {
+        Ok(match (&args.output, args.stdout, &args.output_dir) {
+            (Some(_), true, _) => {
+                return Err(Error::Usage(
+                    "-c/--stdout and -o/--output cannot be used together".into(),
+                ));
+            }
+            (Some(_), false, _) if inputs > 1 || args.recursive => {
+                return Err(Error::Usage(
+                    "-o/--output takes a single input; use --output-dir for several".into(),
+                ));
+            }
+            (Some(p), false, _) if p == Path::new("-") => Target::Stdout,
+            (Some(p), false, _) => Target::Path(p.clone()),
+            (None, _, Some(dir)) => Target::Dir(dir.clone()),
+            (None, true, None) => Target::Stdout,
+            (None, false, None) => Target::Beside,
+        })
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Stdout => f.write_str("stdout"),
+            Destination::File(p) => write!(f, "{}", p.display()),
+            Destination::Object(url) => f.write_str(url),
+        }
+    }
+}
+
 /// One input, checked against the file system.
 pub(crate) struct JobPlan {
     pub input: Input,
@@ -113,23 +146,7 @@ impl Plan {
         } else {
             args.files.clone()
         };
-        let target = match (&args.output, args.stdout, &args.output_dir) {
-            (Some(_), true, _) => {
-                return Err(Error::Usage(
-                    "-c/--stdout and -o/--output cannot be used together".into(),
-                ));
-            }
-            (Some(_), false, _) if inputs.len() > 1 || args.recursive => {
-                return Err(Error::Usage(
-                    "-o/--output takes a single input; use --output-dir for several".into(),
-                ));
-            }
-            (Some(p), false, _) if p == Path::new("-") => Target::Stdout,
-            (Some(p), false, _) => Target::Path(p.clone()),
-            (None, _, Some(dir)) => Target::Dir(dir.clone()),
-            (None, true, None) => Target::Stdout,
-            (None, false, None) => Target::Beside,
-        };
+        let target = Target::of(args, inputs.len())?;
         let discovery =
             Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
         if args.pull && discovery.is_empty() {
@@ -142,14 +159,14 @@ impl Plan {
             .as_deref()
             .map(SharedRoot::new)
             .transpose()?;
-        let fleet = if discovery.is_empty() {
-            let threads = args
-                .processes
-                .map(|p| p as usize)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            FleetPlan::Local { threads }
-        } else {
-            FleetPlan::Remote(discovery)
+        let fleet = match discovery.is_empty() {
+            true => FleetPlan::Local {
+                threads: args.processes.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    |p| p as usize,
+                ),
+            },
+            false => FleetPlan::Remote(discovery),
         };
         Ok(Plan {
             inputs,
@@ -214,8 +231,7 @@ impl Plan {
                         source,
                     })?,
                     input_size: meta.len(),
-                    input_mtime_ns: meta.mtime() as i128 * 1_000_000_000
-                        + meta.mtime_nsec() as i128,
+                    input_mtime_ns: gzfleet_worker::range::mtime_ns(meta),
                 })
             }
             _ => None,

@@ -7,11 +7,12 @@
 //!
 //! A worker refuses a file that is not the one the coordinator saw (size, mtime); the
 //! coordinator then tries the chunk elsewhere, and if no worker can read it, that input
-//! fails, named, saying whether it changed here too.
+//! is lost: it fails, named, saying whether it changed here too, no more of it is cut
+//! or sent, and the run goes on.
 
 use std::fs;
-use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use gzfleet_worker::objects::{Object, Version};
@@ -25,8 +26,8 @@ use crate::error::Error;
 /// `--shared-root`: where inputs must be, as the coordinator sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedRoot {
-    /// Absolute, without `.` or `..` (not resolved through links: the workers resolve
-    /// links on their own mounts, under their own rules).
+    /// Resolved, links and all: an input is below it only if it resolves there too,
+    /// so a link leading out is refused here, before any worker is asked.
     dir: PathBuf,
 }
 
@@ -42,6 +43,8 @@ pub(crate) struct SharedFile {
     /// An object's ETag; empty for a file.
     pub etag: String,
     pub here: Here,
+    /// Why no worker could read it, once one chunk was lost: the input has failed.
+    pub lost: OnceLock<String>,
 }
 
 /// Where the coordinator itself reaches a shared input.
@@ -49,24 +52,6 @@ pub(crate) struct SharedFile {
 pub(crate) enum Here {
     File(PathBuf),
     Object(Object, Version),
-}
-
-/// A path made absolute against the current folder, `.` and `..` folded away.
-fn absolute(path: &Path) -> std::io::Result<PathBuf> {
-    let mut out = std::env::current_dir()?;
-    if path.is_absolute() {
-        out = PathBuf::from("/");
-    }
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(part) => out.push(part),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    Ok(out)
 }
 
 impl SharedRoot {
@@ -82,7 +67,7 @@ impl SharedRoot {
             )));
         }
         Ok(SharedRoot {
-            dir: absolute(dir).map_err(open_error)?,
+            dir: dir.canonicalize().map_err(open_error)?,
         })
     }
 
@@ -99,7 +84,7 @@ impl SharedRoot {
         if !meta.is_file() {
             return Err(refused("not a regular file"));
         }
-        let local = absolute(input).map_err(|source| Error::Open {
+        let local = input.canonicalize().map_err(|source| Error::Open {
             path: input.to_path_buf(),
             source,
         })?;
@@ -115,6 +100,7 @@ impl SharedRoot {
             mtime_ns: mtime_ns(meta),
             etag: String::new(),
             here: Here::File(local),
+            lost: OnceLock::new(),
         }))
     }
 }
@@ -128,15 +114,8 @@ impl SharedFile {
             mtime_ns: 0,
             etag: version.etag.clone().unwrap_or_default(),
             here: Here::Object(object.clone(), version.clone()),
+            lost: OnceLock::new(),
         })
-    }
-
-    /// How the input is named in messages.
-    pub fn name(&self) -> PathBuf {
-        match &self.here {
-            Here::File(path) => path.clone(),
-            Here::Object(object, _) => PathBuf::from(&object.url),
-        }
     }
 
     /// Whether the input here is no longer the one the run started with.
@@ -155,7 +134,7 @@ impl SharedFile {
     pub fn read(&self, chunk: &Chunk, dictionary: bool) -> Result<(Bytes, Bytes), String> {
         match &self.here {
             Here::File(path) => FileRange {
-                path: path.clone(),
+                file: Arc::new(fs::File::open(path).map_err(|e| format!("{}: {e}", self.path))?),
                 name: self.path.clone(),
                 offset: chunk.offset,
                 length: chunk.len,
@@ -191,10 +170,11 @@ impl Ranges {
         }
     }
 
-    /// The next chunk, which takes place `seq` in the run's stream; None at the end.
+    /// The next chunk, which takes place `seq` in the run's stream; None at the end,
+    /// or once the input is lost (its output is abandoned: the rest would go nowhere).
     pub fn next_chunk(&mut self, seq: u64) -> Option<Chunk> {
         let len = self.block.min(self.file.size.saturating_sub(self.offset));
-        if len == 0 {
+        if len == 0 || self.file.lost.get().is_some() {
             return None;
         }
         let chunk = Chunk {
@@ -241,6 +221,7 @@ mod tests {
             mtime_ns: 0,
             etag: String::new(),
             here: Here::File(PathBuf::new()),
+            lost: OnceLock::new(),
         });
         let mut r = Ranges::new(Arc::clone(&file), 1000, &Start::default());
         let cut: Vec<(u64, u64, u64)> = std::iter::from_fn(|| r.next_chunk(0))
@@ -252,11 +233,31 @@ mod tests {
             offset: 2000,
             ..Start::default()
         };
-        let mut r = Ranges::new(file, 1000, &resumed);
+        let mut r = Ranges::new(Arc::clone(&file), 1000, &resumed);
         assert_eq!(
             r.next_chunk(7).map(|c| (c.seq, c.index, c.len)),
             Some((7, 2, 500))
         );
         assert!(r.next_chunk(8).is_none());
+        // Lost: nothing more is cut.
+        let mut r = Ranges::new(Arc::clone(&file), 1000, &Start::default());
+        assert!(r.next_chunk(0).is_some());
+        file.lost.set("gone".into()).unwrap();
+        assert!(r.next_chunk(1).is_none());
+    }
+
+    #[test]
+    fn a_link_leading_out_of_the_root_is_refused_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shared");
+        fs::create_dir_all(&root).unwrap();
+        fs::write(dir.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link")).unwrap();
+        let shared = SharedRoot::new(&root).unwrap();
+        let link = root.join("link");
+        let e = shared
+            .file(&link, &fs::metadata(&link).unwrap())
+            .unwrap_err();
+        assert!(e.to_string().contains("not below the shared root"), "{e}");
     }
 }

@@ -6,8 +6,12 @@
 //! one memory bound.
 //!
 //! The reader thread produces the stream: it opens each input, sets up its output
-//! (fresh, or resumed), and cuts it into chunks as the window admits them.
+//! (fresh, or resumed), and cuts it into chunks as the window admits them. Two inputs
+//! of one run never share an output: the second is skipped before its output is
+//! touched (with -f it would delete the first's partial file; with --rm, lose data).
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,11 +19,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::chunker::{Chunk, Chunker};
 use super::input::InputReader;
 use super::output::Output;
-use super::plan::{JobPlan, Plan};
+use super::plan::{Destination, JobPlan, Plan};
 use super::pull::Ranges;
 use super::resume::{self, Start};
 use super::walk::Named;
-use super::window::Window;
+use super::window::{OutputSlot, Window};
 use crate::error::Error;
 use crate::ui::Ui;
 
@@ -28,6 +32,9 @@ pub(crate) struct FileJob {
     pub plan: JobPlan,
     pub output: Output,
     pub start: Start,
+    /// Its place among the outputs set up ahead: held (never read) until the writer is
+    /// done with it.
+    pub _slot: OutputSlot,
 }
 
 /// The items between chunks: they go straight to the writer, in their place.
@@ -45,7 +52,13 @@ pub(crate) enum Marker {
 
 pub(crate) enum Item {
     Chunk(Chunk),
-    Marker { seq: u64, marker: Marker },
+    Marker {
+        seq: u64,
+        marker: Marker,
+    },
+    /// Every input was read: the stream is complete. A stream that stops without it
+    /// was cut short (the reader died).
+    Done,
 }
 
 /// The run's inputs, and what the reader needs to open them.
@@ -75,13 +88,17 @@ pub(crate) fn spawn_reader(
 }
 
 /// The reader's loop; returns early when the window closes or the run is gone.
-fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
+fn read_all(run: &Inputs, window: &Arc<Window>, items: &UnboundedSender<Item>) {
     let mut out = Emitter { seq: 0, items };
+    let mut outputs = Outputs::default();
     for named in &run.named {
         if !window.admit(out.seq) {
             return;
         }
-        let (job, reader) = match open(run, named) {
+        let Some(slot) = window.admit_output() else {
+            return;
+        };
+        let (job, reader) = match open(run, named, &mut outputs, slot) {
             Ok(opened) => opened,
             Err(e) => match out.marker(Marker::Skipped(e)) {
                 true => continue,
@@ -127,6 +144,7 @@ fn read_all(run: &Inputs, window: &Window, items: &UnboundedSender<Item>) {
             }
         }
     }
+    let _ = items.send(Item::Done);
 }
 
 /// How an input becomes chunks: read here, or (pull mode) cut by size for workers to
@@ -165,8 +183,14 @@ impl Emitter<'_> {
 }
 
 /// Opens one input and sets up its output: where its chunks start.
-fn open(run: &Inputs, named: &Named) -> Result<(Box<FileJob>, InputReader), Error> {
+fn open(
+    run: &Inputs,
+    named: &Named,
+    outputs: &mut Outputs,
+    slot: OutputSlot,
+) -> Result<(Box<FileJob>, InputReader), Error> {
     let mut plan = run.plan.job(named)?;
+    outputs.claim(&plan)?;
     let (output, start) = resume::prepare(&run.plan, &plan, &run.ui)?;
     // A failure here drops `output`, which then abandons itself.
     let reader = plan.input.reader_at(start.offset)?;
@@ -174,6 +198,51 @@ fn open(run: &Inputs, named: &Named) -> Result<(Box<FileJob>, InputReader), Erro
         plan,
         output,
         start,
+        _slot: slot,
     };
     Ok((Box::new(job), reader))
+}
+
+/// The outputs this run has claimed, by a 128-bit hash of where each goes: 16 bytes
+/// per input, however long the names of a batch of millions, and no two places alike
+/// in any batch that fits on Earth.
+#[derive(Default)]
+struct Outputs(HashSet<u128>);
+
+impl Outputs {
+    /// Claims `job`'s output, refusing one another input of the run has claimed.
+    fn claim(&mut self, job: &JobPlan) -> Result<(), Error> {
+        let key = match &job.destination {
+            // Members one after another: any number may go there.
+            Destination::Stdout => return Ok(()),
+            Destination::Object(url) => hash128(url.as_bytes()),
+            // The same file however named: its folder resolved, links and all.
+            Destination::File(path) => {
+                let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+                let folder = folder.map_or_else(
+                    || std::env::current_dir().unwrap_or_default(),
+                    |f| f.canonicalize().unwrap_or_else(|_| f.to_path_buf()),
+                );
+                let full = folder.join(path.file_name().unwrap_or_default());
+                hash128(full.as_os_str().as_encoded_bytes())
+            }
+        };
+        if !self.0.insert(key) {
+            return Err(Error::Refused(format!(
+                "{}: another input of this run compresses to {} too -- skipped (name the outputs apart)",
+                job.input.place(),
+                job.destination
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn hash128(bytes: &[u8]) -> u128 {
+    let half = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        (salt, bytes).hash(&mut h);
+        h.finish() as u128
+    };
+    (half(0) << 64) | half(1)
 }

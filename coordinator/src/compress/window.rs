@@ -1,17 +1,27 @@
-//! The bound on chunks between the reader and the writer.
+//! The bounds between the reader and the writer: on the items of the stream, and on
+//! the outputs set up ahead.
 //!
-//! The reader may hold chunk `i` only while `i < written + size`: every chunk read but
-//! not yet written (queued, in flight, or waiting in the reorder buffer) counts, so
-//! memory is at most `size` chunks whatever the input's length or the workers' order.
-//! The size follows the fleet (twice what its workers hold in flight, so a slow head
-//! chunk does not idle the rest) but never passes [`WINDOW_BYTES`] of chunks.
+//! The reader may hold item `i` (a chunk, or a marker between inputs) only while
+//! `i < written + size`: every item read but not yet written (queued, in flight, or
+//! waiting in the reorder buffer) counts, so memory is at most `size` chunks whatever
+//! the input's length or the workers' order. The size follows the fleet (twice what its
+//! workers hold in flight, so a slow head chunk does not idle the rest) but never
+//! passes [`WINDOW_BYTES`] of chunks.
+//!
+//! A batch of small files is a few items per file, so the window alone would let the
+//! reader set up hundreds of outputs ahead of the writer, each holding a file
+//! descriptor (or an upload): at most [`MAX_OUTPUTS`] are, each counted from its set-up
+//! until the writer is done with it.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Memory bound for chunks held between reader and writer, whatever the fleet's size.
 const WINDOW_BYTES: u64 = 512 << 20;
-/// Fewest chunks: enough for the reader, one in flight and the writer to overlap.
+/// Fewest items: enough for the reader, one in flight and the writer to overlap.
 const MIN_WINDOW: usize = 4;
+/// Outputs set up and not yet finished: ahead enough to keep a fleet busy on small
+/// files, far below any file descriptor limit.
+pub(crate) const MAX_OUTPUTS: usize = 32;
 
 pub(crate) struct Window {
     state: Mutex<State>,
@@ -24,7 +34,20 @@ pub(crate) struct Window {
 struct State {
     written: u64,
     size: u64,
+    /// Outputs counted by [`OutputSlot`]s.
+    outputs: usize,
     closed: bool,
+}
+
+/// One output's place under [`MAX_OUTPUTS`], given back when dropped.
+pub(crate) struct OutputSlot(Arc<Window>);
+
+impl Drop for OutputSlot {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.outputs -= 1;
+        self.0.changed.notify_all();
+    }
 }
 
 impl Window {
@@ -34,6 +57,7 @@ impl Window {
             state: Mutex::new(State {
                 written: start,
                 size: size.max(1) as u64,
+                outputs: 0,
                 closed: false,
             }),
             changed: Condvar::new(),
@@ -68,6 +92,19 @@ impl Window {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         !s.closed
+    }
+
+    /// Blocks until another output may be set up; None once the window is closed.
+    pub fn admit_output(self: &Arc<Self>) -> Option<OutputSlot> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !s.closed && s.outputs >= MAX_OUTPUTS {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.closed {
+            return None;
+        }
+        s.outputs += 1;
+        Some(OutputSlot(Arc::clone(self)))
     }
 
     /// Chunks below `written` are on their way to the output.
@@ -128,6 +165,30 @@ mod tests {
         assert_eq!(w.size(), 512, "512 MiB of 1 MiB chunks");
         let huge = Window::for_fleet(0, 64 << 20, 10_000);
         assert_eq!(huge.size(), 8, "512 MiB of 64 MiB chunks");
+    }
+
+    #[test]
+    fn outputs_ahead_are_bounded_until_one_is_done_with() {
+        let w = Arc::new(Window::new(0, 1000));
+        let held: Vec<OutputSlot> = (0..MAX_OUTPUTS)
+            .map(|_| w.admit_output().unwrap())
+            .collect();
+        let w2 = Arc::clone(&w);
+        let t = std::thread::spawn(move || w2.admit_output().is_some());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!t.is_finished(), "more outputs than the bound");
+        drop(held);
+        assert!(t.join().unwrap());
+        // Closing wakes a waiter with nothing.
+        let held: Vec<OutputSlot> = (0..MAX_OUTPUTS)
+            .map(|_| w.admit_output().unwrap())
+            .collect();
+        let w2 = Arc::clone(&w);
+        let t = std::thread::spawn(move || w2.admit_output().is_none());
+        std::thread::sleep(Duration::from_millis(20));
+        w.close();
+        assert!(t.join().unwrap());
+        drop(held);
     }
 
     #[test]

@@ -169,6 +169,7 @@ fn chunks_of(n: u64) -> UnboundedReceiver<Item> {
         };
         tx.send(Item::Chunk(chunk)).unwrap();
     }
+    tx.send(Item::Done).unwrap();
     rx
 }
 
@@ -465,4 +466,68 @@ fn chunks_do_not_wait_for_a_worker_pausing_after_backpressure() {
     assert_eq!(out.result.unwrap(), 300);
     // The slow worker alone: 280 chunks, two at a time, 40 ms each: about 5.6 s.
     assert!(out.took < Duration::from_secs(8), "{:?}", out.took);
+}
+
+#[test]
+fn a_retry_waiting_for_another_worker_holds_up_no_chunk_behind_it() {
+    // Chunk 0 cannot be read on "a" (pull mode: its copy differs), so it waits for
+    // "b", which is slow and full; the chunks after it must not wait with it.
+    let a = Fake::new(
+        "a",
+        vec![
+            Act::Fail(AttemptError::Input("differs here".into())),
+            Act::After(10 * MS),
+        ],
+    );
+    let b = Fake::new("b", vec![Act::After(2000 * MS)]);
+    let mut f = fleet(&[&a, &b]);
+    let out = job(&mut f, 100, config(5));
+    assert_eq!(out.result.unwrap(), 100);
+    each_once(&out.written, 100);
+    assert!(
+        a.done().len() >= 90,
+        "a did {} of 100 chunks",
+        a.done().len()
+    );
+    // "b" has room again at 2 s, and chunk 0, late there, is soon duplicated on "a".
+    // The ~96 other chunks take "a" about 0.5 s: done meanwhile, not after.
+    assert!(out.took < Duration::from_millis(2300), "{:?}", out.took);
+}
+
+#[test]
+fn a_stream_cut_short_is_an_error_not_a_short_run() {
+    let a = Fake::new("a", vec![Act::After(MS)]);
+    let mut f = fleet(&[&a]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (tx, rx) = unbounded_channel();
+    let (results_tx, _results) = unbounded_channel();
+    // A reader that dies: its channel closes with no Item::Done.
+    drop(tx);
+    let mut d = Dispatcher::new(
+        &mut f,
+        Arc::new(JobParams {
+            id: "test".into(),
+            encoding: Encoding {
+                level: 1,
+                block: 1000,
+                independent: true,
+            },
+        }),
+        config(5),
+        Ui::new(Verbosity {
+            quiet: true,
+            verbose: 0,
+        }),
+        Progress::hidden(),
+        Arc::new(Window::new(0, 10)),
+        results_tx,
+    );
+    match runtime.block_on(d.run(rx)) {
+        Err(Error::Fatal(why)) => assert!(why.contains("reader stopped"), "{why}"),
+        other => panic!("{other:?}"),
+    }
 }

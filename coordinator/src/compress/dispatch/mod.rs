@@ -22,7 +22,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
 use super::check::{self, Checks};
+use super::chunker::{Chunk, Payload};
 use super::plan::JobParams;
+use super::pull::SharedFile;
 use super::stream::{Item, Marker};
 use super::window::Window;
 use crate::error::Error;
@@ -79,10 +81,11 @@ pub(crate) enum Ready {
         seq: u64,
         marker: Marker,
     },
-    /// A chunk no worker could read (pull mode): its input fails.
+    /// A chunk of an input no worker could read (pull mode, see `SharedFile::lost`):
+    /// the input fails, or has failed already.
     Lost {
         seq: u64,
-        error: Error,
+        file: Arc<SharedFile>,
     },
 }
 
@@ -164,7 +167,8 @@ impl<'a> Dispatcher<'a> {
 
     /// Runs until every item the reader sends has been handed to the writer: chunks
     /// once compressed and checked, markers at once. Returns the place one past the
-    /// last item of the stream.
+    /// last item of the stream. A stream that stops without its [`Item::Done`] (the
+    /// reader died) is an error, not a run that ended early and looks complete.
     pub async fn run(&mut self, mut items: UnboundedReceiver<Item>) -> Result<u64, Error> {
         let mut end = 0;
         let mut reader_done = false;
@@ -189,19 +193,42 @@ impl<'a> Dispatcher<'a> {
                 item = items.recv(), if !reader_done => match item {
                     Some(Item::Chunk(chunk)) => {
                         end = chunk.seq + 1;
-                        self.tasks.insert(Arc::new(chunk));
+                        self.take(chunk)?;
                     }
                     Some(Item::Marker { seq, marker }) => {
                         end = seq + 1;
-                        self.results
-                            .send(Ready::Marker { seq, marker })
-                            .map_err(|_| Error::Fatal("the writer stopped".into()))?;
+                        self.hand_over(Ready::Marker { seq, marker })?;
                     }
-                    None => reader_done = true,
+                    Some(Item::Done) => reader_done = true,
+                    None => {
+                        return Err(Error::Fatal(
+                            "internal error: the reader stopped before the end of its inputs"
+                                .into(),
+                        ))
+                    }
                 },
                 _ = tick.tick() => self.on_tick(now()),
             }
         }
+    }
+
+    /// A chunk read: a task, unless its input is lost already (then it only keeps its
+    /// place in the stream).
+    fn take(&mut self, chunk: Chunk) -> Result<(), Error> {
+        if let Payload::Shared(file) = &chunk.payload
+            && file.lost.get().is_some()
+        {
+            let (seq, file) = (chunk.seq, Arc::clone(file));
+            return self.hand_over(Ready::Lost { seq, file });
+        }
+        self.tasks.insert(Arc::new(chunk));
+        Ok(())
+    }
+
+    fn hand_over(&self, ready: Ready) -> Result<(), Error> {
+        self.results
+            .send(ready)
+            .map_err(|_| Error::Fatal("the writer stopped".into()))
     }
 
     fn candidates(&self, now: Instant) -> Vec<Candidate> {
@@ -219,16 +246,19 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Sends out everything that can go now: first a duplicate of a late head chunk,
-    /// then waiting chunks in stream order while the policy finds them a worker.
+    /// then waiting chunks in stream order while the policy finds them a worker. A
+    /// retry waiting for a worker it has not failed on lets the chunks after it go; a
+    /// new chunk with nowhere to go means none after it has either.
     fn dispatch(&mut self, now: Instant) {
         self.speculate(now);
-        while let Some((seq, task)) = self.tasks.next_waiting() {
-            let bytes = task.chunk.len();
-            let Some(worker) = policy::choose(&self.candidates(now), bytes, &task.tried) else {
-                return;
-            };
-            if !self.launch(seq, worker, now) {
-                return;
+        let mut from = 0;
+        while let Some((seq, task)) = self.tasks.next_waiting(from) {
+            from = seq + 1;
+            let (bytes, retry) = (task.chunk.len(), !task.tried.is_empty());
+            match policy::choose(&self.candidates(now), bytes, &task.tried) {
+                Some(worker) if self.launch(seq, worker, now) => {}
+                None if retry => {}
+                _ => return,
             }
         }
     }

@@ -134,10 +134,31 @@ impl Dispatcher<'_> {
         if fate != Fate::Pause {
             self.stats.failed_attempts += 1;
         }
+        self.meet(fate, worker, &error, now)?;
+        match (after, error) {
+            (After::Exhausted { .. }, AttemptError::Input(why)) => self.lose(seq, &name, why),
+            (After::Exhausted { failures }, error) => Err(Error::ChunkFailed {
+                index,
+                attempts: failures,
+                worker: name,
+                reason: error.to_string(),
+            }),
+            (After::StillRunning | After::Requeued, _) => Ok(()),
+        }
+    }
+
+    /// Does to `worker` what its failure means for it (its `fate`).
+    fn meet(
+        &mut self,
+        fate: Fate,
+        worker: WorkerId,
+        error: &AttemptError,
+        now: Instant,
+    ) -> Result<(), Error> {
         if !matches!(fate, Fate::Pause | Fate::Stays) {
             self.fleet.failed_attempt(worker);
         }
-        match (fate, &error) {
+        match (fate, error) {
             (Fate::JobFails, _) => return Err(Error::Fatal(error.to_string())),
             (Fate::Down, AttemptError::Down(why)) => self.take_down(worker, why.clone(), now)?,
             (Fate::Down, _) => {
@@ -155,44 +176,35 @@ impl Dispatcher<'_> {
             }
             (Fate::Pause | Fate::Stays, _) => {}
         }
-        match (after, error) {
-            (After::Exhausted { .. }, AttemptError::Input(why)) => self.lose(seq, &name, why),
-            (After::Exhausted { failures }, error) => Err(Error::ChunkFailed {
-                index,
-                attempts: failures,
-                worker: name,
-                reason: error.to_string(),
-            }),
-            (After::StillRunning | After::Requeued, _) => Ok(()),
-        }
+        Ok(())
     }
 
     /// No worker could read a pull chunk's input as this coordinator sees it: that
-    /// input fails (the writer abandons its output), and its other chunks still
-    /// waiting are dropped with it; the run goes on.
+    /// input is lost. The writer fails it (abandoning its output, and finding out
+    /// whether it changed here: not on this thread, which must keep answering); its
+    /// other chunks waiting are dropped with it, and no more of it is cut. The run goes
+    /// on.
     fn lose(&mut self, seq: u64, worker: &str, why: String) -> Result<(), Error> {
+        let internal =
+            |what: &str| Error::Fatal(format!("internal error: {what} ({worker}: {why})"));
         let Some(task) = self.tasks.remove(seq) else {
-            return Ok(());
+            return Err(internal("a lost chunk was still running"));
         };
         let Payload::Shared(file) = &task.chunk.payload else {
-            return Err(Error::Fatal(format!("internal error: {worker}: {why}")));
+            return Err(internal("a chunk in hand was lost"));
         };
-        let error = Error::Unreadable {
-            input: file.name(),
-            reason: format!("{worker}: {why}"),
-            changed_here: file.changed_here(),
-        };
-        let send = |results: &tokio::sync::mpsc::UnboundedSender<Ready>, seq, error| {
-            results
-                .send(Ready::Lost { seq, error })
-                .map_err(|_| Error::Fatal("the writer stopped".into()))
-        };
-        send(&self.results, seq, error)?;
+        file.lost.get_or_init(|| format!("{worker}: {why}"));
+        self.hand_over(Ready::Lost {
+            seq,
+            file: Arc::clone(file),
+        })?;
         let same_file =
             |t: &task::Task| matches!(&t.chunk.payload, Payload::Shared(f) if Arc::ptr_eq(f, file));
         for other in self.tasks.remove_waiting(same_file) {
-            // The writer has failed the input already: these only keep its place.
-            send(&self.results, other.chunk.seq, Error::Interrupted)?;
+            self.hand_over(Ready::Lost {
+                seq: other.chunk.seq,
+                file: Arc::clone(file),
+            })?;
         }
         Ok(())
     }

@@ -185,11 +185,12 @@ impl TaskTable {
         self.tasks.get(&seq)
     }
 
-    /// The first task in the stream waiting to be sent: the chunk the writer needs
-    /// soonest. Tasks are known by their chunk's place in the stream, `seq`.
-    pub fn next_waiting(&self) -> Option<(u64, &Task)> {
+    /// The first task from place `from` in the stream waiting to be sent: from 0, the
+    /// chunk the writer needs soonest. Tasks are known by their chunk's place in the
+    /// stream, `seq`.
+    pub fn next_waiting(&self, from: u64) -> Option<(u64, &Task)> {
         self.tasks
-            .iter()
+            .range(from..)
             .find(|(_, t)| t.waiting())
             .map(|(i, t)| (*i, t))
     }

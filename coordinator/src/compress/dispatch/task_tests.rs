@@ -38,9 +38,9 @@ fn state(t: &TaskTable, index: u64) -> State {
 fn chunks_go_out_lowest_index_first() {
     let mut t = table(3, 5);
     let now = Instant::now();
-    assert_eq!(t.next_waiting().map(|(i, _)| i), Some(0));
+    assert_eq!(t.next_waiting(0).map(|(i, _)| i), Some(0));
     t.launch(0, id(0), now, 1);
-    assert_eq!(t.next_waiting().map(|(i, _)| i), Some(1));
+    assert_eq!(t.next_waiting(0).map(|(i, _)| i), Some(1));
     assert_eq!(
         t.head().map(|(i, _)| i),
         Some(0),
@@ -113,7 +113,7 @@ fn a_duplicate_runs_beside_the_original_and_the_first_answer_wins() {
     let (second, _) = t.launch(0, id(1), now, 1);
     assert!(second.speculative && !first.speculative);
     assert!(matches!(state(&t, 0), State::Duplicated { .. }));
-    assert_eq!(t.next_waiting().map(|(i, _)| i), None);
+    assert_eq!(t.next_waiting(0).map(|(i, _)| i), None);
     let done = t.succeed(0, second.id).unwrap();
     assert_eq!(done.winner, second);
     assert_eq!(
