@@ -43,7 +43,7 @@ impl Command {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compress files (or stdin) into gzip, here or on workers
-    Compress(CompressArgs),
+    Compress(Box<CompressArgs>),
     /// Decompress .gz files (all members; as gzip -d)
     Decompress(DecompressArgs),
     /// Check .gz files completely: structure, CRC-32 and length (as gzip -t)
@@ -173,6 +173,45 @@ pub struct CompressArgs {
         help_heading = "Shared storage"
     )]
     pub shared_root: Option<PathBuf>,
+    /// Reach workers over TLS, trusting the system's certificate authorities
+    #[arg(long, help_heading = "Security")]
+    pub tls: bool,
+    /// Reach workers over TLS, trusting the CA certificate in FILE (PEM)
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
+    pub tls_ca: Option<PathBuf>,
+    /// Present this client certificate (PEM) to workers that require one (mutual TLS);
+    /// needs --tls-key
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "Security"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM file)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "Security"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Present the token in FILE to workers (or set GZFLEET_TOKEN). Never put a token
+    /// on a command line: `ps` shows it
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl CompressArgs {
+    pub(crate) fn credential_files(&self) -> crate::fleet::CredentialFiles<'_> {
+        crate::fleet::CredentialFiles {
+            tls: self.tls,
+            tls_ca: self.tls_ca.as_deref(),
+            tls_cert: self.tls_cert.as_deref(),
+            tls_key: self.tls_key.as_deref(),
+            token_file: self.token_file.as_deref(),
+        }
+    }
 }
 
 impl CompressArgs {
@@ -261,7 +300,7 @@ mod tests {
             .into_iter()
             .chain(args.iter().copied());
         Cli::try_parse_from(argv).map(|cli| match cli.command {
-            Command::Compress(c) => c,
+            Command::Compress(c) => *c,
             _ => unreachable!(),
         })
     }

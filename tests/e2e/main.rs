@@ -18,3 +18,4 @@ mod objects;
 mod pull;
 mod resume;
 mod roundtrip;
+mod security;

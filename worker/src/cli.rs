@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::net::TcpListener;
 
+use crate::access::{Access, AccessFiles};
 use crate::hooks::Hooks;
 use crate::limits::{MAX_CHUNK, MIN_CHUNK};
 use crate::pulls::parse_object_prefix;
@@ -47,6 +48,39 @@ pub struct WorkerArgs {
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Serve TLS with this certificate chain (PEM file); needs --tls-key
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "Security"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM file)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "Security"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept only clients presenting a certificate signed by this CA (PEM
+    /// file); needs --tls-cert
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "Security"
+    )]
+    pub client_ca: Option<PathBuf>,
+    /// Require every coordinator to present the token in FILE (or in the environment
+    /// variable GZFLEET_TOKEN). Never put a token on a command line: `ps` shows it
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
+    pub token_file: Option<PathBuf>,
+    /// Serve a non-loopback address with neither TLS nor a token: anyone who reaches
+    /// the port can use this worker. For networks you trust (a warning is printed)
+    #[arg(long, help_heading = "Security")]
+    pub insecure: bool,
 }
 
 /// A coordinator never sends chunks outside the block-size range: a smaller limit would
@@ -65,6 +99,16 @@ fn parse_max_chunk(text: &str) -> Result<u64, String> {
 }
 
 impl WorkerArgs {
+    fn access_files(&self) -> AccessFiles<'_> {
+        AccessFiles {
+            tls_cert: self.tls_cert.as_deref(),
+            tls_key: self.tls_key.as_deref(),
+            client_ca: self.client_ca.as_deref(),
+            token_file: self.token_file.as_deref(),
+            insecure: self.insecure,
+        }
+    }
+
     pub fn config(&self) -> WorkerConfig {
         let slots = self.slots.map(|s| s as usize).unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -84,6 +128,23 @@ impl WorkerArgs {
 /// Binds, serves until SIGINT/SIGTERM, drains, and reports how it went.
 pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
     let config = args.config();
+    let access = match Access::load(&args.access_files(), args.listen) {
+        Ok(access) => access,
+        Err(e) => {
+            eprintln!("gzfleet-worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if access.tls.is_none() && access.token.is_none() && !args.listen.ip().is_loopback() {
+        eprintln!(
+            "gzfleet-worker: WARNING: --insecure: serving {} with neither TLS nor a token; anyone who reaches this port can use this worker{}",
+            args.listen,
+            match (&config.root, config.read_objects.is_empty()) {
+                (Some(_), _) | (None, false) => " and read what it can read",
+                (None, true) => "",
+            }
+        );
+    }
     // The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
     // thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -112,13 +173,22 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
         if !args.quiet {
             // Tests and scripts read the port from this first line when given port 0.
             println!(
-                "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {})",
+                "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {}, {})",
                 config.slots,
                 config.queue_depth,
-                format_size(config.max_chunk)
+                format_size(config.max_chunk),
+                access.describe()
             );
         }
-        match server::serve(listener, config, hooks, server::termination_signal()).await {
+        match server::serve(
+            listener,
+            config,
+            access,
+            hooks,
+            server::termination_signal(),
+        )
+        .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gzfleet-worker: {e}");

@@ -13,8 +13,11 @@ pub mod objects;
 pub mod pool;
 pub mod range;
 pub mod root;
+pub mod token;
 pub mod units;
 
+#[cfg(feature = "server")]
+pub mod access;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]

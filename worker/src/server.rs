@@ -20,6 +20,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
+use crate::access::{Access, TokenCheck};
 use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
 use crate::hooks::Hooks;
 use crate::limits::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit};
@@ -218,6 +219,7 @@ impl Drop for InFlight {
 pub async fn serve<H: Hooks>(
     listener: TcpListener,
     config: WorkerConfig,
+    access: Access,
     hooks: H,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
@@ -230,6 +232,8 @@ pub async fn serve<H: Hooks>(
     let worker = WorkerServer::new(service)
         .max_decoding_message_size(request_limit(max_chunk))
         .max_encoding_message_size(response_limit(max_chunk));
+    let worker =
+        tonic::service::interceptor::InterceptedService::new(worker, TokenCheck(access.token));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let reporter = health.clone();
     let shutdown = async move {
@@ -246,7 +250,11 @@ pub async fn serve<H: Hooks>(
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
     };
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = access.tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .max_frame_size(MAX_FRAME)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)

@@ -136,8 +136,15 @@ fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
     let block = plan.encoding.block;
     match &plan.fleet {
         FleetPlan::Local { threads } => Fleet::local(*threads, block),
-        FleetPlan::Remote(discovery) => {
-            let fleet = runtime.block_on(Fleet::connect(discovery.clone(), block))?;
+        FleetPlan::Remote {
+            discovery,
+            credentials,
+        } => {
+            let fleet = runtime.block_on(Fleet::connect(
+                discovery.clone(),
+                block,
+                (**credentials).clone(),
+            ))?;
             for (_, w) in fleet.workers() {
                 match w.is_up() {
                     true => ui.info(format!("worker {}: up ({} slots)", w.name(), w.slots())),

@@ -21,7 +21,7 @@ use super::pull::{SharedFile, SharedRoot};
 use super::walk::Named;
 use crate::cli::CompressArgs;
 use crate::error::{Error, Place};
-use crate::fleet::Discovery;
+use crate::fleet::{Credentials, Discovery};
 use crate::gzip::Header;
 use crate::partial::with_suffix;
 
@@ -57,8 +57,13 @@ pub(crate) enum Target {
 /// Who compresses.
 #[derive(Debug, Clone)]
 pub(crate) enum FleetPlan {
-    Local { threads: usize },
-    Remote(Discovery),
+    Local {
+        threads: usize,
+    },
+    Remote {
+        discovery: Discovery,
+        credentials: Box<Credentials>,
+    },
 }
 
 /// The whole `gzfleet compress` command, checked.
@@ -166,7 +171,12 @@ impl Plan {
                     |p| p as usize,
                 ),
             },
-            false => FleetPlan::Remote(discovery),
+            false => FleetPlan::Remote {
+                discovery,
+                credentials: Box::new(
+                    Credentials::load(&args.credential_files()).map_err(Error::Usage)?,
+                ),
+            },
         };
         Ok(Plan {
             inputs,

@@ -4,6 +4,7 @@
 //! [`Change`] whenever a worker leaves or rejoins rotation. The fleet never sees
 //! chunks.
 
+pub(crate) mod access;
 pub(crate) mod discovery;
 pub(crate) mod link;
 pub(crate) mod local;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::ui::report::WorkerReport;
+pub(crate) use access::{CredentialFiles, Credentials};
 pub(crate) use discovery::Discovery;
 pub(crate) use link::{Answer, AttemptError, Link, WorkerInfo};
 use local::LocalLink;
@@ -129,6 +131,8 @@ pub(crate) struct Fleet {
     rediscover_at: Option<Instant>,
     block: u64,
     remote: bool,
+    /// What every connection to a worker presents.
+    credentials: Credentials,
     /// Workers dropped from the fleet during this job after doing some of it.
     departed: Vec<WorkerReport>,
 }
@@ -172,6 +176,7 @@ impl Fleet {
             discovery,
             block,
             remote,
+            credentials: Credentials::default(),
             departed: Vec::new(),
         }
     }
@@ -185,7 +190,11 @@ impl Fleet {
 
     /// Finds the workers, asks each what it offers, and keeps them all (the ones not
     /// up are probed again later). Fails, naming every address tried, when none is up.
-    pub async fn connect(discovery: Discovery, block: u64) -> Result<Self, Error> {
+    pub async fn connect(
+        discovery: Discovery,
+        block: u64,
+        credentials: Credentials,
+    ) -> Result<Self, Error> {
         let (addrs, errors) = discovery.resolve().await;
         if addrs.is_empty() {
             return Err(Error::NoWorkers(format!(
@@ -195,6 +204,7 @@ impl Fleet {
         }
         let dynamic = discovery.is_dynamic().then_some(discovery);
         let mut fleet = Fleet::empty(dynamic, block, true);
+        fleet.credentials = credentials;
         let now = Instant::now();
         for addr in &addrs {
             fleet.add(addr, now)?;
@@ -216,7 +226,7 @@ impl Fleet {
     }
 
     fn add(&mut self, addr: &str, now: Instant) -> Result<WorkerId, Error> {
-        let link = GrpcLink::new(addr, self.block).map_err(Error::Setup)?;
+        let link = GrpcLink::new(addr, self.block, &self.credentials).map_err(Error::Setup)?;
         Ok(self.insert(Worker::listed(Arc::new(link), now)))
     }
 

@@ -23,6 +23,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use super::access::{Credentials, Handshake, explain_tls};
 use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
 use crate::compress::chunker::Payload;
 use crate::compress::dispatch::policy::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
@@ -36,6 +37,7 @@ const SERVICE_NAME: &str = "gzfleet.v1.Worker";
 pub(crate) struct GrpcLink {
     addr: String,
     channel: Channel,
+    credentials: Credentials,
     /// Largest response expected: the deflate bound of the largest chunk.
     max_response: usize,
     max_request: usize,
@@ -43,9 +45,19 @@ pub(crate) struct GrpcLink {
 
 impl GrpcLink {
     /// Prepares a channel to `addr` (HOST:PORT); nothing is sent until first use.
-    pub fn new(addr: &str, block: u64) -> Result<Self, String> {
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("{addr}: not a valid worker address ({e})"))?
+    pub fn new(addr: &str, block: u64, credentials: &Credentials) -> Result<Self, String> {
+        let scheme = match credentials.tls {
+            Some(_) => "https",
+            None => "http",
+        };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| format!("{addr}: not a valid worker address ({e})"))?;
+        if let Some(tls) = &credentials.tls {
+            endpoint = endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| format!("{addr}: cannot set up TLS: {e}"))?;
+        }
+        let endpoint = endpoint
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .initial_stream_window_size(STREAM_WINDOW)
@@ -59,6 +71,7 @@ impl GrpcLink {
         Ok(GrpcLink {
             addr: addr.to_string(),
             channel: endpoint.connect_lazy(),
+            credentials: credentials.clone(),
             max_response: response_limit(block),
             max_request: request_limit(block),
         })
@@ -110,13 +123,15 @@ impl Link for GrpcLink {
             source: Some(source),
         });
         request.set_timeout(deadline);
+        self.credentials.authorize(request.metadata_mut());
+        let tls = self.credentials.handshake();
         Box::pin(async move {
             let reply = tokio::time::timeout(deadline, client.compress(request))
                 .await
                 .map_err(|_| AttemptError::Timeout(deadline))?
                 .map_err(|s| match timed_out(&s) {
                     true => AttemptError::Timeout(deadline),
-                    false => classify(s),
+                    false => classify(s, tls),
                 })?
                 .into_inner();
             Ok(Answer {
@@ -131,23 +146,28 @@ impl Link for GrpcLink {
     fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>> {
         let mut health = HealthClient::new(self.channel.clone());
         let mut client = self.client();
+        let mut check_request = Request::new(HealthCheckRequest {
+            service: SERVICE_NAME.into(),
+        });
+        self.credentials.authorize(check_request.metadata_mut());
+        let mut info_request = Request::new(InfoRequest {});
+        self.credentials.authorize(info_request.metadata_mut());
+        let tls = self.credentials.handshake();
         Box::pin(async move {
             let check = async {
                 let status = health
-                    .check(HealthCheckRequest {
-                        service: SERVICE_NAME.into(),
-                    })
+                    .check(check_request)
                     .await
-                    .map_err(|s| describe(&s))?
+                    .map_err(|s| describe(&s, tls))?
                     .into_inner()
                     .status();
                 if status != ServingStatus::Serving {
                     return Err(format!("health check says {}", status.as_str_name()));
                 }
                 let info = client
-                    .info(InfoRequest {})
+                    .info(info_request)
                     .await
-                    .map_err(|s| describe(&s))?
+                    .map_err(|s| describe(&s, tls))?
                     .into_inner();
                 Ok(WorkerInfo {
                     slots: info.slots.max(1) as usize,
@@ -184,8 +204,8 @@ fn timed_out(status: &Status) -> bool {
 /// INTERNAL_ERROR, PROTOCOL_ERROR and others so) as a worker's own failure, and a
 /// NOT_FOUND or PERMISSION_DENIED may come from a proxy in front of it: the worker is
 /// down for now and is probed, never excluded for the rest of the job.
-fn classify(status: Status) -> AttemptError {
-    let message = describe(&status);
+fn classify(status: Status, tls: Handshake) -> AttemptError {
+    let message = describe(&status, tls);
     if status.metadata().get(INPUT_ERROR).is_some() {
         return AttemptError::Input(message);
     }
@@ -204,8 +224,8 @@ fn classify(status: Status) -> AttemptError {
 }
 
 /// A status as one readable phrase: transport failures hide the useful part
-/// ("Connection refused") in the error's source chain.
-fn describe(status: &Status) -> String {
+/// ("Connection refused", a certificate's verdict) in the error's source chain.
+fn describe(status: &Status, tls: Handshake) -> String {
     use std::error::Error;
     let mut text = status.message().to_string();
     let mut source = status.source();
@@ -221,6 +241,9 @@ fn describe(status: &Status) -> String {
     }
     if text.is_empty() {
         return format!("{:?}", status.code());
+    }
+    if let Some(why) = explain_tls(&text, tls) {
+        return why;
     }
     crate::error::without_os_error(text)
 }
@@ -243,7 +266,10 @@ mod tests {
         ] {
             let code = status.code();
             assert!(
-                matches!(classify(status), AttemptError::Down(_)),
+                matches!(
+                    classify(status, Handshake::default()),
+                    AttemptError::Down(_)
+                ),
                 "{code:?} is not a worker going down"
             );
         }
@@ -256,10 +282,12 @@ mod tests {
             INPUT_ERROR,
             tonic::metadata::MetadataValue::from_static("1"),
         );
-        assert!(matches!(classify(status), AttemptError::Input(m) if m.contains("data.tar")));
+        assert!(
+            matches!(classify(status, Handshake::default()), AttemptError::Input(m) if m.contains("data.tar"))
+        );
         // The same code from a proxy, without the mark, is no verdict on the input.
         assert!(!matches!(
-            classify(Status::failed_precondition("x")),
+            classify(Status::failed_precondition("x"), Handshake::default()),
             AttemptError::Input(_)
         ));
     }
@@ -267,11 +295,17 @@ mod tests {
     #[test]
     fn refusals_and_backpressure_are_their_own() {
         assert!(matches!(
-            classify(Status::resource_exhausted("queue full")),
+            classify(
+                Status::resource_exhausted("queue full"),
+                Handshake::default()
+            ),
             AttemptError::Busy(_)
         ));
         assert!(matches!(
-            classify(Status::invalid_argument("chunk too big")),
+            classify(
+                Status::invalid_argument("chunk too big"),
+                Handshake::default()
+            ),
             AttemptError::Rejected(_)
         ));
     }
