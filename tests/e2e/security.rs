@@ -173,6 +173,28 @@ fn expired_and_wrong_name_certificates_are_named() {
 }
 
 #[test]
+fn a_worker_found_through_dns_is_checked_against_the_name_not_its_address() {
+    let pki = Pki::new("tls-dns");
+    let ca = pki.ca("ca");
+    // As a Kubernetes service's certificate: its name, none of its pods' addresses.
+    let named = pki.cert("named", "ca", "DNS:localhost", 1);
+    let w = tls_worker(&named, &[]);
+    let data = text(300_000, 907);
+    let input = pki.dir.file("data", &data);
+    let r = compress_on(
+        &format!("dns:localhost:{}", w.port()),
+        &input,
+        &["--tls-ca", s(&ca)],
+    );
+    assert_ok!(r);
+    let out = pki.dir.file("out.gz", &r.stdout);
+    assert_decodes(&out, &data);
+    // By its address, the same certificate does not do.
+    let r = compress_on(&w.addr, &input, &["--tls-ca", s(&ca)]);
+    assert_fails!(r, 1, "not valid for the name");
+}
+
+#[test]
 fn tls_and_plaintext_mismatches_are_named_both_ways() {
     let pki = Pki::new("tls-mismatch");
     let ca = pki.ca("ca");

@@ -3,8 +3,9 @@
 //! Kubernetes headless service). Files and names are read again while a job runs, so
 //! workers can come and go.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// One way of naming workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,9 @@ enum Entry {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Discovery {
     entries: Vec<Entry>,
+    /// The DNS name each address was last found by: the name its TLS certificate
+    /// holds (a Kubernetes pod's IP is in no certificate; its service's name is).
+    names: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Discovery {
@@ -30,7 +34,16 @@ impl Discovery {
             }
         }
         entries.extend(file.map(Entry::File));
-        Ok(Discovery { entries })
+        Ok(Discovery {
+            entries,
+            names: Arc::default(),
+        })
+    }
+
+    /// The name to check `addr`'s certificate against when it was found through DNS.
+    pub fn server_name(&self, addr: &str) -> Option<String> {
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.get(addr).cloned()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,31 +67,39 @@ impl Discovery {
                             let line = line.split('#').next().unwrap_or("").trim();
                             match parse_entry(line) {
                                 _ if line.is_empty() => {}
-                                Ok(entry) => lookup(&entry, &mut found, &mut errors).await,
+                                Ok(entry) => self.lookup(&entry, &mut found, &mut errors).await,
                                 Err(e) => errors.push(format!("{}: {e}", path.display())),
                             }
                         }
                     }
                     Err(e) => errors.push(format!("{}: {e}", path.display())),
                 },
-                other => lookup(other, &mut found, &mut errors).await,
+                other => self.lookup(other, &mut found, &mut errors).await,
             }
         }
         (found.into_iter().collect(), errors)
     }
-}
 
-async fn lookup(entry: &Entry, found: &mut BTreeSet<String>, errors: &mut Vec<String>) {
-    match entry {
-        Entry::Addr(a) => {
-            found.insert(a.clone());
+    async fn lookup(&self, entry: &Entry, found: &mut BTreeSet<String>, errors: &mut Vec<String>) {
+        match entry {
+            Entry::Addr(a) => {
+                found.insert(a.clone());
+            }
+            Entry::Dns { host, port } => {
+                match tokio::net::lookup_host((host.as_str(), *port)).await {
+                    Ok(addrs) => {
+                        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+                        for a in addrs.map(|a| a.to_string()) {
+                            names.insert(a.clone(), host.clone());
+                            found.insert(a);
+                        }
+                    }
+                    Err(e) => errors.push(format!("dns:{host}:{port}: {e}")),
+                }
+            }
+            // Files list addresses and names, never other files.
+            Entry::File(_) => {}
         }
-        Entry::Dns { host, port } => match tokio::net::lookup_host((host.as_str(), *port)).await {
-            Ok(addrs) => found.extend(addrs.map(|a| a.to_string())),
-            Err(e) => errors.push(format!("dns:{host}:{port}: {e}")),
-        },
-        // Files list addresses and names, never other files.
-        Entry::File(_) => {}
     }
 }
 
@@ -129,6 +150,12 @@ mod tests {
             assert!(addrs.contains(&a.to_string()), "{a} missing from {addrs:?}");
         }
         assert_eq!(addrs.iter().filter(|a| *a == "10.0.0.1:7070").count(), 1);
+        // A certificate names the service, not the address DNS gave for it.
+        assert_eq!(
+            d.server_name("127.0.0.1:7071").as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(d.server_name("10.0.0.1:7070"), None);
     }
 
     #[test]

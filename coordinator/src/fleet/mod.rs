@@ -226,7 +226,9 @@ impl Fleet {
     }
 
     fn add(&mut self, addr: &str, now: Instant) -> Result<WorkerId, Error> {
-        let link = GrpcLink::new(addr, self.block, &self.credentials).map_err(Error::Setup)?;
+        let name = self.discovery.as_ref().and_then(|d| d.server_name(addr));
+        let link = GrpcLink::new(addr, self.block, &self.credentials, name.as_deref())
+            .map_err(Error::Setup)?;
         Ok(self.insert(Worker::listed(Arc::new(link), now)))
     }
 

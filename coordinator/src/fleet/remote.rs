@@ -45,7 +45,14 @@ pub(crate) struct GrpcLink {
 
 impl GrpcLink {
     /// Prepares a channel to `addr` (HOST:PORT); nothing is sent until first use.
-    pub fn new(addr: &str, block: u64, credentials: &Credentials) -> Result<Self, String> {
+    /// `server_name`: the name to check a TLS certificate against, when not the host in
+    /// `addr` (an address found through DNS).
+    pub fn new(
+        addr: &str,
+        block: u64,
+        credentials: &Credentials,
+        server_name: Option<&str>,
+    ) -> Result<Self, String> {
         let scheme = match credentials.tls {
             Some(_) => "https",
             None => "http",
@@ -53,8 +60,12 @@ impl GrpcLink {
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| format!("{addr}: not a valid worker address ({e})"))?;
         if let Some(tls) = &credentials.tls {
+            let tls = match server_name {
+                Some(name) => tls.clone().domain_name(name),
+                None => tls.clone(),
+            };
             endpoint = endpoint
-                .tls_config(tls.clone())
+                .tls_config(tls)
                 .map_err(|e| format!("{addr}: cannot set up TLS: {e}"))?;
         }
         let endpoint = endpoint
