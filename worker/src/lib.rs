@@ -8,6 +8,7 @@
 //! identical bytes.
 
 pub mod engine;
+pub mod framing;
 pub mod limits;
 pub mod objects;
 pub mod pool;
@@ -16,6 +17,8 @@ pub mod root;
 pub mod units;
 
 #[cfg(feature = "server")]
+pub mod admission;
+#[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod hooks;
@@ -23,6 +26,8 @@ pub mod hooks;
 mod pulls;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod validate;
 
 /// Metadata on a status that says the *input* is the problem (a pull request's file
 /// changed, differs or cannot be read on the worker), not the worker: the coordinator
