@@ -29,6 +29,10 @@ struct Faults {
     /// Corrupt the deflate data (keeping CRC and length right) from the N-th call on.
     #[arg(long, value_name = "N")]
     fault_corrupt_deflate_from: Option<u64>,
+    /// Answer more deflate data than the chunk's deflate bound allows (padding after
+    /// the real data), from the N-th call on.
+    #[arg(long, value_name = "N")]
+    fault_overlong_from: Option<u64>,
     /// Never answer the N-th call.
     #[arg(long, value_name = "N")]
     fault_hang_on: Option<u64>,
@@ -51,6 +55,15 @@ impl Hooks for Faults {
         }
         if self.fault_wrong_crc_from.is_some_and(|n| call >= n) {
             response.crc32 ^= 0xdead_beef;
+        }
+        if self.fault_overlong_from.is_some_and(|n| call >= n) {
+            // Longer than the coordinator takes for this chunk (its deflate bound and
+            // 4 KiB for the rest of the message), ending as a chunk should.
+            let bound = gzfleet_worker::engine::deflate_bound(response.input_length);
+            let mut long = response.deflate.to_vec();
+            long.resize(bound as usize + 8192, 0);
+            long.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            response.deflate = long.into();
         }
         if self.fault_corrupt_deflate_from.is_some_and(|n| call >= n) {
             // Valid deflate of the wrong bytes (zeros of the right length): it inflates

@@ -141,6 +141,36 @@ fn corrupt_deflate_with_a_right_crc_is_caught_by_verify() {
 }
 
 #[test]
+fn an_answer_longer_than_its_chunk_allows_is_refused_unread() {
+    let c = case("overlong", 3 << 20, &["-b", "128K"]);
+    let liar = Worker::start_faulty(&["--slots", "1", "--fault-overlong-from", "1"]);
+    let honest = Worker::start(&["--slots", "1"]);
+    let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
+    let r = finish(start_job(
+        &c.input,
+        &out,
+        &stats,
+        &["-b", "128K", "--workers", &addrs(&[&liar, &honest])],
+    ));
+    assert_ok!(r);
+    assert!(std::fs::read(&out).unwrap() == c.reference);
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json_number(&json, "wrong_answers") >= 1, "{json}");
+    assert_eq!(worker_chunks(&json, &liar.addr), 0, "{json}");
+
+    // Alone, it fails the job, saying why.
+    let lonely = c.dir.join("lonely.gz");
+    let r = finish(start_job(
+        &c.input,
+        &lonely,
+        &stats,
+        &["-b", "128K", "--max-attempts", "2", "--workers", &liar.addr],
+    ));
+    assert_fails!(r, 1, "refused unread: a message of");
+    assert!(!lonely.exists());
+}
+
+#[test]
 fn a_wrong_crc_is_caught_without_verify() {
     let c = case("crc", 3 << 20, &["-b", "128K"]);
     let liar = Worker::start_faulty(&["--slots", "1", "--fault-wrong-crc-from", "2"]);

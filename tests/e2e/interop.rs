@@ -1,24 +1,12 @@
 //! An independent gRPC implementation (Python grpcio, stubs generated from
 //! proto/gzfleet.proto) talks to a real worker; gzip decodes what it builds.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::util::*;
 
 #[test]
 fn python_grpcio_client_compresses_through_a_worker() {
     let dir = Dir::new("interop");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let stubs = dir.join("stubs");
-    std::fs::create_dir(&stubs).unwrap();
-    let protoc = run(Command::new("python3")
-        .args(["-m", "grpc_tools.protoc", "-I"])
-        .arg(root.join("proto"))
-        .arg(format!("--python_out={}", stubs.display()))
-        .arg(format!("--grpc_python_out={}", stubs.display()))
-        .arg(root.join("proto/gzfleet.proto")));
-    assert_ok!(protoc);
+    let stubs = python_stubs(&dir);
 
     // Two 512 KiB chunks: the same split `gzfleet compress -b 512K` makes.
     let data = mixed(1 << 20, 51);
@@ -29,9 +17,7 @@ fn python_grpcio_client_compresses_through_a_worker() {
     std::fs::copy(&input, worker_root.join("data")).unwrap();
     let worker = Worker::start(&["--max-chunk", "1M", "--root", worker_root.to_str().unwrap()]);
     let out = dir.join("python.gz");
-    let client = run(Command::new("python3")
-        .env("PYTHONPATH", &stubs)
-        .arg(root.join("tests/python/interop_client.py"))
+    let client = run(python_client("interop_client.py", &stubs)
         .arg(&worker.addr)
         .arg(&input)
         .arg(&out)

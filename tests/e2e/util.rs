@@ -640,3 +640,30 @@ fn unchunk(mut body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Python stubs for proto/gzfleet.proto, generated into `dir` by grpcio-tools: the
+/// contract as an independent gRPC implementation sees it.
+pub fn python_stubs(dir: &Dir) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stubs = dir.join("stubs");
+    std::fs::create_dir(&stubs).expect("creating the stubs folder");
+    let protoc = run(Command::new("python3")
+        .args(["-m", "grpc_tools.protoc", "-I"])
+        .arg(root.join("proto"))
+        .arg(format!("--python_out={}", stubs.display()))
+        .arg(format!("--grpc_python_out={}", stubs.display()))
+        .arg(root.join("proto/gzfleet.proto")));
+    assert_ok!(protoc);
+    stubs
+}
+
+/// `python3 tests/python/SCRIPT`, with the stubs on its path.
+pub fn python_client(script: &str, stubs: &Path) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.env("PYTHONPATH", stubs).arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(script),
+    );
+    cmd
+}

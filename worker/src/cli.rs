@@ -30,7 +30,8 @@ pub struct WorkerArgs {
     /// [default: 2 x slots].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub queue: Option<u32>,
-    /// Largest chunk accepted (uncompressed), 128K to 64M. Also bounds gRPC message sizes.
+    /// Largest chunk accepted (uncompressed), 128K to 64M. Also bounds gRPC message sizes,
+    /// and the memory requests can take: (slots + queue) x this, whatever clients send.
     #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_max_chunk)]
     pub max_chunk: u64,
     /// Serve pull requests: read the files coordinators name, relative to DIR (this

@@ -8,6 +8,7 @@
 //! identical bytes.
 
 pub mod engine;
+pub mod framing;
 pub mod limits;
 pub mod objects;
 pub mod pool;
@@ -19,6 +20,8 @@ pub mod units;
 #[cfg(feature = "server")]
 pub mod access;
 #[cfg(feature = "server")]
+pub mod admission;
+#[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod hooks;
@@ -26,6 +29,8 @@ pub mod hooks;
 mod pulls;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod validate;
 
 /// Metadata on a status that says the *input* is the problem (a pull request's file
 /// changed, differs or cannot be read on the worker), not the worker: the coordinator

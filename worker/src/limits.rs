@@ -24,10 +24,47 @@ pub fn response_limit(max_chunk: u64) -> usize {
     deflate_bound(max_chunk) as usize + MESSAGE_SLACK
 }
 
+/// Largest message of any call but Compress (Info, the health checks): their requests
+/// carry at most a service name, so a peer cannot make them buffer a chunk's worth.
+pub const CONTROL_MESSAGE_LIMIT: usize = 4096;
+
+/// Longest job id a request may carry. Ids only name a run in logs; a coordinator's
+/// are about 30 bytes (its pid and start time), and a longer one would only be copied
+/// into every log line.
+pub const MAX_JOB_ID: usize = 256;
+/// Longest path (or object URL) a pull request may name: Linux's PATH_MAX, which no
+/// file a worker can open exceeds; an S3 URL is at most 5 + 63 + 1 + 1024 bytes.
+pub const MAX_PATH: usize = 4096;
+/// Longest ETag a pull request may carry: S3's are 34 bytes (quoted MD5, "-N" for a
+/// multipart upload) and HTTP servers' short opaque strings; it is sent back to the
+/// store in If-Match, where a huge one would only be refused there.
+pub const MAX_ETAG: usize = 1024;
+
 /// HTTP/2 flow-control windows, for both ends. Chunks are megabytes; hyper's default
 /// windows would stall a fast link on round trips.
+///
+/// They are also what a peer can make a worker hold before the worker has decided
+/// anything: up to a stream window of each request's body arrives while its headers are
+/// being admitted, and at most a connection window on each connection, however many
+/// streams it opens. So what a worker's memory holds, whatever clients do, is at most
+/// (slots + queue) x `request_limit` for the requests it admitted, plus connections x
+/// `CONNECTION_WINDOW` in flight (freed as soon as a refused stream is dropped), plus
+/// connections x [`max_streams`] x 16 KiB of headers (hyper's header list limit).
 pub const STREAM_WINDOW: u32 = 8 << 20;
 pub const CONNECTION_WINDOW: u32 = 32 << 20;
+
+/// Streams a connection may have open at once beyond the requests the worker admits:
+/// its health checks and Info probes, and a few requests that learn it is full.
+pub const CONTROL_STREAMS: u32 = 8;
+
+/// Streams a worker that admits `admitted` Compress requests at once (slots + queue)
+/// lets one connection open: more could only be refused, and each costs a task and its
+/// headers. A coordinator keeps at most slots + queue in flight on its one connection.
+pub fn max_streams(admitted: usize) -> u32 {
+    u32::try_from(admitted)
+        .unwrap_or(u32::MAX)
+        .saturating_add(CONTROL_STREAMS)
+}
 /// Largest HTTP/2 frame each end accepts. The default 16 KiB turns a 1 MiB chunk into
 /// 64 frames and as many writev and recvfrom calls on each side; 1 MiB frames cut the
 /// coordinator's system time several times over.
@@ -43,5 +80,11 @@ mod tests {
         // bound (level 1 expands noise by 1/8).
         assert!(request_limit(MAX_CHUNK) > (MAX_CHUNK as usize + MAX_DICTIONARY));
         assert!(response_limit(MAX_CHUNK) > (MAX_CHUNK + MAX_CHUNK / 8) as usize);
+    }
+
+    #[test]
+    fn stream_limit_leaves_room_for_probes_beside_a_full_worker() {
+        assert_eq!(max_streams(3), 3 + CONTROL_STREAMS);
+        assert_eq!(max_streams(usize::MAX), u32::MAX);
     }
 }

@@ -29,7 +29,14 @@ pub enum Input {
 pub struct Job {
     pub input: Input,
     pub level: u32,
+    /// What the job was counted against where it came in (the gRPC server's admission
+    /// permit), kept until a slot has answered or skipped it: a caller that gave up
+    /// leaves its job's bytes here, and they must stay counted until freed.
+    pub hold: Option<Hold>,
 }
+
+/// See [`Job::hold`].
+pub type Hold = std::sync::Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Why a job produced no output.
 #[derive(Debug, thiserror::Error)]
@@ -122,16 +129,19 @@ fn run_slot(rx: &Receiver<(Job, Reply)>) {
         if reply.is_closed() {
             continue;
         }
-        let _ = reply.send(run_job(job));
+        let Job { input, level, hold } = job;
+        let _ = reply.send(run_job(input, level));
+        // Only now: the input is freed and the output handed over.
+        drop(hold);
     }
 }
 
-fn run_job(job: Job) -> Result<ChunkOutput, JobError> {
-    let (dictionary, data) = match job.input {
+fn run_job(input: Input, level: u32) -> Result<ChunkOutput, JobError> {
+    let (dictionary, data) = match input {
         Input::Bytes { data, dictionary } => (dictionary, data),
         Input::File(range) => range.read()?,
     };
-    Ok(compress_chunk(&data, &dictionary, job.level)?)
+    Ok(compress_chunk(&data, &dictionary, level)?)
 }
 
 #[cfg(test)]
@@ -147,6 +157,7 @@ mod tests {
         Job {
             input: Input::Bytes { data, dictionary },
             level,
+            hold: None,
         }
     }
 
@@ -260,6 +271,7 @@ mod tests {
             .try_submit(Job {
                 input: Input::File(range),
                 level: 6,
+                hold: None,
             })
             .unwrap()
             .blocking_recv()
@@ -268,6 +280,31 @@ mod tests {
         let expected =
             compress_chunk(&all[131_072..262_144], &all[131_072 - 32_768..131_072], 6).unwrap();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_jobs_hold_is_released_once_a_slot_is_done_with_it() {
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
+        let held = |n: usize| {
+            let mut j = job(n, 6);
+            j.hold = Some(std::sync::Arc::new(
+                std::sync::Arc::clone(&permits).try_acquire_owned().unwrap(),
+            ));
+            j
+        };
+        // A queue of 2: both jobs fit even before the idle slot wakes for the first.
+        let pool = EnginePool::new(1, 2).unwrap();
+        let answered = pool.try_submit(held(1000)).unwrap();
+        // Its caller gone: skipped by the slot, and its hold released all the same.
+        drop(pool.try_submit(held(1000)).unwrap());
+        assert!(answered.blocking_recv().unwrap().is_ok());
+        // The slot drops the holds just after answering: give it time, however slow
+        // the machine; a hold kept for good never comes back.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while permits.available_permits() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(permits.available_permits(), 2);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The `gzfleet.v1.Worker` gRPC service: validates requests, runs them on the bounded
 //! [`EnginePool`], and serves `grpc.health.v1` beside it.
 //!
-//! Limits are explicit: a request may carry at most `max_chunk` bytes of chunk plus a
-//! 32 KiB dictionary, and tonic's message limits are raised to exactly that (its 4 MiB
-//! default would refuse big chunks; no limit at all would let one peer exhaust memory).
+//! Limits are explicit: what a request may carry is checked by [`check_request`], and
+//! which requests come in at all, and how long their messages may be, by the
+//! [`Admission`] gate in front of both services, before their bodies are read.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,11 +21,15 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use crate::access::{Access, TokenCheck};
-use crate::engine::{MAX_DICTIONARY, MAX_LEVEL, engine_id};
+use crate::admission::{Admission, Admitted, Gate};
+use crate::engine::engine_id;
 use crate::hooks::Hooks;
-use crate::limits::{CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit};
+use crate::limits::{
+    CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, max_streams, request_limit, response_limit,
+};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
 use crate::pulls::{Planned, Pulls, input_error};
+use crate::validate::{Invalid, check_request};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -92,45 +96,20 @@ impl<H: Hooks> WorkerService<H> {
 
     /// Checks a request against the limits and turns it into a job's input.
     fn validate(&self, req: &CompressRequest) -> Result<Planned, Status> {
-        if req.level > MAX_LEVEL {
-            return Err(Status::invalid_argument(format!(
-                "compression level {} is out of range 0-{MAX_LEVEL}",
-                req.level
-            )));
-        }
-        if req.dictionary.len() > MAX_DICTIONARY {
-            return Err(Status::invalid_argument(format!(
-                "dictionary of {} bytes exceeds the 32 KiB deflate window",
-                req.dictionary.len()
-            )));
-        }
-        if req.independent && !req.dictionary.is_empty() {
-            return Err(Status::invalid_argument(
-                "independent chunks must not carry a dictionary",
-            ));
-        }
-        let length = match &req.source {
-            Some(Source::Data(data)) => data.len() as u64,
-            Some(Source::Range(range)) => range.length,
-            None => return Err(Status::invalid_argument("request carries no chunk")),
-        };
-        if length > self.config.max_chunk {
-            return Err(Status::invalid_argument(format!(
-                "chunk of {length} bytes exceeds this worker's limit of {} bytes (gzfleet-worker --max-chunk)",
-                self.config.max_chunk
-            )));
-        }
+        check_request(req, self.config.max_chunk)?;
         match &req.source {
-            Some(Source::Range(_)) if !req.dictionary.is_empty() => Err(Status::invalid_argument(
-                "a pull request carries no dictionary: the worker reads it",
-            )),
             Some(Source::Range(range)) => self.pulls.plan(range, req.independent),
             Some(Source::Data(data)) => Ok(Planned::Ready(Input::Bytes {
                 data: data.clone(),
                 dictionary: req.dictionary.clone(),
             })),
-            None => unreachable!("refused above"),
+            None => Err(Invalid::NoChunk.into()),
         }
+    }
+
+    /// Compress requests admitted at once: as many as the pool holds.
+    fn admitted(&self) -> (usize, usize) {
+        (self.pool.slots(), self.pool.queue_depth())
     }
 }
 
@@ -148,8 +127,11 @@ impl<H: Hooks> Worker for WorkerService<H> {
 
     async fn compress(
         &self,
-        request: Request<CompressRequest>,
+        mut request: Request<CompressRequest>,
     ) -> Result<Response<CompressResponse>, Status> {
+        // Served through `serve`, every call comes admitted; called directly (unit
+        // tests), none does.
+        let admitted = request.extensions_mut().remove::<Admitted>();
         let req = request.into_inner();
         let planned = self.validate(&req)?;
         let _counted = InFlight::enter(&self.in_flight);
@@ -166,6 +148,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
         let job = Job {
             input,
             level: req.level,
+            hold: admitted.as_ref().map(Admitted::hold),
         };
         let pending = self.pool.try_submit(job).map_err(|e| match e {
             Submit::Busy => Status::resource_exhausted(format!(
@@ -226,12 +209,18 @@ pub async fn serve<H: Hooks>(
     let max_chunk = config.max_chunk;
     let service = WorkerService::new(config, hooks)?;
     let in_flight = Arc::clone(&service.in_flight);
+    let (slots, queue) = service.admitted();
+    let gate = Gate::new(slots, queue, max_chunk);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<WorkerServer<WorkerService<H>>>().await;
 
+    // Tonic's own limit stays as a second line behind the gate's.
     let worker = WorkerServer::new(service)
         .max_decoding_message_size(request_limit(max_chunk))
         .max_encoding_message_size(response_limit(max_chunk));
+    let worker = Admission::new(worker, Arc::clone(&gate));
+    let health_service = Admission::new(health_service, gate);
+    // The token is checked first: a caller without it never holds a permit.
     let worker =
         tonic::service::interceptor::InterceptedService::new(worker, TokenCheck(access.token));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -255,6 +244,8 @@ pub async fn serve<H: Hooks>(
         builder = builder.tls_config(tls)?;
     }
     builder
+        // Unlimited in tonic by default; see limits.rs for what this bounds.
+        .max_concurrent_streams(max_streams(slots + queue))
         .max_frame_size(MAX_FRAME)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)

@@ -1,9 +1,11 @@
 //! Checks every answer passes before it may be written (docs/DESIGN.md, contract 3):
-//! the engine, the length, the CRC the coordinator computed itself, the sync-flush
-//! ending, and with `--verify` a full inflate compared byte for byte with the input.
+//! the engine, the length, a size within the chunk's deflate bound, the CRC the
+//! coordinator computed itself, the sync-flush ending, and with `--verify` a full
+//! inflate compared byte for byte with the input. (An answer declaring more than the
+//! bound allows is refused before it is read at all: `fleet/remote.rs`.)
 
 use flate2::{Decompress, FlushDecompress, Status};
-use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::engine::{deflate_bound, engine_id};
 
 use super::chunker::{Chunk, Payload};
 use crate::fleet::{Answer, AttemptError};
@@ -35,6 +37,16 @@ pub(crate) fn answer(
         return Err(AttemptError::Wrong(format!(
             "covers {} bytes but chunk {} has {}",
             answer.input_len, chunk.index, chunk.len
+        )));
+    }
+    // An engine's output never exceeds this; more is padding or another chunk's data.
+    let bound = deflate_bound(chunk.len);
+    if answer.deflate.len() as u64 > bound {
+        return Err(AttemptError::Wrong(format!(
+            "{} bytes of deflate data for chunk {} of {} bytes, over its deflate bound of {bound}",
+            answer.deflate.len(),
+            chunk.index,
+            chunk.len
         )));
     }
     if let Payload::Bytes {
@@ -183,6 +195,24 @@ mod tests {
                 Err(AttemptError::Wrong(_))
             ));
         }
+    }
+
+    #[test]
+    fn an_answer_longer_than_the_deflate_bound_is_wrong_even_if_well_framed() {
+        let c = chunk(&[9u8; 4000], b"", true);
+        let mut bloated = honest(&c);
+        let mut padded = vec![0u8; deflate_bound(c.len) as usize - SYNC_FLUSH.len() + 1];
+        padded.extend_from_slice(&SYNC_FLUSH);
+        bloated.deflate = padded.into();
+        let err = answer(&c, bloated, LIGHT).unwrap_err();
+        assert!(matches!(err, AttemptError::Wrong(_)), "{err}");
+        assert!(err.to_string().contains("deflate bound of 5524"), "{err}");
+        // Right at the bound is what an engine may produce: not refused for its length.
+        let mut at_bound = honest(&c);
+        let mut padded = vec![0u8; deflate_bound(c.len) as usize - SYNC_FLUSH.len()];
+        padded.extend_from_slice(&SYNC_FLUSH);
+        at_bound.deflate = padded.into();
+        assert!(answer(&c, at_bound, LIGHT).is_ok());
     }
 
     #[test]

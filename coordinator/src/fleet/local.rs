@@ -53,6 +53,7 @@ impl Link for LocalLink {
                 dictionary: dictionary.clone(),
             },
             level: job.encoding.level,
+            hold: None,
         });
         Box::pin(async move {
             let pending = submitted.map_err(|e| match e {

@@ -2,11 +2,13 @@
 //!
 //! One lazily connected HTTP/2 channel per worker carries all its chunks as concurrent
 //! streams; tonic reconnects it when the worker comes back. Message limits are set
-//! from the job's block size, not left at tonic's 4 MiB default. HTTP/2 keepalive pings
+//! from the job's block size, not left at tonic's 4 MiB default, and each answer is
+//! refused unread once it declares more than its own chunk's deflate bound. HTTP/2 keepalive pings
 //! notice a worker that went silent (paused, partitioned, powered off) within the
 //! dispatch policy's silence allowance, instead of at each chunk's deadline.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,9 +16,12 @@ use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
 use gzfleet_proto::v1::{CompressRequest, InfoRequest, RangeRef};
 use gzfleet_worker::INPUT_ERROR;
+use gzfleet_worker::framing::{Bounded, Overrun};
 use gzfleet_worker::limits::{
     CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit,
 };
+use tonic::body::Body;
+use tonic::codegen::{Service, http};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -93,6 +98,58 @@ impl GrpcLink {
             .max_decoding_message_size(self.max_response)
             .max_encoding_message_size(self.max_request)
     }
+
+    /// A client for one chunk of `len` bytes, accepting no answer longer than the
+    /// chunk's deflate bound allows.
+    fn compressor(&self, len: u64) -> WorkerClient<Answers> {
+        let limit = response_limit(len).min(self.max_response);
+        WorkerClient::new(Answers {
+            channel: self.channel.clone(),
+            limit,
+        })
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(self.max_request)
+    }
+}
+
+/// The channel to a worker, for Compress calls: the answer's body is watched as it
+/// arrives, and one declaring more than `limit` bytes is refused on its first 5 bytes
+/// ([`Bounded`]), before it is buffered. The refusal carries an [`Overrun`] as its
+/// source, which only this coordinator can put there: [`overrun`] tells it from any
+/// status a worker or a proxy could send.
+#[derive(Clone)]
+struct Answers {
+    channel: Channel,
+    limit: usize,
+}
+
+impl Service<http::Request<Body>> for Answers {
+    type Response = http::Response<Body>;
+    type Error = tonic::transport::Error;
+    type Future = BoxFuture<Result<http::Response<Body>, tonic::transport::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.channel.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let response = self.channel.call(request);
+        let limit = self.limit;
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| {
+                Body::new(Bounded::new(body, limit, |o| {
+                    Status::from_error(Box::new(o))
+                }))
+            }))
+        })
+    }
+}
+
+/// The answer overran its limit, as [`Answers`] found.
+fn overrun(status: &Status) -> Option<Overrun> {
+    use std::error::Error;
+    status.source()?.downcast_ref::<Overrun>().copied()
 }
 
 impl Link for GrpcLink {
@@ -106,7 +163,7 @@ impl Link for GrpcLink {
         job: &JobParams,
         deadline: Duration,
     ) -> BoxFuture<Result<Answer, AttemptError>> {
-        let mut client = self.client();
+        let mut client = self.compressor(chunk.len);
         // Bytes clones share the chunk's buffer: no copy until the wire.
         let (dictionary, source) = match &chunk.payload {
             Payload::Bytes {
@@ -136,13 +193,21 @@ impl Link for GrpcLink {
         request.set_timeout(deadline);
         self.credentials.authorize(request.metadata_mut());
         let tls = self.credentials.handshake();
+        let (index, len) = (chunk.index, chunk.len);
         Box::pin(async move {
             let reply = tokio::time::timeout(deadline, client.compress(request))
                 .await
                 .map_err(|_| AttemptError::Timeout(deadline))?
-                .map_err(|s| match timed_out(&s) {
-                    true => AttemptError::Timeout(deadline),
-                    false => classify(s, tls),
+                .map_err(|s| {
+                    if let Some(o) = overrun(&s) {
+                        return AttemptError::Wrong(format!(
+                            "answer for chunk {index} of {len} bytes refused unread: {o} (the chunk's deflate bound and 4 KiB)"
+                        ));
+                    }
+                    match timed_out(&s) {
+                        true => AttemptError::Timeout(deadline),
+                        false => classify(s, tls),
+                    }
                 })?
                 .into_inner();
             Ok(Answer {
