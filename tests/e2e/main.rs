@@ -14,6 +14,7 @@ mod determinism;
 mod faults;
 mod fleet_health;
 mod interop;
+mod malformed;
 mod objects;
 mod pull;
 mod resume;
