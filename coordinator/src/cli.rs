@@ -281,11 +281,11 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// .gz files to list. Sizes come from each file's trailer, as gzip -l: the
-    /// uncompressed size is modulo 4 GiB, and of the last member only
+    /// .gz files to list; "-" reads stdin. Every member is decoded and checked, as
+    /// gzip 1.12 -l does: the uncompressed size is exact, all members, past 4 GiB
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Also show the stored CRC-32, modification time and name
+    /// Also show the CRC-32 of the data, and the modification time
     #[arg(short = 'v', long)]
     pub verbose: bool,
 }

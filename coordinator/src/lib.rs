@@ -16,11 +16,14 @@
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`.
 //! - [`partial`]: files appear under their name only once complete; [`error`];
 //!   [`signals`]; [`cli`], the arguments as clap reads them.
+//! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
 
 pub mod cli;
 pub(crate) mod compress;
 pub(crate) mod error;
 pub(crate) mod fleet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gzip;
 pub(crate) mod partial;
 pub(crate) mod reading;

@@ -15,6 +15,7 @@ mod faults;
 mod fleet_health;
 mod interop;
 mod limits;
+mod malformed;
 mod objects;
 mod pull;
 mod resume;

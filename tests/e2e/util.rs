@@ -204,6 +204,45 @@ pub fn run(cmd: &mut Command) -> Run {
     run_with(cmd, None)
 }
 
+/// Runs `cmd` as `run` does and also returns its peak resident memory in bytes. GNU
+/// time(1) measures it: on Linux a process's peak includes that of the process it was
+/// forked from, so measured directly from this test process every child would seem as
+/// large as the test harness; time forks it from a small process instead. With
+/// `keep_stdout` false its stdout goes to /dev/null, so a gigabyte of output costs the
+/// test nothing.
+pub fn run_measured(cmd: &Command, keep_stdout: bool) -> (Run, u64) {
+    let report = tempfile::NamedTempFile::new().expect("a file for time's report");
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
+        .stdout(if keep_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped());
+    let out = timed
+        .output()
+        .unwrap_or_else(|e| panic!("/usr/bin/time (Debian's time) must be installed: {e}"));
+    let text = std::fs::read_to_string(report.path()).expect("time's report");
+    // "Command exited with non-zero status N" may come first; the figure is last.
+    let kib: u64 = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("time's report: {text:?}"));
+    let run = Run {
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (run, kib * 1024)
+}
+
 /// Runs `cmd`, killing it if it is still running after `secs` seconds (then its status
 /// is that of a killed process, which no assertion on an exit code accepts).
 pub fn run_within(cmd: &mut Command, secs: u64) -> Run {

@@ -1,7 +1,8 @@
 //! Checks every answer passes before it may be written (docs/DESIGN.md, contract 3):
 //! the engine, the length, a size within the chunk's deflate bound, the CRC the
 //! coordinator computed itself, the sync-flush ending, and with `--verify` a full
-//! inflate compared byte for byte with the input. (An answer declaring more than the
+//! inflate compared byte for byte with the input that must end on a block boundary, so
+//! that stitched in, it leaves the stream whole. (An answer declaring more than the
 //! bound allows is refused before it is read at all: `fleet/remote.rs`.)
 
 use flate2::{Decompress, FlushDecompress, Status};
@@ -9,6 +10,7 @@ use gzfleet_worker::engine::{deflate_bound, engine_id};
 
 use super::chunker::{Chunk, Payload};
 use crate::fleet::{Answer, AttemptError};
+use crate::gzip::trailer::FINAL_BLOCK;
 
 const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
@@ -119,6 +121,15 @@ fn inflates_to(deflate: &[u8], dictionary: &[u8], expected: &[u8]) -> Result<(),
     if out != expected {
         return Err("inflates to different bytes".into());
     }
+    // Right bytes are not enough: the next chunk's data must start a block. Ending in
+    // 00 00 ff ff proves nothing by itself (a stored block can run on past those
+    // bytes), but if the final block we append closes the stream, nothing was left
+    // open. An inflater in the middle of a block would read it as data, or fail.
+    let mut rest = Vec::with_capacity(1);
+    let end = inflater.decompress_vec(&FINAL_BLOCK, &mut rest, FlushDecompress::Finish);
+    if !matches!(end, Ok(Status::StreamEnd)) || !rest.is_empty() {
+        return Err("does not end on a block boundary: it would swallow what follows".into());
+    }
     Ok(())
 }
 
@@ -226,6 +237,25 @@ mod tests {
         );
         let err = answer(&c, forged, FULL).unwrap_err();
         assert!(err.to_string().contains("--verify"), "{err}");
+    }
+
+    /// A stored block whose LEN runs past the chunk's end inflates to exactly the
+    /// chunk, and ends in 00 00 ff ff when the chunk's data does; stitched in, it would
+    /// swallow the next chunk's deflate data as literal bytes.
+    #[test]
+    fn verify_refuses_an_answer_that_does_not_end_on_a_block_boundary() {
+        let mut data = b"payload that happens to end like a sync flush".to_vec();
+        data.extend_from_slice(&SYNC_FLUSH);
+        let c = chunk(&data, b"", true);
+        let len = data.len() as u16 + 100;
+        let mut open_block = vec![0x00];
+        open_block.extend_from_slice(&len.to_le_bytes());
+        open_block.extend_from_slice(&(!len).to_le_bytes());
+        open_block.extend_from_slice(&data);
+        let mut lie = honest(&c);
+        lie.deflate = open_block.into();
+        let err = answer(&c, lie, FULL).unwrap_err();
+        assert!(err.to_string().contains("block boundary"), "{err}");
     }
 
     #[test]

@@ -1,12 +1,17 @@
-//! Reads gzip streams completely: every member, each checked against its CRC-32 and
-//! ISIZE, with bytes after the last member reported as trailing garbage rather than
-//! silently dropped. Errors say what is wrong in the words gzip users know.
+//! Reads gzip streams completely and trusts nothing in them: each member's header is
+//! parsed with its optional fields skipped, never held; its data is inflated through
+//! fixed buffers, so a decompression bomb costs time, never memory; its CRC-32 and
+//! ISIZE are checked. After the last member, zero padding is accepted silently as gzip
+//! accepts it, and any other bytes are reported as trailing garbage rather than dropped.
+//! Errors say what is wrong and where, in the words gzip users know.
 
+use std::fmt;
 use std::io::{self, BufRead, Read, Write};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::header::{HeaderError, MAGIC, read_header};
+use super::header::{Field, HeaderError, MAGIC, read_header};
+use super::trailer::StreamCrc;
 use crate::error::io_message;
 
 const BUFFER: usize = 256 << 10;
@@ -15,23 +20,66 @@ const BUFFER: usize = 256 << 10;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Decoded {
     pub members: u64,
-    /// Bytes of gzip data read (without trailing garbage).
+    /// Bytes of gzip data read (without the trailing bytes).
     pub compressed: u64,
     pub uncompressed: u64,
-    /// Bytes after the last member that are not gzip.
+    /// CRC-32 of all the uncompressed data, every member's joined.
+    pub crc: u32,
+    /// The first member's modification time (0: none stored).
+    pub mtime: u32,
+    /// Zero bytes after the last member and nothing else: padding (tape blocks, some
+    /// tools' output), which gzip ignores without a word.
+    pub trailing_zeros: u64,
+    /// Bytes after the last member that are neither gzip nor only zeros.
     pub trailing_garbage: u64,
+}
+
+/// Where in a member the input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Header(Field),
+    Data,
+    Trailer,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Header(field) => field.fmt(f),
+            Part::Data => f.write_str("the compressed data"),
+            Part::Trailer => f.write_str("the trailer (CRC-32 and length)"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DecodeError {
+    #[error("unexpected end of file: the input is empty")]
+    Empty,
     #[error("not in gzip format")]
     NotGzip,
-    #[error("member {member}: {source}")]
-    Header { member: u64, source: HeaderError },
-    #[error("unexpected end of file: the data is truncated")]
-    Truncated,
-    #[error("invalid compressed data at byte {offset}: {message}")]
-    Corrupt { offset: u64, message: String },
+    #[error("bad header in member {member}: {source}")]
+    Header {
+        member: u64,
+        #[source]
+        source: HeaderError,
+    },
+    #[error("unexpected end of file: member {member} ends inside {part}")]
+    Truncated { member: u64, part: Part },
+    #[error(
+        "unexpected end of file: member {member} is followed by one byte ({byte:#04x}), a member cut short or garbage"
+    )]
+    LoneByte { member: u64, byte: u8 },
+    #[error(
+        "invalid compressed data in member {member} near byte {offset}{}",
+        .reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+    )]
+    Corrupt {
+        member: u64,
+        offset: u64,
+        /// zlib's words for it, when they are about the data.
+        reason: Option<String>,
+    },
     #[error(
         "CRC-32 mismatch in member {member}: stored {stored:08x}, data gives {computed:08x}: the data is corrupt"
     )]
@@ -49,9 +97,9 @@ pub(crate) enum DecodeError {
         actual: u64,
     },
     #[error("read error: {}", io_message(.0))]
-    Read(io::Error),
+    Read(#[source] io::Error),
     #[error("write error: {}", io_message(.0))]
-    Write(io::Error),
+    Write(#[source] io::Error),
 }
 
 impl DecodeError {
@@ -60,7 +108,10 @@ impl DecodeError {
         match e {
             HeaderError::NotGzip if member == 1 => DecodeError::NotGzip,
             HeaderError::Io(e) => DecodeError::Read(e),
-            HeaderError::Truncated => DecodeError::Truncated,
+            HeaderError::Truncated(field) => DecodeError::Truncated {
+                member,
+                part: Part::Header(field),
+            },
             source => DecodeError::Header { member, source },
         }
     }
@@ -70,38 +121,59 @@ impl DecodeError {
 pub(crate) fn decode(input: impl Read, output: &mut impl Write) -> Result<Decoded, DecodeError> {
     let mut r = Input::new(input);
     let mut result = Decoded::default();
+    let mut stream = StreamCrc::default();
     let mut inflater = Decompress::new(false);
     let mut out = vec![0u8; BUFFER];
     loop {
         let member_start = r.consumed;
-        // Two bytes decide between another member and trailing garbage, even when
-        // the buffer happens to end between them.
+        // Two bytes decide between another member and what follows the last, even
+        // when the buffer happens to end between them.
         let peek = r.peek(2).map_err(DecodeError::Read)?;
         if peek.is_empty() {
             if result.members == 0 {
-                return Err(DecodeError::NotGzip);
+                return Err(DecodeError::Empty);
             }
             break;
         }
+        // gzip reads two bytes for the next magic and stops at the end of the file
+        // if only one is there: that is an error, the start of a member cut short,
+        // unless the byte is zero padding. Its verdict, and so ours.
+        if result.members > 0 && peek.len() == 1 && peek[0] != 0 {
+            return Err(DecodeError::LoneByte {
+                member: result.members,
+                byte: peek[0],
+            });
+        }
         if result.members > 0 && peek != MAGIC {
-            result.trailing_garbage = count_rest(&mut r)?;
+            let (len, zeros) = count_rest(&mut r)?;
+            if zeros {
+                result.trailing_zeros = len;
+            } else {
+                result.trailing_garbage = len;
+            }
             break;
         }
         let member = result.members + 1;
-        read_header(&mut r).map_err(|e| DecodeError::in_header(e, member))?;
+        let header = read_header(&mut r).map_err(|e| DecodeError::in_header(e, member))?;
+        if member == 1 {
+            result.mtime = header.mtime;
+        }
         inflater.reset(false);
-        let (crc, length) = inflate_member(&mut r, &mut inflater, &mut out, output)?;
+        let (crc, length) = inflate_member(&mut r, member, &mut inflater, &mut out, output)?;
         check_trailer(&mut r, member, crc, length)?;
+        stream.append(crc, length);
         result.members = member;
-        result.uncompressed += length;
         result.compressed += r.consumed - member_start;
     }
+    result.uncompressed = stream.len;
+    result.crc = stream.crc;
     Ok(result)
 }
 
 /// Inflates one member's deflate data into `output`; returns its CRC-32 and length.
 fn inflate_member<R: Read>(
     r: &mut Input<R>,
+    member: u64,
     inflater: &mut Decompress,
     out: &mut [u8],
     output: &mut impl Write,
@@ -115,8 +187,11 @@ fn inflate_member<R: Read>(
         let status = inflater
             .decompress(input, out, FlushDecompress::None)
             .map_err(|e| DecodeError::Corrupt {
-                offset: r.consumed,
-                message: e.to_string(),
+                member,
+                // The last byte the inflater took; it reads a few bytes ahead of the
+                // symbol it decodes, so the damage is at or just before it.
+                offset: (r.consumed + (inflater.total_in() - in_before)).saturating_sub(1),
+                reason: reason(&e),
             })?;
         let used = (inflater.total_in() - in_before) as usize;
         let made = (inflater.total_out() - out_before) as usize;
@@ -129,15 +204,32 @@ fn inflate_member<R: Read>(
         }
         if used == 0 && made == 0 {
             return Err(if at_eof {
-                DecodeError::Truncated
+                DecodeError::Truncated {
+                    member,
+                    part: Part::Data,
+                }
             } else {
+                // Input in hand and room for output, yet nothing moved: zlib's
+                // Z_BUF_ERROR, which a valid stream never causes here.
                 DecodeError::Corrupt {
+                    member,
                     offset: r.consumed,
-                    message: "no progress".into(),
+                    reason: Some("the inflater makes no progress".into()),
                 }
             });
         }
     }
+}
+
+/// zlib-rs's words for what is wrong with deflate data, unless they are about its own
+/// state: an error found on its fast path (whole buffers at hand) reaches us as
+/// "repeated call with bad state", its message overwritten on the way out, while the
+/// same data read a byte at a time says "invalid distance too far back". (Found by
+/// fuzz/read_gzip; zlib-rs 0.6.8.)
+fn reason(e: &flate2::DecompressError) -> Option<String> {
+    e.message()
+        .filter(|m| !m.contains("bad state"))
+        .map(str::to_string)
 }
 
 /// Reads a member's trailer and checks it against what its data gave.
@@ -149,7 +241,10 @@ fn check_trailer(
 ) -> Result<(), DecodeError> {
     let mut trailer = [0u8; 8];
     r.read_exact(&mut trailer).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => DecodeError::Truncated,
+        io::ErrorKind::UnexpectedEof => DecodeError::Truncated {
+            member,
+            part: Part::Trailer,
+        },
         _ => DecodeError::Read(e),
     })?;
     let stored_crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
@@ -171,8 +266,23 @@ fn check_trailer(
     Ok(())
 }
 
-fn count_rest(r: &mut impl BufRead) -> Result<u64, DecodeError> {
-    io::copy(r, &mut io::sink()).map_err(DecodeError::Read)
+/// Reads what follows the last member to its end: how many bytes, and whether all
+/// of them are zero.
+fn count_rest(r: &mut impl BufRead) -> Result<(u64, bool), DecodeError> {
+    let (mut len, mut zeros) = (0u64, true);
+    loop {
+        let buf = match r.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other.map_err(DecodeError::Read)?,
+        };
+        if buf.is_empty() {
+            return Ok((len, zeros));
+        }
+        zeros = zeros && buf.iter().all(|&b| b == 0);
+        let n = buf.len();
+        r.consume(n);
+        len += n as u64;
+    }
 }
 
 /// Buffered input that counts what was consumed (for offsets in messages) and can
@@ -228,7 +338,8 @@ impl<R: Read> Read for Input<R> {
 impl<R: Read> BufRead for Input<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.start == self.end {
-            self.start = 0;
+            // Emptied first: after a failed read, nothing stale may look buffered.
+            (self.start, self.end) = (0, 0);
             self.end = loop {
                 match self.inner.read(&mut self.buf) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -314,15 +425,23 @@ mod tests {
     fn damage_is_named() {
         let good = gz(&b"some text to compress, some text to compress".repeat(50));
         assert!(matches!(run(b"plain text"), Err(DecodeError::NotGzip)));
-        assert!(matches!(run(b""), Err(DecodeError::NotGzip)));
-        assert!(matches!(
-            run(&good[..good.len() - 3]),
-            Err(DecodeError::Truncated)
-        ));
-        assert!(matches!(
-            run(&good[..good.len() / 2]),
-            Err(DecodeError::Truncated)
-        ));
+        assert!(matches!(run(b"x"), Err(DecodeError::NotGzip)));
+        assert!(matches!(run(b""), Err(DecodeError::Empty)));
+        let cut = |n: usize| run(&good[..n]).unwrap_err();
+        for (n, part) in [
+            (1, Part::Header(Field::Fixed)),
+            (9, Part::Header(Field::Fixed)),
+            (10, Part::Data),
+            (good.len() / 2, Part::Data),
+            (good.len() - 8, Part::Trailer),
+            (good.len() - 3, Part::Trailer),
+        ] {
+            assert!(
+                matches!(cut(n), DecodeError::Truncated { member: 1, part: p } if p == part),
+                "cut at {n}: {}",
+                cut(n)
+            );
+        }
         let mut bad_crc = good.clone();
         let n = bad_crc.len();
         bad_crc[n - 8] ^= 0xff;
@@ -337,5 +456,73 @@ mod tests {
         bad_data[12] ^= 0xff;
         bad_data[13] ^= 0xff;
         assert!(run(&bad_data).is_err());
+        let mut second = good.clone();
+        second.extend_from_slice(&[0x1f, 0x8b, 8, 0x40, 0, 0, 0, 0, 0, 3]);
+        let e = run(&second).unwrap_err();
+        assert!(matches!(e, DecodeError::Header { member: 2, .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "bad header in member 2: reserved flag bits set (0x40): written by a newer or broken tool"
+        );
+    }
+
+    /// fuzz/read_gzip's first find: a distance too far back, caught on zlib-rs's fast
+    /// path, came out as "repeated call with bad state". Now it is a corrupt member
+    /// wherever reads end, and never in words about the inflater.
+    #[test]
+    fn corrupt_data_is_named_alike_however_it_is_read() {
+        let bytes = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x2a, 0xa8, 0xa0, 0x82, 0x0a, 0x82, 0x01, 0x00, 0x00,
+            0x00, 0x00, 0x0a, 0x2a, 0xa8, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        for step in [1, 2, 5, bytes.len()] {
+            let e = decode(Dribble(&bytes, step), &mut Vec::new()).unwrap_err();
+            assert!(
+                matches!(e, DecodeError::Corrupt { member: 1, .. }),
+                "read {step} at a time: {e}"
+            );
+            assert!(
+                !e.to_string().contains("bad state"),
+                "read {step} at a time: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_padding_is_not_garbage_but_zeros_then_anything_is() {
+        let mut padded = gz(b"data");
+        padded.extend_from_slice(&[0; 1000]);
+        let (d, out) = run(&padded).unwrap();
+        assert_eq!(
+            (out.as_slice(), d.trailing_zeros, d.trailing_garbage),
+            (&b"data"[..], 1000, 0)
+        );
+        padded.push(1);
+        let (d, _) = run(&padded).unwrap();
+        assert_eq!((d.trailing_zeros, d.trailing_garbage), (0, 1001));
+        // One byte alone after a member is no garbage to gzip but a member cut short.
+        let mut lone = gz(b"data");
+        lone.push(0x1f);
+        assert!(matches!(
+            run(&lone),
+            Err(DecodeError::LoneByte {
+                member: 1,
+                byte: 0x1f
+            })
+        ));
+        lone.pop();
+        lone.push(0);
+        assert_eq!(run(&lone).unwrap().0.trailing_zeros, 1);
+    }
+
+    #[test]
+    fn sizes_and_crc_cover_every_member() {
+        let mut two = gz(b"hello ");
+        two.extend(gz(b"world"));
+        let (d, _) = run(&two).unwrap();
+        assert_eq!(
+            (d.uncompressed, d.crc),
+            (11, crc32fast::hash(b"hello world"))
+        );
     }
 }

@@ -7,5 +7,5 @@ pub(crate) mod header;
 pub(crate) mod trailer;
 
 pub(crate) use decoder::{DecodeError, Decoded, decode};
-pub(crate) use header::{Header, read_header};
+pub(crate) use header::Header;
 pub(crate) use trailer::{StreamCrc, trailer};

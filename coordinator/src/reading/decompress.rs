@@ -37,6 +37,12 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
                     d.trailing_garbage
                 ),
             ),
+            // Silent, as in gzip (whose -v says so and exits 2; our status never
+            // depends on -v).
+            Ok(d) if d.trailing_zeros > 0 => ui.info(format!(
+                "{input}: {} -> {} bytes ({} trailing zero bytes ignored)",
+                d.compressed, d.uncompressed, d.trailing_zeros
+            )),
             Ok(d) => ui.info(format!(
                 "{input}: {} -> {} bytes",
                 d.compressed, d.uncompressed

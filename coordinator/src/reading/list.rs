@@ -1,13 +1,15 @@
-//! `gzfleet list`: sizes and ratio from each file's header and trailer, as gzip -l.
+//! `gzfleet list`: sizes and ratio of each file, as gzip -l. Like gzip 1.12's -l, it
+//! decodes and checks every member instead of trusting the trailer: a damaged file is
+//! an error, not a row of made-up sizes, and the uncompressed size is exact (every
+//! member, past 4 GiB) where the trailer holds only the last member's, mod 2^32.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
-use super::{Tally, is_stdin, strip_suffix};
+use super::{Tally, check, is_stdin, open, place, strip_suffix};
 use crate::cli::ListArgs;
 use crate::error::{Error, Place};
-use crate::gzip::{DecodeError, read_header};
+use crate::gzip::Decoded;
 use crate::ui::Ui;
 
 pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
@@ -22,7 +24,9 @@ pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
         }
         false => "         compressed        uncompressed  ratio uncompressed_name",
     };
-    writeln!(out, "{header}").map_err(write_error)?;
+    // Printed before the first row, as gzip does: a list of files that all fail is
+    // only their errors.
+    let mut header = Some(header);
     let mut tally = Tally::default();
     let mut total = (0u64, 0u64);
     for path in &args.files {
@@ -33,23 +37,44 @@ pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
                 continue;
             }
         };
-        total.0 += entry.compressed;
-        total.1 += entry.uncompressed as u64;
-        let shown = strip_suffix(path).unwrap_or_else(|| path.clone());
-        let ratio = ratio(entry.compressed, entry.uncompressed as u64);
+        // The file's size, trailing bytes included, as gzip shows it.
+        let compressed = entry.compressed + entry.trailing_zeros + entry.trailing_garbage;
+        total.0 += compressed;
+        total.1 += entry.uncompressed;
+        // gzip names the output decompressing stdin would go to.
+        let shown = match is_stdin(path) {
+            true => "stdout".into(),
+            false => strip_suffix(path).unwrap_or_else(|| path.clone()),
+        };
+        let ratio = ratio(compressed, entry.uncompressed);
+        if let Some(header) = header.take() {
+            writeln!(out, "{header}").map_err(write_error)?;
+        }
         if args.verbose {
             write!(out, "{:08x} {:>14} ", entry.crc, entry.mtime).map_err(write_error)?;
         }
         writeln!(
             out,
-            "{:>19} {:>19} {ratio:>5.1}% {}",
-            entry.compressed,
+            "{compressed:>19} {:>19} {ratio:>5.1}% {}",
             entry.uncompressed,
             shown.display()
         )
         .map_err(write_error)?;
+        // gzip 1.12 prints this warning instead of the row; we print both, since
+        // the data before the garbage was decoded and its sizes are known.
+        if entry.trailing_garbage > 0 {
+            out.flush().map_err(write_error)?;
+            tally.warn(
+                ui,
+                format!(
+                    "{}: data OK, but {} bytes of trailing garbage follow it",
+                    place(path),
+                    entry.trailing_garbage
+                ),
+            );
+        }
     }
-    if args.files.len() > 1 {
+    if args.files.len() > 1 && header.is_none() {
         let ratio = ratio(total.0, total.1);
         writeln!(
             out,
@@ -62,45 +87,8 @@ pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
     Ok(tally)
 }
 
-struct Listed {
-    compressed: u64,
-    uncompressed: u32,
-    crc: u32,
-    mtime: u32,
-}
-
-/// Reads the header and the trailer only, as gzip -l does.
-fn list_one(path: &Path) -> Result<Listed, Error> {
-    if is_stdin(path) {
-        return Err(Error::Usage(
-            "list needs a file, not stdin: it reads the trailer at the end".into(),
-        ));
-    }
-    let open_error = |source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let corrupt = |source| Error::Corrupt {
-        input: Place::Path(path.to_path_buf()),
-        source,
-    };
-    let mut file = File::open(path).map_err(open_error)?;
-    let len = file.metadata().map_err(open_error)?.len();
-    let header = read_header(&mut io::BufReader::new(&mut file))
-        .map_err(|e| corrupt(DecodeError::in_header(e, 1)))?;
-    if len < header.len + 10 {
-        return Err(corrupt(DecodeError::Truncated));
-    }
-    let mut trailer = [0u8; 8];
-    file.seek(SeekFrom::Start(len - 8))
-        .and_then(|_| file.read_exact(&mut trailer))
-        .map_err(open_error)?;
-    Ok(Listed {
-        compressed: len,
-        crc: u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes")),
-        uncompressed: u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes")),
-        mtime: header.mtime,
-    })
+fn list_one(path: &Path) -> Result<Decoded, Error> {
+    check(open(path)?, place(path))
 }
 
 /// gzip's ratio: the share of the input saved.

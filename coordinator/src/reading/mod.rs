@@ -16,6 +16,7 @@ pub(crate) use list::list;
 pub(crate) use test::test;
 
 use crate::error::{Error, Place};
+use crate::gzip::{Decoded, decode};
 use crate::ui::Ui;
 
 /// How a command over several files ended, as gzip counts it.
@@ -35,6 +36,15 @@ impl Tally {
         ui.warn(message);
         self.warnings += 1;
     }
+}
+
+/// Decodes a whole input, every member checked, the output discarded: what `test` and
+/// `list` do with each file (and what the fuzz target `read_gzip` feeds).
+pub(crate) fn check(input: impl Read, place: Place) -> Result<Decoded, Error> {
+    decode(input, &mut io::sink()).map_err(|source| Error::Corrupt {
+        input: place,
+        source,
+    })
 }
 
 /// The files named, or stdin when none is.

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus, fuzz/corpus/<target>/: a handful of small inputs
+in each target's format, valid and malformed, so that a short run starts from the cases
+that matter instead of from nothing. Run it again only to change the seeds; the files
+it writes are committed (keep them small: the whole corpus stays under 200 KB)."""
+
+import os
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SYNC = b"\x00\x00\xff\xff"
+
+
+def raw(data, level=6, sync=False):
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = c.compress(data)
+    return out + (c.flush(zlib.Z_SYNC_FLUSH) if sync else c.flush())
+
+
+def header(flags=0, extra=None, name=None, comment=None, hcrc=None):
+    flags |= (4 if extra is not None else 0) | (8 if name is not None else 0)
+    flags |= (16 if comment is not None else 0) | (2 if hcrc is not None else 0)
+    h = bytes([0x1F, 0x8B, 8, flags]) + struct.pack("<I", 1700000000) + bytes([0, 3])
+    if extra is not None:
+        h += struct.pack("<H", len(extra)) + extra
+    for field in (name, comment):
+        if field is not None:
+            h += field + b"\0"
+    if hcrc is not None:
+        h += struct.pack("<H", (zlib.crc32(h) & 0xFFFF) ^ (0 if hcrc else 1))
+    return h
+
+
+def trailer(data):
+    return struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
+def member(data, level=6, head=None):
+    return (head or header()) + raw(data, level) + trailer(data)
+
+
+def gzfleet_like(data, chunk=700):
+    """Chunks deflated apart, each ending in a sync flush, then an empty final block:
+    the shape gzfleet writes."""
+    body = b"".join(raw(data[i : i + chunk], 6, True) for i in range(0, len(data), chunk))
+    return header() + body + b"\x03\x00" + trailer(data)
+
+
+def text(n):
+    words = b"gzip chunk worker deflate stream member trailer window \n".split(b" ")
+    out, i = b"", 0
+    while len(out) < n:
+        out += words[(i * 7 + i // 3) % len(words)] + b" "
+        i += 1
+    return out[:n]
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def read_gzip_seeds():
+    t = text(3000)
+    good = member(t)
+    n = len(good)
+    flip = lambda b, i, x: b[:i] + bytes([b[i] ^ x]) + b[i + 1 :]
+    seeds = {
+        "good": good,
+        "stored": member(t[:500], level=0),
+        "level9": member(bytes(range(256)) * 2, level=9),
+        "gzfleet-like": gzfleet_like(t),
+        "members": member(b"first\n") + member(b"") + member(t[:800]),
+        "all-fields": member(t[:300], head=header(1, b"AB\x02\x00xy", b"name.txt", b"a comment", True)),
+        "small-bomb": member(bytes(1 << 20), level=9),
+        "hcrc-wrong": member(t[:300], head=header(hcrc=False)),
+        "reserved-flag": member(t[:300], head=header(0x20)),
+        "xlen-short": header(4)[:-2] + b"\xff\xff" + b"abc",
+        "name-unterminated": header() [:3] + b"\x08" + header()[4:] + b"name-without-end",
+        "comment-unterminated": header()[:3] + b"\x10" + header()[4:] + b"comment",
+        "cut-data": good[: n // 2],
+        "cut-trailer": good[:-3],
+        "crc-flipped": flip(good, n - 8, 1),
+        "length-flipped": flip(good, n - 1, 0x80),
+        "block-type": flip(good, 10, 0x06),
+        "garbage": good + b"not gzip",
+        "zeros": good + bytes(64),
+        "lone-byte": good + b"\x1f",
+        "magic-then-method": good + b"\x1f\x8bxx",
+        "empty": b"",
+        "not-gzip": b"PK\x03\x04 not gzip at all",
+        # Found by this target: a distance too far back that zlib-rs's fast path
+        # reported as "repeated call with bad state".
+        "found-distance-too-far": bytes.fromhex(
+            "1f8b080000 2aa8a0820a 8201000000 000a2aa801 0000000000 00".replace(" ", "")
+        ),
+    }
+    # The first byte is how many bytes each read returns (0: all at once).
+    for i, (name, body) in enumerate(sorted(seeds.items())):
+        write("read_gzip", name, bytes([(0, 1, 7, 200)[i % 4]]) + body)
+
+
+def check_answer_seeds():
+    def answer(flags, level, data, dictionary=b"", crc=None, length=None, rest=b""):
+        flags |= (4 if crc is not None else 0) | (8 if length is not None else 0)
+        out = bytes([flags, level]) + struct.pack("<HH", len(data), len(dictionary))
+        if crc is not None:
+            out += struct.pack("<I", crc)
+        if length is not None:
+            out += struct.pack("<H", length + 32768)
+        return out + data + dictionary + rest
+
+    VERIFY, CRC = 1, 2
+    t = text(2000)
+    d = text(4000)[1000:]
+    sync_end = t[:200] + SYNC
+    stored_len = len(sync_end) + 100
+    open_block = b"\x00" + struct.pack("<HH", stored_len, stored_len ^ 0xFFFF) + sync_end[:-4]
+    seeds = {
+        "honest-verify": answer(VERIFY | CRC, 6, t),
+        "honest-dictionary": answer(VERIFY | CRC, 6, t[:700], d),
+        "honest-light": answer(CRC, 1, t),
+        "honest-stored": answer(VERIFY, 0, bytes(range(256)) * 4),
+        "edited": answer(VERIFY | CRC, 6, t, rest=b"\x05\x00\x40\x20\x00\x01"),
+        "wrong-crc": answer(CRC, 6, t, crc=0x12345678),
+        "wrong-length": answer(VERIFY | CRC, 6, t, length=1),
+        # Mode 1: arbitrary bytes, here another deflater's honest answer.
+        "other-deflater": answer(VERIFY | CRC | 0x10, 6, t, rest=raw(t, 9, True)),
+        # Mode 2: a stored block left open past the chunk's end (whose last bytes
+        # look like a sync flush): right bytes, but it would swallow what follows.
+        "open-stored-block": answer(VERIFY | CRC | 0x20, 6, sync_end, rest=open_block),
+        # Mode 3: the honest answer cut short, then a sync flush.
+        "cut-honest": answer(VERIFY | CRC | 0x30, 6, t, rest=b"\x40\x00"),
+    }
+    for name, body in sorted(seeds.items()):
+        write("check_answer", name, body)
+
+
+read_gzip_seeds()
+check_answer_seeds()
