@@ -139,5 +139,53 @@ def check_answer_seeds():
         write("check_answer", name, body)
 
 
+def check_request_seeds():
+    # Protobuf by hand (no generated code needed): varint and length-delimited fields.
+    def varint(n):
+        out = bytearray()
+        while True:
+            b = n & 0x7F
+            n >>= 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def num(field, n):
+        return varint(field << 3) + varint(n)
+
+    def blob(field, b):
+        return varint(field << 3 | 2) + varint(len(b)) + b
+
+    def request(job=b"job-1", level=6, independent=0, dictionary=b"", data=None, rng=None):
+        m = blob(1, job) + num(2, 3) + num(3, 3 << 17) + num(4, level) + num(5, independent)
+        if dictionary:
+            m += blob(6, dictionary)
+        if data is not None:
+            m += blob(7, data)
+        if rng is not None:
+            m += blob(8, rng)
+        return m
+
+    def range_ref(path=b"data/big.tar", length=4096, etag=b""):
+        r = blob(1, path) + num(2, 1 << 20) + num(3, length) + num(4, 1 << 30) + num(5, 1700000000)
+        return r + (blob(6, etag) if etag else b"")
+
+    chunk = text(3000)
+    seeds = {
+        "push": request(dictionary=text(900), data=chunk),
+        "push-independent": request(independent=1, data=chunk),
+        "pull": request(rng=range_ref()),
+        "pull-object": request(rng=range_ref(b"s3://bucket/key", etag=b'"0123abcd"')),
+        "level-10": request(level=10, data=chunk),
+        "no-chunk": request(),
+        "independent-with-dictionary": request(independent=1, dictionary=b"x", data=chunk),
+        "pull-with-dictionary": request(dictionary=b"x", rng=range_ref()),
+    }
+    for i, (name, body) in enumerate(sorted(seeds.items())):
+        # The first byte picks the worker's --max-chunk.
+        write("check_request", name, bytes([i % 4]) + body)
+
+
 read_gzip_seeds()
 check_answer_seeds()
+check_request_seeds()
