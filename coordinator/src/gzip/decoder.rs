@@ -144,6 +144,8 @@ pub(crate) fn decode(input: impl Read, output: &mut impl Write) -> Result<Decode
                 byte: peek[0],
             });
         }
+        // (gzip would also try old formats here: 1f 9e, pack's 1f 1e, compress's 1f 9d,
+        // LZH's 1f a0. We read gzip's deflate only, so those are trailing garbage.)
         if result.members > 0 && peek != MAGIC {
             let (len, zeros) = count_rest(&mut r)?;
             if zeros {
