@@ -143,20 +143,9 @@ fn corrupt_deflate_with_a_right_crc_is_caught_by_verify() {
 #[test]
 fn an_answer_longer_than_its_chunk_allows_is_refused_unread() {
     let c = case("overlong", 3 << 20, &["-b", "128K"]);
-    let liar = Worker::start_faulty(&["--slots", "1", "--fault-overlong-from", "1"]);
-    let honest = Worker::start(&["--slots", "1"]);
-    let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
-    let r = finish(start_job(
-        &c.input,
-        &out,
-        &stats,
-        &["-b", "128K", "--workers", &addrs(&[&liar, &honest])],
-    ));
-    assert_ok!(r);
-    assert!(std::fs::read(&out).unwrap() == c.reference);
-    let json = std::fs::read_to_string(&stats).unwrap();
-    assert!(json_number(&json, "wrong_answers") >= 1, "{json}");
+    let (liar, json) = beside_an_honest_worker(&c, &["--fault-overlong-from", "1"]);
     assert_eq!(worker_chunks(&json, &liar.addr), 0, "{json}");
+    let stats = c.dir.join("stats.json");
 
     // Alone, it fails the job, saying why.
     let lonely = c.dir.join("lonely.gz");
@@ -173,7 +162,15 @@ fn an_answer_longer_than_its_chunk_allows_is_refused_unread() {
 #[test]
 fn a_wrong_crc_is_caught_without_verify() {
     let c = case("crc", 3 << 20, &["-b", "128K"]);
-    let liar = Worker::start_faulty(&["--slots", "1", "--fault-wrong-crc-from", "2"]);
+    let (_, json) = beside_an_honest_worker(&c, &["--fault-wrong-crc-from", "2"]);
+    assert!(json_number(&json, "reassignments") >= 1, "{json}");
+}
+
+/// Runs `c` on a faulty worker started with `fault` beside an honest one; asserts the
+/// output is the reference and at least one answer was caught wrong. Returns the
+/// faulty worker and the run's --stats-json.
+fn beside_an_honest_worker(c: &Case, fault: &[&str]) -> (Worker, String) {
+    let liar = Worker::start_faulty(&[&["--slots", "1"], fault].concat());
     let honest = Worker::start(&["--slots", "1"]);
     let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
     let r = finish(start_job(
@@ -186,7 +183,7 @@ fn a_wrong_crc_is_caught_without_verify() {
     assert!(std::fs::read(&out).unwrap() == c.reference);
     let json = std::fs::read_to_string(&stats).unwrap();
     assert!(json_number(&json, "wrong_answers") >= 1, "{json}");
-    assert!(json_number(&json, "reassignments") >= 1, "{json}");
+    (liar, json)
 }
 
 /// Restarts a killed worker on its old port.
