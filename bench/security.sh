@@ -30,16 +30,21 @@ for name in server client; do
 done
 openssl rand -hex 32 > token
 
-# workers NAME FLAGS...: two workers started with FLAGS; their addresses in $tmp/NAME.
+# workers NAME FLAGS...: two workers started with FLAGS; their addresses in NAME.addrs.
 workers() {
   local name=$1; shift
-  : > "$name"
+  : > "$name.addrs"
+  local pids=()
   for i in 1 2; do
-    "$bin/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 "$@" > "$name.w$i" 2>/dev/null &
+    "$bin/gzfleet-worker" --listen 127.0.0.1:0 --slots 1 "$@" > "$name.w$i" 2>"$name.e$i" &
+    pids[i]=$!
   done
   for i in 1 2; do
-    until grep -q listening "$name.w$i" 2>/dev/null; do sleep 0.05; done
-    awk '{print $4}' "$name.w$i" >> "$name"
+    until grep -q listening "$name.w$i" 2>/dev/null; do
+      kill -0 "${pids[i]}" 2>/dev/null || { echo "bench: $name worker: $(cat "$name.e$i")" >&2; exit 1; }
+      sleep 0.05
+    done
+    awk '{print $4}' "$name.w$i" >> "$name.addrs"
   done
 }
 workers plain
@@ -54,11 +59,15 @@ declare -A flags=(
 )
 
 gib=$(stat -c %s "$data/corpus-1g")
+cat "$data/corpus-1g" > /dev/null # every run from the page cache, the first too
+names=(plain token tls mtls)
 for round in $(seq "$ROUNDS"); do
-  for name in plain token tls mtls; do
+  # Each round starts with another configuration, so no one always goes first.
+  for k in 0 1 2 3; do
+    name=${names[(k + round) % 4]}
     # shellcheck disable=SC2086
     /usr/bin/time -f "%e %U %S" -o time "$bin/gzfleet" compress -q -"$LEVEL" \
-      --workers "$(paste -sd, $name)" ${flags[$name]} -c "$data/corpus-1g" | sha256sum > $name.sum
+      --workers "$(paste -sd, $name.addrs)" ${flags[$name]} -c "$data/corpus-1g" | sha256sum > $name.sum
     read -r secs user sys < time
     echo "$name $secs $(echo "$user + $sys" | bc)" >> results
   done
