@@ -35,11 +35,19 @@ struct Cli {
     /// and exit 0 if it is, 1 if not. For container health checks.
     #[arg(long, value_name = "ADDR")]
     check: Option<String>,
+    /// Instead of serving: make sure FILE holds a token and exit: keep it if it exists,
+    /// else write GZFLEET_TOKEN if set, else a new random one. For a fleet that shares
+    /// a volume (docker-compose), so its first start needs no token made by hand
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    init_token: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
     gzfleet::keep_chunk_buffers();
     let cli: Cli = gzfleet::parse_or_exit("gzfleet-worker");
+    if let Some(path) = &cli.init_token {
+        return cli::init_token(path);
+    }
     match &cli.check {
         Some(addr) => cli::check(addr),
         None => cli::run(&cli.worker, NoHooks),

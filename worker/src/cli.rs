@@ -199,6 +199,25 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
     })
 }
 
+/// `--init-token FILE`: see [`crate::token::init_file`]. Says which it did, never the token.
+pub fn init_token(path: &std::path::Path) -> ExitCode {
+    match crate::token::init_file(path) {
+        Ok(created) => {
+            let what = if created {
+                "wrote a new token to"
+            } else {
+                "kept the token in"
+            };
+            eprintln!("gzfleet-worker: {what} {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gzfleet-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `--check ADDR`: one grpc.health.v1 Check of the worker service.
 pub fn check(addr: &str) -> ExitCode {
     use tonic_health::pb::HealthCheckRequest;

@@ -31,6 +31,14 @@ pub enum TokenError {
         "{0} holds characters a token cannot have: use printable ASCII without spaces (for example from `openssl rand -hex 32`)"
     )]
     Invalid(String),
+    #[error("cannot create the token file {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot draw random bytes for a new token: {0}")]
+    Random(String),
 }
 
 impl fmt::Debug for Token {
@@ -87,6 +95,66 @@ impl Token {
     }
 }
 
+/// `--init-token FILE`: make sure FILE holds a token, for a fleet whose members share
+/// one volume (docker-compose's first `up`) and no one to run `openssl rand` for them.
+/// An existing file is kept (and must hold a valid token), so every later `up` reuses
+/// it; otherwise `GZFLEET_TOKEN` if set (a token from an env file), else 32 random bytes
+/// in hex. Returns whether it created the file.
+///
+/// The file appears whole or not at all: it is written under a temporary name and
+/// hard-linked into place, which fails rather than replaces if another member won the
+/// race. It is readable by all (0444) because the members may run as different users;
+/// the volume it sits in is what keeps it private.
+pub fn init_file(path: &Path) -> Result<bool, TokenError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if path.exists() {
+        Token::load(Some(path))?;
+        return Ok(false);
+    }
+    // Empty counts as unset: docker-compose passes `${GZFLEET_TOKEN:-}` through as "".
+    let text = match std::env::var_os(TOKEN_ENV).filter(|v| !v.is_empty()) {
+        Some(_) => Token::load(None)?
+            .map(|t| t.0.to_string())
+            .unwrap_or_default(),
+        None => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    };
+    let create = |source| TokenError::Create {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("token"),
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()
+        });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Token::load(Some(path))?;
+            Ok(false)
+        }
+        Err(e) => Err(create(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +193,35 @@ mod tests {
         assert!(t.accepts(b"Bearer abc123"));
         let e = Token::load(Some(&dir.path().join("none"))).unwrap_err();
         assert!(e.to_string().contains("none"), "{e}");
+    }
+
+    #[test]
+    fn init_creates_a_random_token_once_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        // Not set in the test environment: the token is drawn at random.
+        assert!(std::env::var_os(TOKEN_ENV).is_none_or(|v| v.is_empty()));
+        assert!(init_file(&path).unwrap());
+        let first = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(first.trim_end().len(), 64, "{first:?}");
+        assert!(Token::load(Some(&path)).unwrap().is_some());
+        assert!(!init_file(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+        let other = dir.path().join("other");
+        init_file(&other).unwrap();
+        assert_ne!(std::fs::read_to_string(&other).unwrap(), first);
+        // No temporary file is left beside them.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn init_refuses_an_existing_file_that_holds_no_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(matches!(init_file(&path), Err(TokenError::Empty(_))));
+        let missing = dir.path().join("no/such/dir/token");
+        let e = init_file(&missing).unwrap_err();
+        assert!(e.to_string().contains("no/such/dir"), "{e}");
     }
 }
