@@ -186,6 +186,26 @@ def check_request_seeds():
         write("check_request", name, bytes([i % 4]) + body)
 
 
+def deflate_blocks_seeds():
+    data = text(6000)
+    noise = bytes((i * 131 + (i >> 3) * 7) & 0xFF for i in range(3000))
+    seeds = {
+        "stored": raw(noise, 0),
+        "fixed": raw(b"hello, hello, hello"),
+        "dynamic": raw(data),
+        "level-1": raw(data + noise, 1),
+        "level-9": raw(data + noise + data, 9),
+        "empty": raw(b""),
+        "one-byte": raw(b"x"),
+        "sync-then-final": raw(data[:2000], 6, True) + raw(data[2000:]),
+        "no-final": raw(data, 6, True),
+        "type-3": b"\x07\x00",
+    }
+    for name, body in seeds.items():
+        write("deflate_blocks", name, body)
+
+
 read_gzip_seeds()
 check_answer_seeds()
 check_request_seeds()
+deflate_blocks_seeds()

@@ -7,6 +7,7 @@
 //! [`pool`] running the same [`engine`], which is why local and cluster runs give
 //! identical bytes.
 
+pub mod blocks;
 pub mod engine;
 pub mod framing;
 pub mod limits;
