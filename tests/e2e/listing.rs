@@ -310,3 +310,57 @@ fn list_gives_the_true_size_past_4_gib() {
     assert_ok!(t);
     assert_eq!((t.stdout.as_slice(), t.stderr.as_str()), (&b""[..], ""));
 }
+
+/// A damaged file is an error with no row, from both, and the problem named; the good
+/// files beside it are listed and totalled as gzip lists them. (A file cut short makes
+/// gzip stop at once, the files after it unread; we go on to them, status 1 all the
+/// same.)
+#[test]
+fn damaged_files_fail_as_in_gzip() {
+    let dir = Dir::new("list-damaged");
+    let gz = compress_file(&dir, &dir.file("d", &text(300_000, 10)), &["-b", "128K"]);
+    let mut crc = gz.clone();
+    let at = crc.len() - 8;
+    crc[at] ^= 1;
+    let cases = [
+        (
+            "plain",
+            b"plain text\n".to_vec(),
+            "not in gzip format",
+            "not in gzip format",
+        ),
+        (
+            "cut.gz",
+            gz[..gz.len() / 2].to_vec(),
+            "unexpected end of file",
+            "unexpected end of file",
+        ),
+        ("crc.gz", crc, "crc error", "CRC-32 mismatch"),
+    ];
+    let good = dir.file("good.gz", &gz);
+    for (name, bytes, gzip_says, we_say) in cases {
+        let bad = dir.file(name, &bytes);
+        for (mine, theirs) in [
+            (&["list"][..], &["-l"][..]),
+            (&["list", "-v"], &["-lv"]),
+            (&["test"], &["-t"]),
+        ] {
+            let (o, g) = (ours(mine, &[&bad]), gzip(theirs, &[&bad]));
+            same(&format!("{name} {mine:?}"), &o, &g);
+            assert_eq!(o.status.code(), Some(1));
+            assert!(g.stderr.contains(gzip_says), "{}", g.stderr);
+            let line = format!("gzfleet: {}: {we_say}", bad.display());
+            assert!(o.stderr.starts_with(&line), "{name} {mine:?}: {}", o.stderr);
+            // With a good file after it: that file's row and the totals, status 1.
+            let (o, g) = (ours(mine, &[&bad, &good]), gzip(theirs, &[&bad, &good]));
+            match name {
+                "cut.gz" => {
+                    assert_eq!((o.status.code(), g.status.code()), (Some(1), Some(1)));
+                    let alone = ours(mine, &[&good]).stdout;
+                    assert!(o.stdout.starts_with(&alone), "{mine:?}");
+                }
+                _ => same(&format!("{name} then a good file, {mine:?}"), &o, &g),
+            }
+        }
+    }
+}
