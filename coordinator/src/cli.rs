@@ -268,8 +268,8 @@ pub struct DecompressArgs {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// .gz files to check; "-" reads stdin
-    #[arg(value_name = "FILE", required = true)]
+    /// .gz files to check; none or "-" reads stdin
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print no warnings
     #[arg(short = 'q', long, overrides_with = "verbose")]
@@ -281,11 +281,12 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// .gz files to list; "-" reads stdin. Every member is decoded and checked, as
-    /// gzip 1.12 -l does: the uncompressed size is exact, all members, past 4 GiB
-    #[arg(value_name = "FILE", required = true)]
+    /// .gz files to list; none or "-" reads stdin. Every member is decoded and
+    /// checked, as gzip 1.12 -l does: the uncompressed size is exact, all members,
+    /// past 4 GiB
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Also show the CRC-32 of the data, and the modification time
+    /// Also show the method, the CRC-32 of the data, and the file's date and time
     #[arg(short = 'v', long)]
     pub verbose: bool,
 }

@@ -46,7 +46,7 @@ pub(crate) fn run(
         job.encoding.block,
         ctx.fleet.capacity(),
     ));
-    let say_each = inputs.named.len() > 1;
+    let count = inputs.named.len();
     let (items_tx, items_rx) = unbounded_channel();
     spawn_reader(inputs, Arc::clone(&window), items_tx)?;
 
@@ -56,7 +56,8 @@ pub(crate) fn run(
         ui: ctx.ui,
         window: &window,
         progress,
-        say_each,
+        say_each: count > 1,
+        inputs: count,
     };
     std::thread::scope(|scope| {
         let writing = scope.spawn(|| writer.run(results_rx));

@@ -51,6 +51,8 @@ pub(crate) struct Writer<'a> {
     pub progress: &'a Progress,
     /// Say each input's summary as it ends (several inputs; one is said with the run's).
     pub say_each: bool,
+    /// Inputs in the run, for the progress line's `n/N`.
+    pub inputs: usize,
 }
 
 impl Writer<'_> {
@@ -116,6 +118,10 @@ impl Writer<'_> {
     ) -> Result<(), Error> {
         match marker {
             Marker::Begin(job) => {
+                // Its place counts the inputs before it, failed ones too.
+                let n = written.reports.len() + written.failures + 1;
+                let name = job.plan.input.place().to_string();
+                self.progress.set_file(name, n, self.inputs);
                 self.progress.inc(job.start.offset);
                 *current = Some(Open {
                     crc: job.start.crc,
@@ -188,6 +194,7 @@ impl Writer<'_> {
             ..
         } = *job;
         let output_bytes = output.finish(&trailer(crc.crc, crc.len), plan.input.metadata())?;
+        let mut replaced = false;
         if let (true, Input::File { path, .. }, Destination::File(_)) =
             (self.plan.remove_input, &plan.input, &plan.destination)
         {
@@ -195,6 +202,7 @@ impl Writer<'_> {
                 path: path.clone(),
                 source,
             })?;
+            replaced = true;
         }
         Ok(FileReport {
             input: plan.input.place().to_string(),
@@ -205,6 +213,7 @@ impl Writer<'_> {
             resumed_chunks: start.index,
             resumed_bytes: start.offset,
             wall: started.elapsed(),
+            replaced,
         })
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Decoded {
     pub crc: u32,
     /// The first member's modification time (0: none stored).
     pub mtime: u32,
+    /// The first member's header length in bytes (gzip's -l ratio leaves it out).
+    pub first_header: u64,
     /// Zero bytes after the last member and nothing else: padding (tape blocks, some
     /// tools' output), which gzip ignores without a word.
     pub trailing_zeros: u64,
@@ -159,6 +161,7 @@ pub(crate) fn decode(input: impl Read, output: &mut impl Write) -> Result<Decode
         let header = read_header(&mut r).map_err(|e| DecodeError::in_header(e, member))?;
         if member == 1 {
             result.mtime = header.mtime;
+            result.first_header = header.len;
         }
         inflater.reset(false);
         let (crc, length) = inflate_member(&mut r, member, &mut inflater, &mut out, output)?;

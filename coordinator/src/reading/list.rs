@@ -1,101 +1,102 @@
-//! `gzfleet list`: sizes and ratio of each file, as gzip -l. Like gzip 1.12's -l, it
-//! decodes and checks every member instead of trusting the trailer: a damaged file is
-//! an error, not a row of made-up sizes, and the uncompressed size is exact (every
-//! member, past 4 GiB) where the trailer holds only the last member's, mod 2^32.
+//! `gzfleet list`: sizes and ratio of each file, as gzip -l, in gzip 1.12's
+//! [`columns`](super::columns).
+//!
+//! Like gzip 1.12's -l, it decodes every member instead of trusting the trailer, whose
+//! ISIZE holds only the last member's length mod 2^32. The compressed size cannot prove
+//! the trailer right either: one member of a few megabytes can hold more than 4 GiB,
+//! and members can be many. So the data is streamed through fixed buffers and counted;
+//! a damaged file is an error, not a row of made-up sizes. Where gzip 1.12 differs on
+//! purpose: a file of several members lists all of them (gzip: the last member's size
+//! and CRC), and a file with zero padding or trailing garbage still gets its row
+//! (gzip prints none).
+//!
+//! The date is the file's modification time, as gzip shows it without -N: the date
+//! the decompressed file would get.
 
+use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Tally, check, is_stdin, open, place, strip_suffix};
+use super::columns::{self, Row};
+use super::{Tally, check, inputs, is_stdin, open, place, refuse_terminal, strip_suffix};
 use crate::cli::ListArgs;
 use crate::error::{Error, Place};
-use crate::gzip::Decoded;
 use crate::ui::Ui;
 
 pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
+    let files = inputs(&args.files);
+    refuse_terminal(&files)?;
     let mut out = io::stdout().lock();
     let write_error = |source| Error::Write {
         output: Place::Stdout,
         source,
     };
-    let header = match args.verbose {
-        true => {
-            "     crc mtime (unix s)          compressed        uncompressed  ratio uncompressed_name"
-        }
-        false => "         compressed        uncompressed  ratio uncompressed_name",
-    };
     // Printed before the first row, as gzip does: a list of files that all fail is
     // only their errors.
-    let mut header = Some(header);
+    let mut header = Some(columns::header(args.verbose));
     let mut tally = Tally::default();
-    let mut total = (0u64, 0u64);
-    for path in &args.files {
-        let entry = match list_one(path) {
-            Ok(entry) => entry,
+    let (mut compressed, mut uncompressed, mut last_overhead) = (0u64, 0u64, 0u64);
+    for path in &files {
+        let (row, garbage) = match list_one(path) {
+            Ok(listed) => listed,
             Err(e) => {
                 tally.error(ui, e);
                 continue;
             }
         };
-        // The file's size, trailing bytes included, as gzip shows it.
-        let compressed = entry.compressed + entry.trailing_zeros + entry.trailing_garbage;
-        total.0 += compressed;
-        total.1 += entry.uncompressed;
-        // gzip names the output decompressing stdin would go to.
-        let shown = match is_stdin(path) {
-            true => "stdout".into(),
-            false => strip_suffix(path).unwrap_or_else(|| path.clone()),
-        };
-        let ratio = ratio(compressed, entry.uncompressed);
+        compressed += row.compressed;
+        uncompressed += row.uncompressed;
+        last_overhead = row.overhead;
         if let Some(header) = header.take() {
             writeln!(out, "{header}").map_err(write_error)?;
         }
-        if args.verbose {
-            write!(out, "{:08x} {:>14} ", entry.crc, entry.mtime).map_err(write_error)?;
-        }
-        writeln!(
-            out,
-            "{compressed:>19} {:>19} {ratio:>5.1}% {}",
-            entry.uncompressed,
-            shown.display()
-        )
-        .map_err(write_error)?;
-        // gzip 1.12 prints this warning instead of the row; we print both, since
-        // the data before the garbage was decoded and its sizes are known.
-        if entry.trailing_garbage > 0 {
+        writeln!(out, "{}", columns::row(&row, args.verbose)).map_err(write_error)?;
+        if garbage > 0 {
             out.flush().map_err(write_error)?;
-            tally.warn(
-                ui,
-                format!(
-                    "{}: data OK, but {} bytes of trailing garbage follow it",
-                    place(path),
-                    entry.trailing_garbage
-                ),
-            );
+            tally.warn(ui, super::garbage_warning(&place(path), garbage));
         }
     }
-    if args.files.len() > 1 && header.is_none() {
-        let ratio = ratio(total.0, total.1);
-        writeln!(
-            out,
-            "{:>19} {:>19} {ratio:>5.1}% (totals)",
-            total.0, total.1
-        )
-        .map_err(write_error)?;
+    // As gzip: totals for several files named, and only of something.
+    if files.len() > 1 && compressed > 0 && uncompressed > 0 {
+        let line = columns::totals(compressed, uncompressed, last_overhead, args.verbose);
+        writeln!(out, "{line}").map_err(write_error)?;
     }
     out.flush().map_err(write_error)?;
     Ok(tally)
 }
 
-fn list_one(path: &Path) -> Result<Decoded, Error> {
-    check(open(path)?, place(path))
-}
-
-/// gzip's ratio: the share of the input saved.
-fn ratio(compressed: u64, uncompressed: u64) -> f64 {
-    if uncompressed == 0 {
-        0.0
-    } else {
-        100.0 * (uncompressed as f64 - compressed as f64) / uncompressed as f64
-    }
+/// One file's row, and how many bytes of trailing garbage follow its data.
+fn list_one(path: &Path) -> Result<(Row, u64), Error> {
+    let mtime = match is_stdin(path) {
+        // A file redirected to stdin has its date; a pipe has none, which gzip shows
+        // as the epoch.
+        true => io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .and_then(|f| f.metadata())
+            .ok()
+            .map(|m| if m.is_file() { m.mtime() } else { 0 }),
+        false => fs::metadata(path).ok().map(|m| m.mtime()),
+    };
+    let decoded = check(open(path)?, place(path))?;
+    // gzip names the output decompressing would write (for stdin, stdout).
+    let name = match is_stdin(path) {
+        true => "stdout".into(),
+        false => strip_suffix(path).unwrap_or_else(|| path.to_path_buf()),
+    };
+    let row = Row {
+        crc: decoded.crc,
+        mtime,
+        compressed: decoded.compressed + decoded.trailing_zeros + decoded.trailing_garbage,
+        uncompressed: decoded.uncompressed,
+        overhead: match decoded.members {
+            1 => decoded.first_header + 8,
+            _ => 0,
+        },
+        name: name.display().to_string(),
+    };
+    Ok((row, decoded.trailing_garbage))
 }

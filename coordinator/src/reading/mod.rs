@@ -3,12 +3,13 @@
 //! output appears under its name only once complete. Decoding itself is the shared
 //! `gzip::decoder`.
 
+mod columns;
 mod decompress;
 mod list;
 mod test;
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 pub(crate) use decompress::decompress;
@@ -58,6 +59,24 @@ fn inputs(files: &[PathBuf]) -> Vec<PathBuf> {
 
 fn is_stdin(p: &Path) -> bool {
     p == Path::new("-")
+}
+
+/// `test` and `list` read gzip data, which nobody types: a terminal on stdin is a
+/// forgotten file name, refused as gzip -t refuses it. (gzip -l reads the terminal;
+/// waiting for typed binary helps no one.)
+fn refuse_terminal(files: &[PathBuf]) -> Result<(), Error> {
+    match files.iter().any(|p| is_stdin(p)) && io::stdin().is_terminal() {
+        true => Err(Error::Usage(
+            "compressed data not read from a terminal; name a file, or redirect stdin".into(),
+        )),
+        false => Ok(()),
+    }
+}
+
+/// gzip's words for data after the last member that is not zero padding, with how
+/// much of it there is.
+fn garbage_warning(input: &Place, bytes: u64) -> String {
+    format!("{input}: decompression OK, trailing garbage ignored ({bytes} bytes)")
 }
 
 fn place(p: &Path) -> Place {

@@ -31,6 +31,9 @@ pub(crate) struct FileReport {
     pub resumed_bytes: u64,
     #[serde(rename = "wall_seconds", serialize_with = "seconds")]
     pub wall: Duration,
+    /// The input was removed (--rm), as gzip replaces it.
+    #[serde(skip)]
+    pub replaced: bool,
 }
 
 /// `--stats-json`: every input compressed, and the fleet over the whole run.
@@ -50,28 +53,40 @@ fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// "a -> b bytes (x%), T s, S MB/s": `done` is what this run read (not what a run it
-/// resumed had done).
-fn sizes_and_speed(input: u64, output: u64, done: u64, wall: Duration) -> String {
-    let ratio = if input == 0 {
-        0.0
-    } else {
-        100.0 * output as f64 / input as f64
+/// gzip -v's figure: the share of the input saved, printf's "%5.1f%%".
+fn saved(input: u64, output: u64) -> String {
+    let saved = match input {
+        0 => 0.0,
+        _ => 100.0 * (input as f64 - output as f64) / input as f64,
     };
+    format!("{saved:5.1}%")
+}
+
+/// "a -> b bytes, T s, S MiB/s": `done` is what this run read (not what a run it
+/// resumed had done). MiB, as the progress bar counts them.
+fn sizes_and_speed(input: u64, output: u64, done: u64, wall: Duration) -> String {
     let secs = wall.as_secs_f64().max(1e-9);
     format!(
-        "{input} -> {output} bytes ({ratio:.1}%), {secs:.2}s, {:.1} MB/s",
-        done as f64 / secs / 1e6
+        "{input} -> {output} bytes, {secs:.2}s, {:.1} MiB/s",
+        done as f64 / secs / MIB
     )
 }
 
+const MIB: f64 = (1u64 << 20) as f64;
+
 impl FileReport {
-    /// The `-v` line for this input.
+    /// The `-v` line for this input, gzip's ("data:  63.5% -- created data.gz") with
+    /// the sizes and speed after it.
     pub fn line(&self) -> String {
         let done = self.input_bytes - self.resumed_bytes.min(self.input_bytes);
+        let verb = match self.replaced {
+            true => "replaced with",
+            false => "created",
+        };
         let mut s = format!(
-            "{} -> {}: {}, {} chunks",
+            "{}: {} -- {verb} {} ({}, {} chunks",
             self.input,
+            saved(self.input_bytes, self.output_bytes),
             self.output,
             sizes_and_speed(self.input_bytes, self.output_bytes, done, self.wall),
             self.chunks
@@ -79,6 +94,7 @@ impl FileReport {
         if self.resumed_chunks > 0 {
             let _ = write!(s, ", resumed after chunk {}", self.resumed_chunks);
         }
+        s.push(')');
         s
     }
 }
@@ -102,8 +118,9 @@ impl RunReport {
                     n => format!(" ({n} more failed)"),
                 };
                 format!(
-                    "{} files{failed}: {}",
+                    "{} files{failed}: {} saved ({})",
                     jobs.len(),
+                    saved(input, output),
                     sizes_and_speed(input, output, done, self.wall)
                 )
             }
@@ -153,6 +170,7 @@ mod tests {
             resumed_chunks: 0,
             resumed_bytes: 0,
             wall: Duration::from_millis(1500),
+            replaced: false,
         }
     }
 
@@ -193,21 +211,48 @@ mod tests {
     }
 
     #[test]
-    fn a_resumed_run_reports_the_speed_of_what_it_did() {
-        let mut r = file("in", 100_000_000);
-        assert!(r.line().contains("66.7 MB/s"), "{}", r.line());
+    fn a_resumed_run_reports_the_speed_of_what_it_did_in_mib() {
+        let mut r = file("in", 100 << 20);
+        assert!(r.line().contains(", 66.7 MiB/s, 1 chunks)"), "{}", r.line());
         r.resumed_chunks = 90;
-        r.resumed_bytes = 90_000_000;
-        assert!(r.line().contains(" 6.7 MB/s"), "{}", r.line());
+        r.resumed_bytes = 90 << 20;
+        assert!(
+            r.line()
+                .ends_with(", 6.7 MiB/s, 1 chunks, resumed after chunk 90)"),
+            "{}",
+            r.line()
+        );
+    }
+
+    #[test]
+    fn the_line_says_space_saved_as_gzip_v_does() {
+        let mut r = file("data", 10);
+        assert_eq!(
+            r.line(),
+            "data:  50.0% -- created o.gz (10 -> 5 bytes, 1.50s, 0.0 MiB/s, 1 chunks)"
+        );
+        r.replaced = true;
+        r.output_bytes = 34;
+        assert!(
+            r.line()
+                .starts_with("data: -240.0% -- replaced with o.gz (10 -> 34 bytes"),
+            "{}",
+            r.line()
+        );
+        r.input_bytes = 0;
+        assert!(r.line().starts_with("data:   0.0% -- "), "{}", r.line());
     }
 
     #[test]
     fn one_input_is_summed_up_by_its_own_line_several_by_a_total() {
         let one = run(vec![file("a", 10)]).summary();
-        assert!(one.starts_with("a -> o.gz: 10 -> 5 bytes"), "{one}");
+        assert!(
+            one.starts_with("a:  50.0% -- created o.gz (10 -> 5 bytes"),
+            "{one}"
+        );
         let many = run(vec![file("a", 10), file("b", 30)]).summary();
         assert!(
-            many.starts_with("2 files: 40 -> 10 bytes (25.0%)"),
+            many.starts_with("2 files:  75.0% saved (40 -> 10 bytes, 1.50s, "),
             "{many}"
         );
         // Then the fleet: its troubles, each worker.

@@ -172,6 +172,7 @@ impl<'a> Dispatcher<'a> {
     pub async fn run(&mut self, mut items: UnboundedReceiver<Item>) -> Result<u64, Error> {
         let mut end = 0;
         let mut reader_done = false;
+        self.show_fleet();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -289,6 +290,16 @@ impl<'a> Dispatcher<'a> {
         self.launch(seq, worker, now);
     }
 
+    /// Workers up and retries so far on the progress line, in cluster mode (the
+    /// embedded pool has nothing to say there).
+    fn show_fleet(&self) {
+        if self.fleet.is_remote() {
+            let up = self.fleet.workers().filter(|(_, w)| w.is_up()).count();
+            let known = self.fleet.workers().count();
+            self.progress.set_fleet(up, known, self.stats.retries);
+        }
+    }
+
     /// Sends task `seq` to `worker`; false if the worker is gone (nothing sent).
     fn launch(&mut self, seq: u64, worker: WorkerId, now: Instant) -> bool {
         let Some(link) = self.fleet.get(worker).map(|w| w.link()) else {
@@ -302,6 +313,7 @@ impl<'a> Dispatcher<'a> {
             if failed_on != worker {
                 self.stats.reassignments += 1;
             }
+            self.show_fleet();
         }
         let chunk = Arc::clone(&self.tasks.get(seq).expect("just launched").chunk);
         let deadline = policy::deadline(worker_spb, self.latency.median(), chunk.len());

@@ -275,6 +275,7 @@ impl Dispatcher<'_> {
         } else {
             self.ui.info(&change);
         }
+        self.show_fleet();
         self.window.fit(self.fleet.capacity());
     }
 
