@@ -18,6 +18,7 @@ mod interop;
 mod limits;
 mod listing;
 mod malformed;
+mod malformed_members;
 mod objects;
 mod pull;
 mod resume;
