@@ -17,6 +17,7 @@ mod interop;
 mod limits;
 mod malformed;
 mod objects;
+mod observability;
 mod pull;
 mod resume;
 mod roundtrip;
