@@ -3,9 +3,10 @@
 //!
 //! Logs are for operators and log collectors; people at a terminal have the
 //! coordinator's gzip-style messages and progress bar, on the same stderr. So without
-//! `RUST_LOG`, only warnings are logged, unless `--log-format` was given: asking for a
-//! format is asking for logs, and then the info lines come too (a worker's start, a
-//! job's start and end with its totals). Nothing that could carry a secret (the token,
+//! `RUST_LOG`, only our own warnings are logged, unless `--log-format` was given:
+//! asking for a format is asking for logs, and then the info lines come too (a
+//! worker's start, a job's start and end with its totals), and the libraries'
+//! warnings. Nothing that could carry a secret (the token,
 //! object store credentials) is ever a field of an event.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,11 +49,13 @@ pub fn say(program: &str, how: Said, line: &str) {
     }
 }
 
-/// The filter when `RUST_LOG` is not set: our crates at info when logs were asked for.
+/// The filter when `RUST_LOG` is not set. Without a format asked for, only our own
+/// warnings: the libraries underneath (h2, hyper, object_store) were never heard from
+/// on a terminal, and are not now.
 fn default_filter(format_given: bool) -> &'static str {
     match format_given {
         true => "warn,gzfleet=info,gzfleet_coordinator=info,gzfleet_worker=info",
-        false => "warn",
+        false => "off,gzfleet=warn,gzfleet_coordinator=warn,gzfleet_worker=warn",
     }
 }
 
@@ -91,17 +94,13 @@ mod tests {
 
     #[test]
     fn info_lines_come_only_when_logs_are_asked_for() {
+        use tracing::level_filters::LevelFilter;
         let quiet = EnvFilter::new(default_filter(false));
         let asked = EnvFilter::new(default_filter(true));
-        assert_eq!(
-            quiet.max_level_hint(),
-            Some(tracing::level_filters::LevelFilter::WARN)
-        );
-        assert_eq!(
-            asked.max_level_hint(),
-            Some(tracing::level_filters::LevelFilter::INFO)
-        );
-        // Libraries underneath (h2, hyper, tower) stay at warn either way.
-        assert!(!default_filter(true).contains("h2") && default_filter(true).starts_with("warn,"));
+        assert_eq!(quiet.max_level_hint(), Some(LevelFilter::WARN));
+        assert_eq!(asked.max_level_hint(), Some(LevelFilter::INFO));
+        // Libraries underneath: silent unless logs were asked for, then warnings only.
+        assert!(default_filter(false).starts_with("off,"));
+        assert!(default_filter(true).starts_with("warn,") && !default_filter(true).contains("h2"));
     }
 }
