@@ -341,3 +341,31 @@ fn json_logs_carry_the_totals_and_never_the_token() {
         assert!(!text.contains(secret), "the token is in {what}:\n{text}");
     }
 }
+
+#[test]
+fn a_taken_metrics_port_is_named_before_any_work() {
+    let dir = Dir::new("metrics-taken");
+    let input = dir.file("in.txt", b"hello");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = run(gzfleet()
+        .args(["compress", "--metrics", &addr, "-c"])
+        .arg(&input));
+    assert_fails!(r, 1, &format!("--metrics {addr}: cannot listen"));
+    assert!(r.stdout.is_empty(), "compressed anyway");
+    let r = run(Command::new(bin("gzfleet-worker")).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics",
+        &addr,
+    ]));
+    assert_fails!(
+        r,
+        1,
+        &format!("gzfleet-worker: --metrics {addr}: cannot listen")
+    );
+    let r = run(gzfleet()
+        .args(["compress", "--metrics-linger", "5s", "-c"])
+        .arg(&input));
+    assert_fails!(r, 1, "--metrics");
+}
