@@ -1,11 +1,13 @@
 //! The `gzfleet` command line as clap reads it (the low-level arguments): gzip and
 //! pigz habits, plus the cluster options. `compress::plan` turns these into a plan.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use gzfleet_worker::limits::{MAX_CHUNK, MIN_CHUNK};
+pub use gzfleet_worker::logs::LogFormat;
 use gzfleet_worker::units::{parse_duration, parse_size};
 
 use crate::ui::Verbosity;
@@ -200,6 +202,27 @@ pub struct CompressArgs {
     /// on a command line: `ps` shows it
     #[arg(long, value_name = "FILE", help_heading = "Security")]
     pub token_file: Option<PathBuf>,
+    /// Serve Prometheus metrics of the run at http://ADDR/metrics (plain HTTP) while
+    /// it lasts
+    #[arg(long, value_name = "ADDR", help_heading = "Observability")]
+    pub metrics: Option<SocketAddr>,
+    /// After the run, keep serving its final numbers this long before exiting, so that
+    /// a scraper polling every N seconds sees them: a batch job can end between two
+    /// scrapes
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        value_parser = parse_duration,
+        requires = "metrics",
+        help_heading = "Observability"
+    )]
+    pub metrics_linger: Duration,
+    /// Write log lines on stderr as text or as one JSON object a line (a job's start
+    /// and end with its totals); RUST_LOG sets what is logged [default: warnings only,
+    /// info too once a format is given]
+    #[arg(long, value_name = "FORMAT", help_heading = "Observability")]
+    pub log_format: Option<LogFormat>,
 }
 
 impl CompressArgs {

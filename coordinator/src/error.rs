@@ -78,6 +78,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The --metrics endpoint cannot be served.
+    #[error(transparent)]
+    Metrics(#[from] gzfleet_worker::exposition::ExpositionError),
     /// Worker addresses that cannot be used.
     #[error("{0}")]
     Setup(String),

@@ -13,7 +13,8 @@
 //! - [`reading`]: `decompress`, `test`, `list`.
 //! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
 //!   `decoder`.
-//! - [`ui`]: every line printed, the `progress` bar, the job `report`.
+//! - [`ui`]: every line printed, the `progress` bar, the job `report`; [`telemetry`]:
+//!   the same numbers for Prometheus (`--metrics`).
 //! - [`partial`]: files appear under their name only once complete; [`error`];
 //!   [`signals`]; [`cli`], the arguments as clap reads them.
 //! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
@@ -28,6 +29,7 @@ pub(crate) mod gzip;
 pub(crate) mod partial;
 pub(crate) mod reading;
 pub(crate) mod signals;
+pub(crate) mod telemetry;
 pub(crate) mod ui;
 
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ use ui::Ui;
 /// success, 1 error, 2 warning; 130 when interrupted.
 pub fn run(cli: Cli) -> ExitCode {
     let ui = Ui::new(cli.command.verbosity());
+    // Only a compress run logs: the reading side has nothing a log collector needs.
+    if let Command::Compress(args) = &cli.command {
+        gzfleet_worker::logs::init(args.log_format, ui.log_writer());
+    }
     let result = match &cli.command {
         Command::Compress(args) => match compress::run(args, &ui) {
             Ok(o) if o.interrupted => return ExitCode::from(130),

@@ -20,6 +20,7 @@ mod listing;
 mod malformed;
 mod malformed_members;
 mod objects;
+mod observability;
 mod pull;
 mod resume;
 mod roundtrip;

@@ -28,6 +28,7 @@ use tonic::server::NamedService;
 
 use crate::framing::{Bounded, Overrun};
 use crate::limits::{CONTROL_MESSAGE_LIMIT, request_limit};
+use crate::metrics::{Reason, WorkerMetrics};
 use crate::pool::Hold;
 use crate::units::format_size;
 
@@ -37,15 +38,22 @@ pub const COMPRESS_PATH: &str = "/gzfleet.v1.Worker/Compress";
 /// The limits every service of one worker shares.
 pub struct Gate {
     permits: Arc<Semaphore>,
+    metrics: Arc<WorkerMetrics>,
     slots: usize,
     queue: usize,
     max_chunk: u64,
 }
 
 impl Gate {
-    pub fn new(slots: usize, queue: usize, max_chunk: u64) -> Arc<Gate> {
+    pub fn new(
+        slots: usize,
+        queue: usize,
+        max_chunk: u64,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Arc<Gate> {
         Arc::new(Gate {
             permits: Arc::new(Semaphore::new(slots + queue)),
+            metrics,
             slots,
             queue,
             max_chunk,
@@ -53,6 +61,7 @@ impl Gate {
     }
 
     fn full(&self) -> Status {
+        self.metrics.rejected(Reason::Overloaded);
         Status::resource_exhausted(format!(
             "worker is full: it takes at most {} requests at once ({} slots + {} queued, gzfleet-worker --slots and --queue); retry later",
             self.slots + self.queue,
@@ -62,6 +71,10 @@ impl Gate {
     }
 
     fn too_long(&self, overrun: Overrun) -> Status {
+        self.metrics.rejected(match overrun {
+            Overrun::TooLong { .. } => Reason::TooLarge,
+            Overrun::Second => Reason::Invalid,
+        });
         Status::invalid_argument(match overrun {
             Overrun::TooLong { declared, limit } => format!(
                 "request message of {declared} bytes exceeds this worker's limit of {limit} bytes (a chunk of gzfleet-worker --max-chunk {}, a 32 KiB dictionary and 4 KiB of framing)",
@@ -261,7 +274,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_worker_refuses_on_the_headers_and_frees_a_permit_with_each_answer() {
         let inner = Answering::default();
-        let mut gate = Admission::new(inner.clone(), Gate::new(1, 1, MIN_CHUNK));
+        let metrics = Arc::new(WorkerMetrics::default());
+        let mut gate = Admission::new(inner.clone(), Gate::new(1, 1, MIN_CHUNK, metrics.clone()));
         let small = || Body::new(Once(Some(Bytes::from_static(&[0, 0, 0, 0, 0]))));
         let first = gate.call(call(COMPRESS_PATH, small())).await.unwrap();
         let second = gate.call(call(COMPRESS_PATH, small())).await.unwrap();
@@ -275,6 +289,7 @@ mod tests {
         let status = Status::from_header_map(refused.headers()).expect("a trailers-only answer");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(status.message().contains("at most 2 requests at once"));
+        assert_eq!(metrics.rejections(Reason::Overloaded), 1);
         assert_eq!(
             inner.calls.load(Ordering::SeqCst),
             2,

@@ -5,13 +5,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessFiles};
+use crate::exposition::Exposition;
 use crate::hooks::Hooks;
 use crate::limits::{MAX_CHUNK, MIN_CHUNK};
+use crate::logs::{self, LogFormat, Said};
+use crate::metrics::WorkerMetrics;
 use crate::pulls::parse_object_prefix;
 use crate::server::{self, WorkerConfig};
 use crate::units::{format_size, parse_size};
@@ -46,6 +50,14 @@ pub struct WorkerArgs {
     /// fetches nothing from the network for anyone who asks
     #[arg(long, value_name = "PREFIX", value_delimiter = ',', value_parser = parse_object_prefix)]
     pub read_objects: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP: keep ADDR on a
+    /// network you trust, such as the pod's own, e.g. 0.0.0.0:9090)
+    #[arg(long, value_name = "ADDR", help_heading = "Observability")]
+    pub metrics: Option<SocketAddr>,
+    /// Write log lines on stderr as text or as one JSON object a line; RUST_LOG sets
+    /// what is logged [default: warnings only, info too once a format is given]
+    #[arg(long, value_name = "FORMAT", help_heading = "Observability")]
+    pub log_format: Option<LogFormat>,
     /// Print nothing on stdout (not even the listening address).
     #[arg(short, long)]
     pub quiet: bool,
@@ -128,23 +140,22 @@ impl WorkerArgs {
 
 /// Binds, serves until SIGINT/SIGTERM, drains, and reports how it went.
 pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
+    logs::init(args.log_format, std::io::stderr);
     let config = args.config();
     let access = match Access::load(&args.access_files(), args.listen) {
         Ok(access) => access,
-        Err(e) => {
-            eprintln!("gzfleet-worker: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&e.to_string()),
     };
     if access.tls.is_none() && access.token.is_none() && !args.listen.ip().is_loopback() {
-        eprintln!(
-            "gzfleet-worker: WARNING: --insecure: serving {} with neither TLS nor a token; anyone who reaches this port can use this worker{}",
+        let line = format!(
+            "WARNING: --insecure: serving {} with neither TLS nor a token; anyone who reaches this port can use this worker{}",
             args.listen,
             match (&config.root, config.read_objects.is_empty()) {
                 (Some(_), _) | (None, false) => " and read what it can read",
                 (None, true) => "",
             }
         );
+        logs::say("gzfleet-worker", Said::Warning, &line);
     }
     // The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
     // thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
@@ -154,23 +165,40 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("gzfleet-worker: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async {
         let listener = match TcpListener::bind(args.listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!(
-                    "gzfleet-worker: cannot listen on {}: {e} (choose another --listen address)",
+                return fail(&format!(
+                    "cannot listen on {}: {e} (choose another --listen address)",
                     args.listen
-                );
-                return ExitCode::FAILURE;
+                ));
             }
         };
         let local = listener.local_addr().unwrap_or(args.listen);
+        let metrics = Arc::new(WorkerMetrics::default());
+        // Kept until the worker exits: the endpoint stops when this is dropped.
+        let exposition = match args.metrics {
+            None => None,
+            Some(addr) => match Exposition::serve(addr, metrics.registry()) {
+                Ok(e) => Some(e),
+                Err(e) => return fail(&e.to_string()),
+            },
+        };
+        // Never the token itself: only whether there is one.
+        tracing::info!(
+            listen = %local,
+            slots = config.slots,
+            queue = config.queue_depth,
+            max_chunk = config.max_chunk,
+            tls = access.tls.is_some(),
+            token = access.token.is_some(),
+            pull_root = config.root.is_some(),
+            metrics = %exposition.as_ref().map_or("off".into(), |e| e.local_addr().to_string()),
+            "worker started"
+        );
         if !args.quiet {
             // Tests and scripts read the port from this first line when given port 0.
             println!(
@@ -186,15 +214,16 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             config,
             access,
             hooks,
+            metrics,
             server::termination_signal(),
         )
         .await
         {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("gzfleet-worker: {e}");
-                ExitCode::FAILURE
+            Ok(()) => {
+                tracing::info!("worker stopped");
+                ExitCode::SUCCESS
             }
+            Err(e) => fail(&e.to_string()),
         }
     })
 }
@@ -216,6 +245,12 @@ pub fn init_token(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Says why the worker cannot go on, and exits unsuccessfully.
+fn fail(why: &str) -> ExitCode {
+    logs::say("gzfleet-worker", Said::Error, why);
+    ExitCode::FAILURE
 }
 
 /// `--check ADDR`: one grpc.health.v1 Check of the worker service.

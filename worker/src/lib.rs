@@ -6,6 +6,10 @@
 //! The coordinator links this crate without `server`: its embedded pool is the same
 //! [`pool`] running the same [`engine`], which is why local and cluster runs give
 //! identical bytes.
+//!
+//! With `observe` (which `server` includes, and the coordinator turns on) also what
+//! both commands use to be watched: the Prometheus [`exposition`] endpoint and the
+//! [`logs`] setup.
 
 pub mod blocks;
 pub mod engine;
@@ -18,6 +22,11 @@ pub mod root;
 pub mod token;
 pub mod units;
 
+#[cfg(feature = "observe")]
+pub mod exposition;
+#[cfg(feature = "observe")]
+pub mod logs;
+
 #[cfg(feature = "server")]
 pub mod access;
 #[cfg(feature = "server")]
@@ -26,6 +35,8 @@ pub mod admission;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod hooks;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 mod pulls;
 #[cfg(feature = "server")]

@@ -61,6 +61,9 @@ pub enum Submit {
 pub struct EnginePool {
     queue: Option<Sender<(Job, Reply)>>,
     threads: Vec<JoinHandle<()>>,
+    /// The slots' end of the queue, kept only to count what waits on it: unlike a
+    /// sender, a receiver does not keep the slots running at shutdown.
+    waiting: Receiver<(Job, Reply)>,
     slots: usize,
     queue_depth: usize,
 }
@@ -84,6 +87,7 @@ impl EnginePool {
         Ok(EnginePool {
             queue: Some(tx),
             threads,
+            waiting: rx,
             slots,
             queue_depth,
         })
@@ -95,6 +99,13 @@ impl EnginePool {
 
     pub fn queue_depth(&self) -> usize {
         self.queue_depth
+    }
+
+    /// A count of the jobs waiting for a slot, readable from anywhere (a metrics
+    /// scrape) for as long as it is kept.
+    pub fn waiting(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let waiting = self.waiting.clone();
+        move || waiting.len()
     }
 
     /// Queues a job without waiting; the receiver yields its result.

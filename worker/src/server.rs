@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -27,6 +27,8 @@ use crate::hooks::Hooks;
 use crate::limits::{
     CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, max_streams, request_limit, response_limit,
 };
+use crate::logs::{self, Said};
+use crate::metrics::{Reason, WorkerMetrics};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
 use crate::pulls::{Planned, Pulls, input_error};
 use crate::validate::{Invalid, check_request};
@@ -65,14 +67,22 @@ pub struct WorkerService<H> {
     config: WorkerConfig,
     pulls: Pulls,
     hooks: H,
-    /// Compress calls being handled, for the drain report at shutdown.
-    in_flight: Arc<AtomicUsize>,
+    metrics: Arc<WorkerMetrics>,
     /// Compress calls that passed validation, numbered for the hooks.
     calls: AtomicU64,
 }
 
 impl<H: Hooks> WorkerService<H> {
     pub fn new(config: WorkerConfig, hooks: H) -> Result<Self, ServeError> {
+        Self::with_metrics(config, hooks, Arc::default())
+    }
+
+    /// A service recording into `metrics`, and pointing its queue gauge at its pool.
+    pub fn with_metrics(
+        config: WorkerConfig,
+        hooks: H,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Result<Self, ServeError> {
         let pulls = Pulls::new(
             config.root.as_deref(),
             &config.read_objects,
@@ -84,27 +94,34 @@ impl<H: Hooks> WorkerService<H> {
         })?;
         let pool =
             EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
+        metrics.watch_queue(pool.waiting());
         Ok(WorkerService {
             pool,
             config,
             pulls,
             hooks,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            metrics,
             calls: AtomicU64::new(0),
         })
     }
 
     /// Checks a request against the limits and turns it into a job's input.
     fn validate(&self, req: &CompressRequest) -> Result<Planned, Status> {
-        check_request(req, self.config.max_chunk)?;
-        match &req.source {
+        check_request(req, self.config.max_chunk).inspect_err(|e| {
+            self.metrics.rejected(match e {
+                Invalid::Chunk { .. } => Reason::TooLarge,
+                _ => Reason::Invalid,
+            })
+        })?;
+        let planned = match &req.source {
             Some(Source::Range(range)) => self.pulls.plan(range, req.independent),
             Some(Source::Data(data)) => Ok(Planned::Ready(Input::Bytes {
                 data: data.clone(),
                 dictionary: req.dictionary.clone(),
             })),
             None => Err(Invalid::NoChunk.into()),
-        }
+        };
+        planned.inspect_err(|status| self.metrics.refused(status))
     }
 
     /// Compress requests admitted at once: as many as the pool holds.
@@ -134,14 +151,18 @@ impl<H: Hooks> Worker for WorkerService<H> {
         let admitted = request.extensions_mut().remove::<Admitted>();
         let req = request.into_inner();
         let planned = self.validate(&req)?;
-        let _counted = InFlight::enter(&self.in_flight);
+        let _counted = self.metrics.in_flight();
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
         self.hooks.before(call).await;
         let (input, _reading) = match planned {
             Planned::Ready(input) => (input, None),
             Planned::Object(read) => {
-                let (input, permit) = self.pulls.read(read).await?;
+                let (input, permit) = self
+                    .pulls
+                    .read(read)
+                    .await
+                    .inspect_err(|status| self.metrics.refused(status))?;
                 (input, Some(permit))
             }
         };
@@ -157,12 +178,14 @@ impl<H: Hooks> Worker for WorkerService<H> {
                 self.pool.queue_depth()
             )),
             Submit::Closed => Status::unavailable("worker is shutting down"),
-        })?;
+        });
+        let pending = pending.inspect_err(|status| self.metrics.refused(status))?;
         let out = pending
             .await
             .map_err(|_| Status::internal("compression thread ended unexpectedly"))?
             .map_err(|e| match e {
                 JobError::Read(e) if e.about_input() => {
+                    self.metrics.rejected(Reason::Input);
                     input_error(Status::failed_precondition(e.to_string()))
                 }
                 JobError::Read(e) => Status::unavailable(e.to_string()),
@@ -174,26 +197,13 @@ impl<H: Hooks> Worker for WorkerService<H> {
             input_length: out.input_len,
             engine: engine_id().to_string(),
         };
+        let took = started.elapsed();
+        self.metrics
+            .answered(out.input_len, response.deflate.len() as u64, took);
         self.hooks
             .after(call, started.elapsed(), &mut response)
             .await;
         Ok(Response::new(response))
-    }
-}
-
-/// Counts a call as in flight until dropped (also when the caller cancels it).
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn enter(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        InFlight(Arc::clone(count))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -204,13 +214,13 @@ pub async fn serve<H: Hooks>(
     config: WorkerConfig,
     access: Access,
     hooks: H,
+    metrics: Arc<WorkerMetrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let max_chunk = config.max_chunk;
-    let service = WorkerService::new(config, hooks)?;
-    let in_flight = Arc::clone(&service.in_flight);
+    let service = WorkerService::with_metrics(config, hooks, Arc::clone(&metrics))?;
     let (slots, queue) = service.admitted();
-    let gate = Gate::new(slots, queue, max_chunk);
+    let gate = Gate::new(slots, queue, max_chunk, Arc::clone(&metrics));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<WorkerServer<WorkerService<H>>>().await;
 
@@ -221,16 +231,22 @@ pub async fn serve<H: Hooks>(
     let worker = Admission::new(worker, Arc::clone(&gate));
     let health_service = Admission::new(health_service, gate);
     // The token is checked first: a caller without it never holds a permit.
-    let worker =
-        tonic::service::interceptor::InterceptedService::new(worker, TokenCheck(access.token));
+    let mut token = TokenCheck(access.token);
+    let refusals = Arc::clone(&metrics);
+    let check_token = move |request| {
+        tonic::service::Interceptor::call(&mut token, request).inspect_err(|_| {
+            tracing::debug!("refused a call without the right token");
+            refusals.rejected(Reason::Unauthenticated)
+        })
+    };
+    let worker = tonic::service::interceptor::InterceptedService::new(worker, check_token);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let reporter = health.clone();
     let shutdown = async move {
         shutdown.await;
-        eprintln!(
-            "gzfleet-worker: stopping: no new requests; draining {} in flight",
-            in_flight.load(Ordering::SeqCst)
-        );
+        let draining = metrics.in_flight_now();
+        let line = format!("stopping: no new requests; draining {draining} in flight");
+        logs::say("gzfleet-worker", Said::Info, &line);
         // Tell load balancers first, so no new work is routed here while we drain.
         reporter
             .set_not_serving::<WorkerServer<WorkerService<H>>>()
@@ -253,7 +269,7 @@ pub async fn serve<H: Hooks>(
         .add_service(worker)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
-    eprintln!("gzfleet-worker: drained; exiting");
+    logs::say("gzfleet-worker", Said::Info, "drained; exiting");
     Ok(())
 }
 

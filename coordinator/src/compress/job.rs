@@ -14,6 +14,7 @@ use super::stream::{Inputs, spawn_reader};
 use super::window::Window;
 use crate::error::Error;
 use crate::fleet::Fleet;
+use crate::telemetry::Telemetry;
 use crate::ui::{Progress, Ui};
 
 /// What a run works with, lent to it by the command.
@@ -22,6 +23,7 @@ pub(crate) struct JobContext<'a> {
     pub fleet: &'a mut Fleet,
     pub config: &'a DispatchConfig,
     pub ui: &'a Ui,
+    pub telemetry: &'a Telemetry,
 }
 
 /// How a run ended.
@@ -71,6 +73,7 @@ pub(crate) fn run(
                 Arc::clone(&window),
                 results_tx,
             );
+            dispatcher.telemetry = ctx.telemetry.clone();
             let result = ctx.runtime.block_on(dispatcher.run(items_rx));
             (result, dispatcher.stats.clone())
             // The dispatcher drops here, closing the results channel: the writer ends.

@@ -32,7 +32,9 @@ pub(crate) mod window;
 
 use std::fs;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gzfleet_worker::exposition::Exposition;
 
 use tokio::runtime::Runtime;
 
@@ -47,8 +49,9 @@ use crate::cli::CompressArgs;
 use crate::error::{Error, Place};
 use crate::fleet::Fleet;
 use crate::signals;
+use crate::telemetry::Telemetry;
 use crate::ui::Ui;
-use crate::ui::report::RunReport;
+use crate::ui::report::{FileReport, RunReport};
 
 /// How a run over its inputs ended.
 pub(crate) struct Outcome {
@@ -61,6 +64,14 @@ pub(crate) struct Outcome {
 pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     let started = Instant::now();
     let plan = Arc::new(Plan::new(args)?);
+    // Bound before anything else: a taken port is said before any work is done.
+    let (telemetry, exposition) = match args.metrics {
+        None => (Telemetry::default(), None),
+        Some(addr) => {
+            let (telemetry, registry) = Telemetry::enabled();
+            (telemetry, Some(Exposition::serve(addr, registry)?))
+        }
+    };
     let (named, unreadable) = walk::expand(&plan.inputs, plan.recursive);
     let mut failures = unreadable.len();
     unreadable.into_iter().for_each(|e| ui.error(e));
@@ -73,6 +84,24 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
             source,
         })?;
     let mut fleet = connect(&plan, &runtime, ui)?;
+    let planned = chunks_planned(&named, plan.encoding.block);
+    telemetry.publish(|s| s.chunks_planned = planned);
+    tracing::info!(
+        inputs = named.len(),
+        level = plan.encoding.level,
+        block = plan.encoding.block,
+        independent = plan.encoding.independent,
+        mode = match (&plan.fleet, plan.pull) {
+            (FleetPlan::Local { .. }, _) => "local",
+            (FleetPlan::Remote { .. }, false) => "push",
+            (FleetPlan::Remote { .. }, true) => "pull",
+        },
+        workers = fleet.workers().count(),
+        workers_up = fleet.workers().filter(|(_, w)| w.is_up()).count(),
+        chunks_planned = planned,
+        metrics = %exposition.as_ref().map_or("off".into(), |e| e.local_addr().to_string()),
+        "job started"
+    );
     let progress = ui.progress(total_size(&named));
     let job = Arc::new(JobParams {
         id: job_id(),
@@ -89,6 +118,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
         fleet: &mut fleet,
         config: &plan.dispatch,
         ui,
+        telemetry: &telemetry,
     };
     let finished = job::run(ctx, inputs, job, &progress);
     ui.progress_done(&progress);
@@ -111,11 +141,76 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     if !report.jobs.is_empty() {
         ui.info(report.summary());
     }
+    log_end(&report);
     write_stats(&plan, &report)?;
+    // Taken before lingering: an interrupt then only cuts the lingering short.
+    let interrupted = signals::interrupted();
+    if let Some(exposition) = &exposition {
+        let chunks = report.jobs.iter().map(|j| j.chunks).sum();
+        telemetry.publish(|s| {
+            s.chunks_planned = chunks;
+            s.finished = true;
+        });
+        linger(exposition, args.metrics_linger, ui);
+    }
     Ok(Outcome {
         failures,
-        interrupted: signals::interrupted(),
+        interrupted,
     })
+}
+
+/// Chunks the run's files make, as far as their sizes are known now (stdin and pipes
+/// count for none): what a dashboard shows progress against.
+fn chunks_planned(named: &[Named], block: u64) -> u64 {
+    named
+        .iter()
+        .filter_map(|n| fs::metadata(&n.path).ok().filter(|m| m.is_file()))
+        .map(|m| m.len().div_ceil(block))
+        .sum()
+}
+
+/// The job-end log line: the run's totals.
+fn log_end(report: &RunReport) {
+    let sum = |of: fn(&FileReport) -> u64| report.jobs.iter().map(of).sum::<u64>();
+    tracing::info!(
+        inputs = report.jobs.len(),
+        failed = report.failed,
+        input_bytes = sum(|j| j.input_bytes),
+        output_bytes = sum(|j| j.output_bytes),
+        chunks = sum(|j| j.chunks),
+        resumed_chunks = sum(|j| j.resumed_chunks),
+        seconds = report.wall.as_secs_f64(),
+        retries = report.dispatch.retries,
+        failed_attempts = report.dispatch.failed_attempts,
+        speculative = report.dispatch.speculative,
+        timeouts = report.dispatch.timeouts,
+        wrong_answers = report.dispatch.wrong_answers,
+        workers = report.workers.len(),
+        "job finished"
+    );
+}
+
+/// `--metrics-linger`: the run is over, but a scraper polling every 15 or 60 s has
+/// likely not seen its last numbers (or any, for a short run); keep answering for that
+/// long. An interrupt cuts it short.
+fn linger(exposition: &Exposition, how_long: Duration, ui: &Ui) {
+    if how_long.is_zero() {
+        return;
+    }
+    let url = format!("http://{}/metrics", exposition.local_addr());
+    ui.info(format!(
+        "serving the final metrics at {url} for {:.0}s (--metrics-linger)",
+        how_long.as_secs_f64()
+    ));
+    tracing::info!(%url, seconds = how_long.as_secs_f64(), "serving the final metrics");
+    let until = Instant::now() + how_long;
+    while !signals::interrupted() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 /// Bytes the run will read, when known (not for stdin or pipes).

@@ -106,8 +106,58 @@ impl Ui {
         }
     }
 
+    /// Where log lines go: stderr like every other line, around the bar if one is drawn.
+    pub fn log_writer(&self) -> LogWriter {
+        LogWriter(self.clone())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
         self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Makes one [`LogLine`] per log event (see [`Ui::log_writer`]).
+pub(crate) struct LogWriter(Ui);
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'w self) -> LogLine {
+        LogLine {
+            ui: self.0.clone(),
+            text: Vec::new(),
+        }
+    }
+}
+
+/// One log event, written whole when dropped: a line cut by a redraw of the bar
+/// would be a line no log collector can parse.
+pub(crate) struct LogLine {
+    ui: Ui,
+    text: Vec<u8>,
+}
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(&self.text);
+        };
+        match self.ui.lock().as_ref() {
+            Some(bar) if !bar.is_hidden() => bar.suspend(write),
+            _ => write(),
+        }
     }
 }
 

@@ -30,6 +30,7 @@ use super::window::Window;
 use crate::error::Error;
 use crate::fleet::{Answer, AttemptError, Fleet, WorkerId, WorkerInfo};
 use crate::signals;
+use crate::telemetry::Telemetry;
 use crate::ui::{Progress, Ui};
 use policy::{Candidate, Latency, Stall};
 use task::{Attempt, AttemptId, TaskTable};
@@ -134,6 +135,8 @@ pub(crate) struct Dispatcher<'a> {
     latency: Latency,
     stall: Stall,
     pub stats: DispatchStats,
+    /// Where `stats` and the fleet's numbers are published for `--metrics`.
+    pub telemetry: Telemetry,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -162,6 +165,7 @@ impl<'a> Dispatcher<'a> {
             latency: Latency::default(),
             stall: Stall::default(),
             stats: DispatchStats::default(),
+            telemetry: Telemetry::default(),
         }
     }
 
@@ -347,6 +351,18 @@ impl<'a> Dispatcher<'a> {
         true
     }
 
+    /// Copies the numbers `-v` and `--stats-json` report to where `--metrics` serves
+    /// them from (on each tick and at the end: a scrape may lag by one tick).
+    fn publish(&self) {
+        self.telemetry.publish(|s| {
+            s.dispatch = self.stats.clone();
+            s.workers = (self.fleet.reports().into_iter())
+                .map(|r| (r.name, r.stats))
+                .collect();
+            s.workers_up = self.fleet.workers().filter(|(_, w)| w.is_up()).count();
+        });
+    }
+
     /// An attempt is over, one way or another: forget its call and free its place.
     fn end(&mut self, attempt: &Attempt) {
         if let Some(call) = self.running.remove(&attempt.id) {
@@ -364,6 +380,7 @@ impl Drop for Dispatcher<'_> {
             call.abort();
         }
         self.fleet.end_job(now());
+        self.publish();
     }
 }
 

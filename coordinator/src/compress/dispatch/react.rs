@@ -86,6 +86,8 @@ impl Dispatcher<'_> {
             }
         }
         self.latency.record(elapsed, len);
+        let winner = done.winner.worker;
+        self.telemetry.answered(|| self.fleet.name(winner), elapsed);
         let sample = Sample {
             bytes_in: len,
             bytes_out: answer.deflate.len() as u64,
@@ -280,6 +282,7 @@ impl Dispatcher<'_> {
     }
 
     pub(super) fn on_tick(&mut self, now: Instant) {
+        self.publish();
         for (worker, ticket, link) in self.fleet.start_probes(now) {
             let events = self.events_tx.clone();
             tokio::spawn(async move {

@@ -1,0 +1,371 @@
+//! Metrics and logs as an operator sees them: the worker's and the coordinator's
+//! `/metrics` read over plain HTTP during and after a real job, parsed by the
+//! Prometheus project's own Python parsers, and `--log-format json` lines read back,
+//! with a token that must show up in none of them.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// The body of `GET /metrics` at `addr` (classic text format), or None if nothing
+/// answers there (yet, or any more).
+fn scrape(addr: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    Some(reply.split_once("\r\n\r\n")?.1.to_string())
+}
+
+/// The value of the sample named exactly `sample` (labels included), if present.
+fn value(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+}
+
+/// Scrapes `addr` until `sample` satisfies `ok`, for at most `secs`; returns its value.
+fn wait_for(addr: &str, sample: &str, secs: u64, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = scrape(addr).and_then(|t| value(&t, sample));
+        match v {
+            Some(v) if ok(v) => return v,
+            _ if Instant::now() > deadline => panic!("{sample} at {addr}: {v:?} after {secs}s"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// `gzfleet compress` of `input` to `out` in the background, stderr captured.
+fn start(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Child {
+    gzfleet()
+        .arg("compress")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .arg(input)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting gzfleet")
+}
+
+/// Ends a lingering coordinator (SIGTERM) and returns how it went.
+fn stop(job: Child) -> Run {
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(job.id() as i32, libc::SIGTERM) };
+    finish(job)
+}
+
+const BLOCK: usize = 128 << 10;
+
+#[test]
+fn chunk_counters_grow_during_a_job_and_end_at_its_chunk_count() {
+    let dir = Dir::new("metrics-grow");
+    let data = text(40 * BLOCK + 1000, 91);
+    let chunks = data.len().div_ceil(BLOCK) as f64;
+    let input = dir.file("in.txt", &data);
+    let out = dir.join("in.txt.gz");
+    let worker_metrics = format!("127.0.0.1:{}", free_port());
+    // One slot, each chunk made to take 40 times as long: a job of a few seconds.
+    let worker = Worker::start_faulty(&[
+        "--slots",
+        "1",
+        "--fault-slow",
+        "40",
+        "--metrics",
+        &worker_metrics,
+    ]);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let job = start(
+        &input,
+        &out,
+        &[
+            "-b",
+            "128K",
+            "--workers",
+            &worker.addr,
+            "--metrics",
+            &metrics,
+            "--metrics-linger",
+            "60s",
+        ],
+        &[],
+    );
+
+    for (addr, sample) in [
+        (&worker_metrics, "gzfleet_worker_chunks_total"),
+        (&metrics, "gzfleet_chunks_done_total"),
+    ] {
+        let first = wait_for(addr, sample, 30, |v| v > 0.0);
+        assert!(
+            first < chunks,
+            "{sample} at {addr}: the job was over at the first scrape"
+        );
+        let second = wait_for(addr, sample, 30, |v| v > first);
+        assert!(second <= chunks, "{sample}: {second} of {chunks}");
+    }
+
+    // Over, and lingering: the final numbers are still served.
+    wait_for(&metrics, "gzfleet_run_finished", 60, |v| v == 1.0);
+    let coordinator = scrape(&metrics).expect("served while lingering");
+    let served = scrape(&worker_metrics).expect("the worker serves");
+    assert_eq!(
+        value(&served, "gzfleet_worker_chunks_total"),
+        Some(chunks),
+        "{served}"
+    );
+    assert_eq!(
+        value(&coordinator, "gzfleet_chunks_done_total"),
+        Some(chunks),
+        "{coordinator}"
+    );
+    assert_eq!(
+        value(&coordinator, "gzfleet_chunks_planned"),
+        Some(chunks),
+        "{coordinator}"
+    );
+    assert_eq!(
+        value(&coordinator, "gzfleet_input_bytes_total"),
+        Some(data.len() as f64)
+    );
+    let per_worker = format!("gzfleet_fleet_chunks_total{{worker=\"{}\"}}", worker.addr);
+    assert_eq!(
+        value(&coordinator, &per_worker),
+        Some(chunks),
+        "{coordinator}"
+    );
+    assert_eq!(
+        value(&coordinator, "gzfleet_workers_up"),
+        Some(1.0),
+        "{coordinator}"
+    );
+    assert_eq!(
+        value(&served, "gzfleet_worker_in_flight"),
+        Some(0.0),
+        "{served}"
+    );
+
+    // A SIGTERM cuts the lingering short; the job itself succeeded.
+    let run = stop(job);
+    assert_ok!(run);
+    assert_decodes(&out, &data);
+    assert!(scrape(&metrics).is_none(), "still serving after exit");
+}
+
+#[test]
+fn both_endpoints_parse_as_prometheus_exposition_format() {
+    let dir = Dir::new("metrics-parse");
+    let data = text(6 * BLOCK, 92);
+    let input = dir.file("in.txt", &data);
+    let worker_metrics = format!("127.0.0.1:{}", free_port());
+    let worker = Worker::start(&["--slots", "2", "--metrics", &worker_metrics]);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let job = start(
+        &input,
+        &dir.join("out.gz"),
+        &[
+            "-b",
+            "128K",
+            "--workers",
+            &worker.addr,
+            "--metrics",
+            &metrics,
+            "--metrics-linger",
+            "60s",
+        ],
+        &[],
+    );
+    wait_for(&metrics, "gzfleet_run_finished", 60, |v| v == 1.0);
+    let url = |addr: &str| format!("http://{addr}/metrics");
+    let checked = run(Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/parse_metrics.py"
+        ))
+        .args([&url(&worker_metrics), "gzfleet_worker_chunks:counter"])
+        .args([
+            "gzfleet_worker_compress_seconds:histogram",
+            "gzfleet_worker_in_flight:gauge",
+        ])
+        .args([
+            "gzfleet_worker_queued:gauge",
+            "gzfleet_worker_rejected:counter",
+            "--",
+        ])
+        .args([
+            &url(&metrics),
+            "gzfleet_chunks_done:counter",
+            "gzfleet_chunks_planned:gauge",
+        ])
+        .args([
+            "gzfleet_input_bytes:counter",
+            "gzfleet_output_bytes:counter",
+        ])
+        .args(["gzfleet_retries:counter", "gzfleet_speculative:counter"])
+        .args([
+            "gzfleet_fleet_chunks:counter",
+            "gzfleet_fleet_failures:counter",
+        ])
+        .args([
+            "gzfleet_fleet_latency_seconds:histogram",
+            "gzfleet_workers_up:gauge",
+        ]));
+    assert_ok!(checked);
+    let printed = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        printed.contains("gzfleet_chunks_done counter 1"),
+        "{printed}"
+    );
+    assert_ok!(stop(job));
+}
+
+/// Every line of `stderr` as JSON; panics naming a line that is not.
+fn json_lines(who: &str, stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{who}: not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn json_logs_carry_the_totals_and_never_the_token() {
+    let dir = Dir::new("logs-json");
+    let secret = "tok-3f9a1c77e2d54b0c-never-logged";
+    let token = dir.file("token", secret.as_bytes());
+    let data = text(5 * BLOCK + 77, 93);
+    let input = dir.file("in.txt", &data);
+    let worker_metrics = format!("127.0.0.1:{}", free_port());
+    let mut worker = Worker::start_env(
+        &[
+            "--token-file",
+            token.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--metrics",
+            &worker_metrics,
+        ],
+        &[("RUST_LOG", "debug".into())],
+    );
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "-b",
+        "128K",
+        "--workers",
+        &worker.addr,
+        "--log-format",
+        "json",
+    ];
+    let job = start(
+        &input,
+        &dir.join("out.gz"),
+        &[
+            &args[..],
+            &["--metrics", &metrics, "--metrics-linger", "60s"],
+        ]
+        .concat(),
+        &[("GZFLEET_TOKEN", secret), ("RUST_LOG", "debug")],
+    );
+    wait_for(&metrics, "gzfleet_run_finished", 60, |v| v == 1.0);
+    let scraped = [scrape(&metrics).unwrap(), scrape(&worker_metrics).unwrap()];
+    let job = stop(job);
+    assert_ok!(job);
+    worker.signal(libc::SIGTERM);
+    assert!(
+        worker.wait_exit(Duration::from_secs(20)).is_some(),
+        "worker did not stop"
+    );
+    let worker_log = worker.stderr_text();
+
+    let lines = json_lines("gzfleet", &job.stderr);
+    let message = |l: &serde_json::Value| l["message"].as_str().unwrap_or_default().to_string();
+    let started = lines
+        .iter()
+        .find(|l| message(l) == "job started")
+        .expect("a job start line");
+    assert_eq!(started["mode"], "push", "{started}");
+    assert_eq!(started["workers"], 1, "{started}");
+    let end = lines
+        .iter()
+        .find(|l| message(l) == "job finished")
+        .expect("a job end line");
+    assert_eq!(end["level"], "INFO", "{end}");
+    assert_eq!(end["input_bytes"], data.len() as u64, "{end}");
+    assert_eq!(end["chunks"], data.len().div_ceil(BLOCK) as u64, "{end}");
+    assert_eq!(end["retries"], 0, "{end}");
+    assert!(end["output_bytes"].as_u64().unwrap() > 0, "{end}");
+    assert!(end["seconds"].as_f64().is_some(), "{end}");
+
+    let worker_lines = json_lines("gzfleet-worker", &worker_log);
+    let up = worker_lines
+        .iter()
+        .find(|l| message(l) == "worker started")
+        .expect("a start line");
+    assert_eq!(
+        (up["token"].as_bool(), up["tls"].as_bool()),
+        (Some(true), Some(false)),
+        "{up}"
+    );
+    assert!(
+        worker_lines
+            .iter()
+            .any(|l| message(l).starts_with("drained")),
+        "{worker_log}"
+    );
+
+    for (what, text) in [
+        ("gzfleet's log", &job.stderr),
+        ("the worker's log", &worker_log),
+    ]
+    .into_iter()
+    .chain([
+        ("gzfleet's metrics", &scraped[0]),
+        ("the worker's metrics", &scraped[1]),
+    ]) {
+        assert!(!text.contains(secret), "the token is in {what}:\n{text}");
+    }
+}
+
+#[test]
+fn a_taken_metrics_port_is_named_before_any_work() {
+    let dir = Dir::new("metrics-taken");
+    let input = dir.file("in.txt", b"hello");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = run(gzfleet()
+        .args(["compress", "--metrics", &addr, "-c"])
+        .arg(&input));
+    assert_fails!(r, 1, &format!("--metrics {addr}: cannot listen"));
+    assert!(r.stdout.is_empty(), "compressed anyway");
+    let r = run(Command::new(bin("gzfleet-worker")).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics",
+        &addr,
+    ]));
+    assert_fails!(
+        r,
+        1,
+        &format!("gzfleet-worker: --metrics {addr}: cannot listen")
+    );
+    let r = run(gzfleet()
+        .args(["compress", "--metrics-linger", "5s", "-c"])
+        .arg(&input));
+    assert_fails!(r, 1, "--metrics");
+}
