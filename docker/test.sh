@@ -105,6 +105,22 @@ up_workers
 compose run --rm coordinator >"$work/plain.log" 2>&1 || { cat "$work/plain.log" >&2; fail "plain run failed"; }
 check_output "plain run"
 
+# Each worker's /metrics (from this host, at its container's address): every worker
+# compressed some of the chunks, and together at least all of them.
+chunks=$(( ($(stat -c %s "$data/input") + 1048575) / 1048576 ))
+total=0
+for c in $(compose ps -q worker); do
+  ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")
+  n=$(python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen(f"http://{sys.argv[1]}:9090/metrics", timeout=5).read().decode()
+print(sum(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith("gzfleet_worker_chunks_total")))' "$ip") \
+    || fail "worker $ip: no metrics on :9090"
+  [ "$n" -gt 0 ] || fail "worker $ip compressed no chunk (its metrics say)"
+  total=$((total + n))
+done
+[ "$total" -ge "$chunks" ] || fail "the workers' metrics count $total chunks, the job had $chunks"
+say "metrics: the three workers count $total chunks for a job of $chunks"
+
 # 4. Interrupted mid-job: start the coordinator, wait until output is being written,
 # then do $1 to one worker; the job must still end well with the same bytes.
 disrupted_run() {
