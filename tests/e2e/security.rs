@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::util::*;
 
@@ -414,4 +415,46 @@ fn a_worker_reachable_from_other_machines_is_never_open_by_accident() {
     guarded.signal(libc::SIGTERM);
     guarded.wait_exit(std::time::Duration::from_secs(10));
     assert!(!guarded.stderr_text().contains("WARNING"));
+}
+
+/// A TLS worker's health on a plaintext port of its own (`--health-listen`): `--check`
+/// and Kubernetes' gRPC probes, which cannot speak TLS, reach it there; that port
+/// serves nothing but health; it answers until the drain is over.
+#[test]
+fn a_tls_worker_answers_health_in_plaintext_on_its_health_port_only() {
+    let pki = Pki::new("tls-health");
+    let ca = pki.ca("ca");
+    let server = pki.cert("server", "ca", "IP:127.0.0.1,DNS:localhost", 1);
+    let health = format!("127.0.0.1:{}", free_port());
+    let mut worker = tls_worker(&server, &["--health-listen", &health]);
+    let check = |addr: &str| run(Command::new(bin("gzfleet-worker")).args(["--check", addr]));
+
+    let r = check(&health);
+    assert_ok!(r);
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout).trim(),
+        format!("{health}: SERVING")
+    );
+    // The TLS port itself cannot be checked in plaintext: that is what the port is for.
+    assert_eq!(check(&worker.addr).status.code(), Some(1));
+
+    // No chunk is compressed through the health port, and the TLS port still works.
+    let input = pki.dir.file("data", &mixed(300 << 10, 77));
+    let through_health = compress_on(&health, &input, &[]);
+    assert!(
+        !through_health.status.success(),
+        "compressed through the health port"
+    );
+    assert_ok!(compress_on(&worker.addr, &input, &["--tls-ca", s(&ca)]));
+
+    worker.signal(libc::SIGTERM);
+    let status = worker
+        .wait_exit(Duration::from_secs(10))
+        .expect("worker ignored SIGTERM");
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+    assert_eq!(
+        check(&health).status.code(),
+        Some(1),
+        "the health port outlived the worker"
+    );
 }

@@ -50,6 +50,11 @@ pub struct WorkerArgs {
     /// fetches nothing from the network for anyone who asks
     #[arg(long, value_name = "PREFIX", value_delimiter = ',', value_parser = parse_object_prefix)]
     pub read_objects: Vec<String>,
+    /// Also answer grpc.health.v1, and nothing else, in plaintext on ADDR: for probes
+    /// that cannot speak TLS (Kubernetes' gRPC probes, `--check`) when this worker
+    /// serves TLS. It tells only whether the worker is serving
+    #[arg(long, value_name = "ADDR", help_heading = "Observability")]
+    pub health_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP: keep ADDR on a
     /// network you trust, such as the pod's own, e.g. 0.0.0.0:9090)
     #[arg(long, value_name = "ADDR", help_heading = "Observability")]
@@ -178,6 +183,17 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             }
         };
         let local = listener.local_addr().unwrap_or(args.listen);
+        let health = match args.health_listen {
+            None => None,
+            Some(addr) => match TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    return fail(&format!(
+                        "--health-listen {addr}: cannot listen: {e} (choose another address)"
+                    ));
+                }
+            },
+        };
         let metrics = Arc::new(WorkerMetrics::default());
         // Kept until the worker exits: the endpoint stops when this is dropped.
         let exposition = match args.metrics {
@@ -196,6 +212,10 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             tls = access.tls.is_some(),
             token = access.token.is_some(),
             pull_root = config.root.is_some(),
+            health = %health
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or("main port only".into(), |a| a.to_string()),
             metrics = %exposition.as_ref().map_or("off".into(), |e| e.local_addr().to_string()),
             "worker started"
         );
@@ -215,6 +235,7 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             access,
             hooks,
             metrics,
+            health,
             server::termination_signal(),
         )
         .await

@@ -215,6 +215,7 @@ pub async fn serve<H: Hooks>(
     access: Access,
     hooks: H,
     metrics: Arc<WorkerMetrics>,
+    health_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let max_chunk = config.max_chunk;
@@ -229,6 +230,24 @@ pub async fn serve<H: Hooks>(
         .max_decoding_message_size(request_limit(max_chunk))
         .max_encoding_message_size(response_limit(max_chunk));
     let worker = Admission::new(worker, Arc::clone(&gate));
+    // `--health-listen`: the same health service alone, plaintext, on its own port,
+    // for probes that cannot speak TLS. It outlives the drain (stopped only once the
+    // main server has returned), so a liveness probe never fails a worker for
+    // draining; readiness sees NOT_SERVING then, as on the main port.
+    let (health_done, health_stop) = tokio::sync::oneshot::channel::<()>();
+    let health_only = health_listener.map(|listener| {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let service = health_service.clone();
+        tokio::spawn(
+            Server::builder()
+                // Probes make one call at a time; nothing else is served here.
+                .max_concurrent_streams(8)
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = health_stop.await;
+                }),
+        )
+    });
     let health_service = Admission::new(health_service, gate);
     // The token is checked first: a caller without it never holds a permit.
     let mut token = TokenCheck(access.token);
@@ -259,7 +278,7 @@ pub async fn serve<H: Hooks>(
     if let Some(tls) = access.tls {
         builder = builder.tls_config(tls)?;
     }
-    builder
+    let served = builder
         // Unlimited in tonic by default; see limits.rs for what this bounds.
         .max_concurrent_streams(max_streams(slots + queue))
         .max_frame_size(MAX_FRAME)
@@ -268,7 +287,12 @@ pub async fn serve<H: Hooks>(
         .add_service(health_service)
         .add_service(worker)
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+        .await;
+    let _ = health_done.send(());
+    if let Some(task) = health_only {
+        let _ = task.await;
+    }
+    served?;
     logs::say("gzfleet-worker", Said::Info, "drained; exiting");
     Ok(())
 }
