@@ -14,10 +14,13 @@
 //! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
 //!   `decoder`.
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`.
+//! - [`admit`]: gzip's rules for which inputs are read (links, devices, setuid).
 //! - [`partial`]: files appear under their name only once complete; [`error`];
-//!   [`signals`]; [`cli`], the arguments as clap reads them.
+//!   [`signals`]; [`cli`], the arguments as clap reads them, and [`invocation`], which
+//!   reads a command line in gzfleet's form or gzip's (`-d`, `gunzip`, `zcat`).
 //! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
 
+pub(crate) mod admit;
 pub mod cli;
 pub(crate) mod compress;
 pub(crate) mod error;
@@ -25,6 +28,7 @@ pub(crate) mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod gzip;
+pub mod invocation;
 pub(crate) mod partial;
 pub(crate) mod reading;
 pub(crate) mod signals;
@@ -40,10 +44,14 @@ use ui::Ui;
 /// success, 1 error, 2 warning; 130 when interrupted.
 pub fn run(cli: Cli) -> ExitCode {
     let ui = Ui::new(cli.command.verbosity());
+    if cli.license {
+        ui::license();
+        return ExitCode::SUCCESS;
+    }
     let result = match &cli.command {
         Command::Compress(args) => match compress::run(args, &ui) {
             Ok(o) if o.interrupted => return ExitCode::from(130),
-            other => other.map(|o| (o.failures, 0)),
+            other => other.map(|o| (o.failures, o.warnings)),
         },
         Command::Decompress(args) => reading::decompress(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::Test(args) => reading::test(args, &ui).map(|t| (t.errors, t.warnings)),

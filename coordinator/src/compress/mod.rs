@@ -54,6 +54,8 @@ use crate::ui::report::RunReport;
 pub(crate) struct Outcome {
     /// Inputs that failed.
     pub failures: usize,
+    /// Inputs skipped with a warning, as gzip's exit status 2 counts them.
+    pub warnings: usize,
     /// Stopped by SIGINT/SIGTERM (exit status 130).
     pub interrupted: bool,
 }
@@ -94,6 +96,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     ui.progress_done(&progress);
     let finished = finished?;
     failures += finished.written.failures;
+    let warnings = finished.written.warnings;
     if let Some(e) = finished.error {
         if e.is_broken_pipe() {
             return Err(e);
@@ -114,6 +117,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     write_stats(&plan, &report)?;
     Ok(Outcome {
         failures,
+        warnings,
         interrupted: signals::interrupted(),
     })
 }

@@ -88,7 +88,7 @@ pub(crate) fn list(args: &ListArgs, ui: &Ui) -> Result<Tally, Error> {
 }
 
 fn list_one(path: &Path) -> Result<Decoded, Error> {
-    check(open(path)?, place(path))
+    check(open(path, true, false)?, place(path))
 }
 
 /// gzip's ratio: the share of the input saved.

@@ -1,15 +1,15 @@
 //! `gzfleet test`: every member decoded and checked (CRC-32, length), nothing written.
 
-use super::{Tally, check, open, place};
+use super::{Tally, check, inputs, open, place};
 use crate::cli::TestArgs;
 use crate::error::Error;
 use crate::ui::Ui;
 
 pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
     let mut tally = Tally::default();
-    for path in &args.files {
+    for path in &inputs(&args.files) {
         let input = place(path);
-        match open(path).and_then(|r| check(r, input.clone())) {
+        match open(path, args.force, false).and_then(|r| check(r, input.clone())) {
             Ok(d) if d.trailing_garbage > 0 => tally.warn(
                 ui,
                 format!(
