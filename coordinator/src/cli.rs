@@ -289,6 +289,9 @@ pub struct DecompressArgs {
     /// Remove each input after its output is complete
     #[arg(long, conflicts_with = "keep")]
     pub rm: bool,
+    /// Decompress every file with a compressed suffix below each directory named
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
     /// Also accept suffix SUF (tried first; .gz, .z and .tgz are always known)
     #[arg(short = 'S', long, value_name = "SUF", value_parser = parse_suffix)]
     pub suffix: Option<String>,

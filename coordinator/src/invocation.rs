@@ -136,6 +136,7 @@ impl GzipForm {
                 force: o.force,
                 keep: o.keep,
                 rm: o.rm,
+                recursive: o.recursive,
                 suffix: o.suffix,
                 name: o.name,
                 no_name: o.no_name,

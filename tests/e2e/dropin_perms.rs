@@ -222,3 +222,25 @@ fn unprivileged_users_get_what_gzip_gives_them() {
     };
     Twins::new("nobody-d", gz).agree(As::Nobody, &["-dk", "a.gz"], "");
 }
+
+#[test]
+fn recursive_decompression_as_gzip_dr() {
+    let tree = |dir: &Path| {
+        sh(
+            dir,
+            "mkdir -p d/sub && seq 1 999 > d/a && seq 5 77 > d/sub/b && echo plain > d/sub/c \
+             && gzip d/a d/sub/b",
+        )
+    };
+    let twins = Twins::new("dr", tree);
+    twins.agree(As::Root, &["-dkr", "d"], "");
+    let diff = run(std::process::Command::new("diff")
+        .arg("-r")
+        .arg(&twins.gzip.path)
+        .arg(&twins.ours.path));
+    assert_ok!(diff);
+    assert!(
+        twins.ours.join("d/sub/b").exists(),
+        "nothing decompressed below d"
+    );
+}

@@ -4,10 +4,11 @@
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Tally, inputs, is_stdin, open, place, restore, strip_suffix_or};
 use crate::cli::DecompressArgs;
+use crate::compress::walk;
 use crate::error::{Error, Place};
 use crate::gzip::{DecodeError, Decoded, decode};
 use crate::partial::PartialFile;
@@ -15,12 +16,12 @@ use crate::signals;
 use crate::ui::Ui;
 
 pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error> {
-    let files = inputs(&args.files);
+    let mut tally = Tally::default();
+    let files = expand(args, &mut tally, ui);
     if args.output.is_some() && files.len() > 1 {
         return Err(Error::Usage("-o/--output takes a single input".into()));
     }
     signals::install();
-    let mut tally = Tally::default();
     for path in &files {
         if signals::interrupted() {
             return Err(Error::Interrupted);
@@ -50,6 +51,28 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
         }
     }
     Ok(tally)
+}
+
+/// The inputs: the names given, and with -r the files below each directory named that
+/// have a compressed suffix (the others are passed over silently, as by gzip -dr).
+fn expand(args: &DecompressArgs, tally: &mut Tally, ui: &Ui) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for name in inputs(&args.files) {
+        if !(args.recursive && name.is_dir()) {
+            files.push(name);
+            continue;
+        }
+        let (below, unreadable) = walk::expand(&[name], true);
+        unreadable.into_iter().for_each(|e| tally.error(ui, e));
+        let custom = args.suffix.as_deref();
+        files.extend(
+            below
+                .into_iter()
+                .map(|n| n.path)
+                .filter(|p| strip_suffix_or(p, custom).is_some()),
+        );
+    }
+    files
 }
 
 fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> {
