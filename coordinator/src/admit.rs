@@ -5,8 +5,8 @@
 //! with -f. Compress and decompress apply the same rules, with gzip's words and exit
 //! statuses, so scripts written for gzip meet no surprise.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::fs::{self, File};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::Error;
@@ -65,6 +65,33 @@ pub(crate) fn admit(path: &Path, force: bool, writes_file: bool) -> Result<fs::M
         )));
     }
     Ok(meta)
+}
+
+/// Checks `path` as [`admit`] does and opens it for reading. A link that was not to
+/// be followed is not followed by the open either (O_NOFOLLOW, as gzip opens): a
+/// link swapped in after the check, say by another user in a folder a root-run script
+/// works in, is refused too.
+pub(crate) fn open(
+    path: &Path,
+    force: bool,
+    writes_file: bool,
+) -> Result<(File, fs::Metadata), Error> {
+    let meta = admit(path, force, writes_file)?;
+    let mut options = File::options();
+    options.read(true);
+    if !force && writes_file {
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options
+        .open(path)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => Error::Symlink(path.to_path_buf()),
+            _ => Error::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+    Ok((file, meta))
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub enum Error {
     /// be compressed): said, exit status unchanged.
     #[error("{0}")]
     Unchanged(String),
+    /// The same, met by -r: gzip says it only with -v ("avoid annoying messages").
+    #[error("{0}")]
+    PassedOver(String),
     /// Writing the output (or its journal) failed.
     #[error("{output}: {}", io_message(.source))]
     Write {
@@ -170,6 +173,8 @@ pub enum Severity {
     Error,
     Warning,
     Note,
+    /// A note said only with -v.
+    Detail,
 }
 
 impl Error {
@@ -178,6 +183,7 @@ impl Error {
         match self {
             Error::Refused(_) | Error::Exists(_) => Severity::Warning,
             Error::Unchanged(_) => Severity::Note,
+            Error::PassedOver(_) => Severity::Detail,
             _ => Severity::Error,
         }
     }

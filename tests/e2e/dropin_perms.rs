@@ -244,3 +244,35 @@ fn recursive_decompression_as_gzip_dr() {
         "nothing decompressed below d"
     );
 }
+
+#[test]
+fn recursive_compression_as_gzip_r() {
+    let tree = |dir: &Path| {
+        sh(
+            dir,
+            "mkdir -p d/s && seq 1 100 > d/a && echo x | gzip > d/b.gz && ln -s a d/l \
+             && seq 1 50 > d/s/c",
+        )
+    };
+    let twins = Twins::new("r", tree);
+    let (_, ours) = twins.agree(
+        As::Root,
+        &["-kr", "d"],
+        "d/l: Too many levels of symbolic links",
+    );
+    // A .gz met by -r is passed over without a word, as by gzip.
+    assert!(!ours.run.stderr.contains("b.gz"), "{}", ours.run.stderr);
+    let listing = |root: &Path| {
+        let r = run(std::process::Command::new("find")
+            .arg(".")
+            .current_dir(root));
+        let mut names: Vec<String> = String::from_utf8_lossy(&r.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing(&twins.ours.path), listing(&twins.gzip.path));
+    assert!(twins.ours.join("d/s/c.gz").exists());
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use gzfleet_worker::objects::{Object, Version, is_object};
 
 use super::objects::{self, ObjectReader};
-use crate::admit::admit;
+use crate::admit;
 use crate::error::{Error, Place};
 
 /// The input as the chunker reads it, with its name for read errors.
@@ -50,11 +50,7 @@ impl Input {
             let (object, version) = objects::open(url)?;
             return Ok(Input::Object { object, version });
         }
-        let open_error = |source| Error::Open {
-            path: name.to_path_buf(),
-            source,
-        };
-        let meta = admit(name, force, writes_beside)?;
+        let (file, meta) = admit::open(name, force, writes_beside)?;
         if writes_beside
             && !force
             && let Some(known) = compressed_suffix(name, suffix)
@@ -64,7 +60,6 @@ impl Input {
                 name.display()
             )));
         }
-        let file = File::open(name).map_err(open_error)?;
         Ok(Input::File {
             path: name.to_path_buf(),
             meta: Box::new(meta),

@@ -175,7 +175,7 @@ impl Writer<'_> {
         match e.severity() {
             Severity::Error => written.failures += 1,
             Severity::Warning => written.warnings += 1,
-            Severity::Note => {}
+            Severity::Note | Severity::Detail => {}
         }
     }
 

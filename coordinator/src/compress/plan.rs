@@ -211,7 +211,11 @@ impl Plan {
     /// refuse, before any output exists.
     pub fn job(&self, named: &Named) -> Result<JobPlan, Error> {
         let renames = matches!(self.target, Target::Beside | Target::Dir(_));
-        let input = Input::open(&named.path, self.force, renames, &self.suffix)?;
+        let input = match Input::open(&named.path, self.force, renames, &self.suffix) {
+            // gzip -r passes .gz files over silently (said with -v).
+            Err(Error::Unchanged(why)) if self.recursive => return Err(Error::PassedOver(why)),
+            other => other?,
+        };
         let destination = self.destination(&input, &named.below)?;
         let shared = match (self.pull, &input, &self.shared_root) {
             (false, ..) => None,

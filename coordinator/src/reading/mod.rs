@@ -8,7 +8,6 @@ mod list;
 mod restore;
 mod test;
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +15,7 @@ pub(crate) use decompress::decompress;
 pub(crate) use list::list;
 pub(crate) use test::test;
 
-use crate::admit::admit;
+use crate::admit;
 use crate::error::{Error, Place, Severity};
 use crate::gzip::{Decoded, decode};
 use crate::ui::Ui;
@@ -35,7 +34,7 @@ impl Tally {
         match e.severity() {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
-            Severity::Note => {}
+            Severity::Note | Severity::Detail => {}
         }
     }
 
@@ -91,11 +90,7 @@ fn open(path: &Path, force: bool, writes_file: bool) -> Result<Box<dyn Read>, Er
         }
         return Ok(Box::new(io::stdin().lock()));
     }
-    admit(path, force, writes_file)?;
-    let file = File::open(path).map_err(|source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (file, _) = admit::open(path, force, writes_file)?;
     Ok(Box::new(file))
 }
 

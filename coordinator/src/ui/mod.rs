@@ -59,6 +59,7 @@ impl Ui {
     pub fn problem(&self, e: &crate::error::Error) {
         match e.severity() {
             crate::error::Severity::Error => self.error(e),
+            crate::error::Severity::Detail => self.info(e),
             _ => self.warn(e),
         }
     }
