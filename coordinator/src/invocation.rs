@@ -61,10 +61,10 @@ fn personality(argv0: Option<&OsString>) -> Personality {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // `gunzip`, `gzfleet-gunzip`, `/usr/local/bin/zcat`...
-    if name.ends_with("gunzip") || name.ends_with("ungz") {
+    // `gunzip`, `gzfleet-gunzip`, `/usr/local/bin/zcat`, BSD's `gzcat`...
+    if name.ends_with("gunzip") {
         Personality::Gunzip
-    } else if name.ends_with("zcat") || name.ends_with("gzcat") {
+    } else if name.ends_with("zcat") {
         Personality::Zcat
     } else {
         Personality::Gzfleet
