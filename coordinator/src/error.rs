@@ -64,6 +64,10 @@ pub enum Error {
     /// be compressed): said, exit status unchanged.
     #[error("{0}")]
     Unchanged(String),
+    /// Pull mode cannot hand this input to workers (not below --shared-root, not a
+    /// regular file): a mistake in the command, not a file gzip would skip (status 1).
+    #[error("{0}")]
+    NotShared(String),
     /// The same, met by -r: gzip says it only with -v ("avoid annoying messages").
     #[error("{0}")]
     PassedOver(String),
