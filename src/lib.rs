@@ -28,7 +28,12 @@ pub fn keep_chunk_buffers() {
 /// Parses the command line; a mistake is reported as one line, exit status 1. Help and
 /// version go to stdout with status 0.
 pub fn parse_or_exit<P: Parser>(program: &str) -> P {
-    match P::try_parse() {
+    parsed_or_exit(program, P::try_parse())
+}
+
+/// What a parse gave, or the process ends as [`parse_or_exit`] says.
+pub fn parsed_or_exit<P>(program: &str, parsed: Result<P, clap::Error>) -> P {
+    match parsed {
         Ok(parsed) => parsed,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {

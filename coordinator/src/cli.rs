@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use gzfleet_worker::limits::{MAX_CHUNK, MIN_CHUNK};
 pub use gzfleet_worker::logs::LogFormat;
 use gzfleet_worker::units::{parse_duration, parse_size};
@@ -16,6 +16,8 @@ use crate::ui::Verbosity;
 #[command(
     name = "gzfleet",
     version,
+    // -V after a subcommand too, as gzip users type it anywhere.
+    propagate_version = true,
     // As in gzip, a repeated option takes its last value.
     args_override_self = true,
     about = "pigz for a cluster: parallel gzip on this machine, or across many",
@@ -27,6 +29,9 @@ use crate::ui::Verbosity;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print the license and exit (as gzip -L)
+    #[arg(short = 'L', long, global = true)]
+    pub license: bool,
 }
 
 impl Command {
@@ -55,7 +60,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("level_flag").multiple(false)))]
 pub struct CompressArgs {
     /// Files to compress, each to FILE.gz beside it; none or "-" reads stdin
     #[arg(value_name = "FILE")]
@@ -74,30 +78,38 @@ pub struct CompressArgs {
     /// DIR/<name>.gz for a file named; folders are created as needed
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "stdout"])]
     pub output_dir: Option<PathBuf>,
-    /// Compression level: 0 (store) to 9 (best); -1 .. -9 are shorthands
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9), conflicts_with = "level_flag")]
+    /// Compression level: 0 (store) to 9 (best); -1 .. -9 are shorthands, and of all
+    /// the level options the last one given wins, as in gzip
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
     pub level: Option<u32>,
-    #[arg(short = '0', hide = true, group = "level_flag")]
+    /// Compress faster (as -1)
+    #[arg(long)]
+    pub fast: bool,
+    /// Compress better (as -9)
+    #[arg(long)]
+    pub best: bool,
+    #[arg(short = '0', hide = true)]
     pub l0: bool,
-    #[arg(short = '1', hide = true, group = "level_flag")]
+    #[arg(short = '1', hide = true)]
     pub l1: bool,
-    #[arg(short = '2', hide = true, group = "level_flag")]
+    #[arg(short = '2', hide = true)]
     pub l2: bool,
-    #[arg(short = '3', hide = true, group = "level_flag")]
+    #[arg(short = '3', hide = true)]
     pub l3: bool,
-    #[arg(short = '4', hide = true, group = "level_flag")]
+    #[arg(short = '4', hide = true)]
     pub l4: bool,
-    #[arg(short = '5', hide = true, group = "level_flag")]
+    #[arg(short = '5', hide = true)]
     pub l5: bool,
-    #[arg(short = '6', hide = true, group = "level_flag")]
+    #[arg(short = '6', hide = true)]
     pub l6: bool,
-    #[arg(short = '7', hide = true, group = "level_flag")]
+    #[arg(short = '7', hide = true)]
     pub l7: bool,
-    #[arg(short = '8', hide = true, group = "level_flag")]
+    #[arg(short = '8', hide = true)]
     pub l8: bool,
-    #[arg(short = '9', hide = true, group = "level_flag")]
+    #[arg(short = '9', hide = true)]
     pub l9: bool,
-    /// Chunk size, 128K to 64M (K, M = KiB, MiB). Part of what fixes the output bytes
+    /// Chunk size, 128K to 64M (K, M = KiB, MiB; a bare number is KiB, as in pigz).
+    /// Part of what fixes the output bytes
     #[arg(short = 'b', long = "block-size", value_name = "SIZE", default_value = "1M", value_parser = parse_block)]
     pub block_size: u64,
     /// Compress chunks independently (no 32 KiB priming): slightly larger output
@@ -107,19 +119,24 @@ pub struct CompressArgs {
     /// Compression threads on this machine when no workers are named [default: all cores]
     #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub processes: Option<u32>,
-    /// Overwrite existing output; compress links, devices and .gz files; write to a terminal
+    /// Overwrite existing output; compress links and .gz files; write to a terminal
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Keep the input (the default; accepted for gzip habits)
-    #[arg(short = 'k', long, hide = true)]
+    /// Keep the input: the default here, unlike gzip (see --rm)
+    #[arg(short = 'k', long)]
     pub keep: bool,
     /// Remove each input after its output is complete
     #[arg(long, conflicts_with = "keep")]
     pub rm: bool,
-    /// Do not store the input's name and modification time in the header
+    /// Use suffix SUF on compressed files instead of .gz
+    #[arg(short = 'S', long, value_name = "SUF", value_parser = parse_suffix)]
+    pub suffix: Option<String>,
+    /// Do not store the input's name and modification time in the header (with -d:
+    /// do not restore them, the default)
     #[arg(short = 'n', long = "no-name")]
     pub no_name: bool,
-    /// Store the input's name and modification time (the default)
+    /// Store the input's name and modification time (the default; with -d: restore
+    /// them)
     #[arg(short = 'N', long = "name", overrides_with = "no_name")]
     pub name: bool,
     /// Print no warnings or progress
@@ -238,20 +255,33 @@ impl CompressArgs {
 }
 
 impl CompressArgs {
+    /// The level: `--level`, or what `invocation` resolved from the last level flag.
     pub fn level(&self) -> u32 {
-        let flags = [
-            self.l0, self.l1, self.l2, self.l3, self.l4, self.l5, self.l6, self.l7, self.l8,
-            self.l9,
-        ];
-        match flags.iter().position(|&set| set) {
-            Some(level) => level as u32,
-            None => self.level.unwrap_or(6),
-        }
+        self.level.unwrap_or(6)
+    }
+
+    /// The suffix of compressed files (-S).
+    pub fn suffix(&self) -> &str {
+        self.suffix.as_deref().unwrap_or(".gz")
     }
 }
 
+/// -S: gzip refuses an empty suffix and one with a slash.
+fn parse_suffix(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.contains('/') {
+        return Err(format!("invalid suffix '{text}'"));
+    }
+    Ok(text.to_string())
+}
+
 fn parse_block(text: &str) -> Result<u64, String> {
-    let size = parse_size(text)?;
+    // pigz reads a bare -b number as KiB (-b 128 is 128 KiB).
+    let size = match text.parse::<u64>() {
+        Ok(kib) => kib
+            .checked_mul(1024)
+            .ok_or_else(|| format!("invalid size '{text}'"))?,
+        Err(_) => parse_size(text)?,
+    };
     if !(MIN_CHUNK..=MAX_CHUNK).contains(&size) {
         return Err(format!(
             "block size {size} bytes is outside 128K..64M (sizes take units: 512K, 4M)"
@@ -272,15 +302,28 @@ pub struct DecompressArgs {
     /// Write to PATH (one input only)
     #[arg(short = 'o', long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Overwrite existing output; write to a terminal
+    /// Overwrite existing output; decompress links; read compressed data from a
+    /// terminal
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Keep the input (the default; accepted for gzip habits)
-    #[arg(short = 'k', long, hide = true)]
+    /// Keep the input: the default here, unlike gzip (see --rm)
+    #[arg(short = 'k', long)]
     pub keep: bool,
     /// Remove each input after its output is complete
     #[arg(long, conflicts_with = "keep")]
     pub rm: bool,
+    /// Decompress every file with a compressed suffix below each directory named
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Also accept suffix SUF (tried first; .gz, .z and .tgz are always known)
+    #[arg(short = 'S', long, value_name = "SUF", value_parser = parse_suffix)]
+    pub suffix: Option<String>,
+    /// Restore the name and modification time stored in the header
+    #[arg(short = 'N', long = "name", overrides_with = "no_name")]
+    pub name: bool,
+    /// Do not restore the stored name and time (the default, as gzip's)
+    #[arg(short = 'n', long = "no-name")]
+    pub no_name: bool,
     /// Print no warnings
     #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
@@ -294,6 +337,9 @@ pub struct TestArgs {
     /// .gz files to check; none or "-" reads stdin
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Read compressed data from a terminal
+    #[arg(short = 'f', long)]
+    pub force: bool,
     /// Print no warnings
     #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
@@ -322,8 +368,9 @@ mod tests {
     fn compress(args: &[&str]) -> Result<CompressArgs, clap::Error> {
         let argv = ["gzfleet", "compress"]
             .into_iter()
-            .chain(args.iter().copied());
-        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            .chain(args.iter().copied())
+            .map(Into::into);
+        crate::invocation::parse_from(argv.collect()).map(|cli| match cli.command {
             Command::Compress(c) => *c,
             _ => unreachable!(),
         })
@@ -341,8 +388,14 @@ mod tests {
         assert_eq!(compress(&["-1c"]).unwrap().level(), 1);
         assert_eq!(compress(&["--level", "0"]).unwrap().level(), 0);
         assert!(compress(&["--level", "10"]).is_err());
-        assert!(compress(&["-9", "--level", "3"]).is_err());
-        assert!(compress(&["-9", "-1"]).is_err());
+        // As in gzip, the last level option wins, whichever its spelling.
+        assert_eq!(compress(&["-9", "--level", "3"]).unwrap().level(), 3);
+        assert_eq!(compress(&["--level", "6", "-9"]).unwrap().level(), 9);
+        assert_eq!(compress(&["-9", "-1"]).unwrap().level(), 1);
+        assert_eq!(compress(&["-1", "-9", "-1", "-4"]).unwrap().level(), 4);
+        assert_eq!(compress(&["--best", "-3"]).unwrap().level(), 3);
+        assert_eq!(compress(&["-3", "--fast"]).unwrap().level(), 1);
+        assert_eq!(compress(&["--best"]).unwrap().level(), 9);
     }
 
     #[test]
@@ -360,6 +413,9 @@ mod tests {
         assert_eq!(compress(&["-b", "4MiB"]).unwrap().block_size, 4 << 20);
         assert_eq!(compress(&[]).unwrap().block_size, 1 << 20);
         assert!(compress(&["-b", "64K"]).is_err());
+        // A bare number is KiB, as in pigz.
+        assert_eq!(compress(&["-b", "128"]).unwrap().block_size, 128 << 10);
+        assert!(compress(&["-b", "100000"]).is_err());
         assert!(compress(&["-b", "65M"]).is_err());
         assert!(compress(&["-b", "lots"]).is_err());
         assert_eq!(

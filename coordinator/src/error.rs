@@ -35,6 +35,10 @@ pub enum Error {
     /// Arguments that cannot work together.
     #[error("{0}")]
     Usage(String),
+    /// A symbolic link named to be replaced by its output, without -f: gzip opens with
+    /// O_NOFOLLOW and reports the kernel's words (exit status 1).
+    #[error("{}: Too many levels of symbolic links (it is a symbolic link: -f follows it)", .0.display())]
+    Symlink(PathBuf),
     /// An input that cannot be opened or examined.
     #[error("{}: {}", .path.display(), io_message(.source))]
     Open {
@@ -52,9 +56,21 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// An input gzip would not touch either (a directory, a device, a .gz).
+    /// An input gzip would not touch either (a directory, a device, a hard link, a
+    /// setuid file): skipped with a warning, exit status 2 as gzip's.
     #[error("{0}")]
     Refused(String),
+    /// An input left alone that gzip does not even count as a warning (a .gz named to
+    /// be compressed): said, exit status unchanged.
+    #[error("{0}")]
+    Unchanged(String),
+    /// Pull mode cannot hand this input to workers (not below --shared-root, not a
+    /// regular file): a mistake in the command, not a file gzip would skip (status 1).
+    #[error("{0}")]
+    NotShared(String),
+    /// The same, met by -r: gzip says it only with -v ("avoid annoying messages").
+    #[error("{0}")]
+    PassedOver(String),
     /// Writing the output (or its journal) failed.
     #[error("{output}: {}", io_message(.source))]
     Write {
@@ -157,7 +173,28 @@ pub enum Error {
     },
 }
 
+/// How gzip counts an outcome in its exit status: 1 for an error, 2 for a warning
+/// (when nothing failed), 0 for a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+    /// A note said only with -v.
+    Detail,
+}
+
 impl Error {
+    /// What this failure counts as in the exit status, as gzip counts it.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Error::Refused(_) | Error::Exists(_) => Severity::Warning,
+            Error::Unchanged(_) => Severity::Note,
+            Error::PassedOver(_) => Severity::Detail,
+            _ => Severity::Error,
+        }
+    }
+
     /// Whether progress made so far is worthless: the input changed under the run, so
     /// --resume would refuse to continue it anyway.
     pub fn invalidates_progress(&self) -> bool {

@@ -15,10 +15,13 @@
 //!   `decoder`.
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`; [`telemetry`]:
 //!   the same numbers for Prometheus (`--metrics`).
+//! - [`admit`]: gzip's rules for which inputs are read (links, devices, setuid).
 //! - [`partial`]: files appear under their name only once complete; [`error`];
-//!   [`signals`]; [`cli`], the arguments as clap reads them.
+//!   [`signals`]; [`cli`], the arguments as clap reads them, and [`invocation`], which
+//!   reads a command line in gzfleet's form or gzip's (`-d`, `gunzip`, `zcat`).
 //! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
 
+pub(crate) mod admit;
 pub mod cli;
 pub(crate) mod compress;
 pub(crate) mod error;
@@ -26,6 +29,7 @@ pub(crate) mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod gzip;
+pub mod invocation;
 pub(crate) mod partial;
 pub(crate) mod reading;
 pub(crate) mod signals;
@@ -42,6 +46,10 @@ use ui::Ui;
 /// success, 1 error, 2 warning; 130 when interrupted.
 pub fn run(cli: Cli) -> ExitCode {
     let ui = Ui::new(cli.command.verbosity());
+    if cli.license {
+        ui::license();
+        return ExitCode::SUCCESS;
+    }
     // Only a compress run logs: the reading side has nothing a log collector needs.
     if let Command::Compress(args) = &cli.command {
         gzfleet_worker::logs::init(args.log_format, ui.log_writer());
@@ -49,7 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Compress(args) => match compress::run(args, &ui) {
             Ok(o) if o.interrupted => return ExitCode::from(130),
-            other => other.map(|o| (o.failures, 0)),
+            other => other.map(|o| (o.failures, o.warnings)),
         },
         Command::Decompress(args) => reading::decompress(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::Test(args) => reading::test(args, &ui).map(|t| (t.errors, t.warnings)),

@@ -2,9 +2,11 @@
 //! gzfleet writes, compressed or decompressed, is written under a temporary name beside
 //! its target and renamed into place only after everything is written and fsynced.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, FileTimes, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, fchown};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::error::{Error, Place};
 
@@ -121,16 +123,21 @@ impl PartialFile {
         self.file.sync_data().map_err(|e| self.failed(e))
     }
 
-    /// Makes the file durable, gives it the input's permissions and times, and renames
-    /// it into place. Returns the bytes written.
+    /// Makes the file durable, gives it the input's owner, permissions and times, and
+    /// renames it into place. Returns the bytes written.
     pub fn commit(self, like: Option<&fs::Metadata>) -> Result<u64, Error> {
+        self.commit_with(like, None)
+    }
+
+    /// As [`PartialFile::commit`], with `mtime` instead of the input's (gunzip -N).
+    pub fn commit_with(
+        self,
+        like: Option<&fs::Metadata>,
+        mtime: Option<SystemTime>,
+    ) -> Result<u64, Error> {
         self.file.sync_all().map_err(|e| self.failed(e))?;
         if let Some(meta) = like {
-            // Best effort, as gzip: a filesystem that refuses modes still gets the data.
-            let _ = self.file.set_permissions(meta.permissions());
-            if let Ok(mtime) = meta.modified() {
-                let _ = self.file.set_modified(mtime);
-            }
+            copy_stat(&self.file, meta, mtime);
         }
         fs::rename(&self.partial, &self.target).map_err(|e| self.failed(e))?;
         if let Ok(d) = File::open(parent_dir(&self.target)) {
@@ -143,6 +150,26 @@ impl PartialFile {
     pub fn discard(self) {
         let _ = fs::remove_file(&self.partial);
     }
+}
+
+/// What gzip's copy_stat gives an output, best effort as in gzip (a filesystem or a
+/// user that may not do one of these still gets the data): the input's access and
+/// modification times; its group (allowed to root, and to a member of the group), its
+/// permission bits without setuid, setgid and sticky (the output is another file: what
+/// made the input special does not carry over, and a root-run gunzip must never plant
+/// a setuid file), then its owner (root only).
+fn copy_stat(file: &File, meta: &fs::Metadata, mtime: Option<SystemTime>) {
+    let mut times = FileTimes::new();
+    if let Ok(atime) = meta.accessed() {
+        times = times.set_accessed(atime);
+    }
+    if let Some(mtime) = mtime.or_else(|| meta.modified().ok()) {
+        times = times.set_modified(mtime);
+    }
+    let _ = file.set_times(times);
+    let _ = fchown(file, None, Some(meta.gid()));
+    let _ = file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o777));
+    let _ = fchown(file, Some(meta.uid()), None);
 }
 
 /// The decoder writes decompressed bytes straight into the partial file.

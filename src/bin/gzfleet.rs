@@ -1,11 +1,12 @@
-//! `gzfleet`: parallel gzip on this machine, or across a fleet of gzfleet-workers.
+//! `gzfleet`: parallel gzip on this machine, or across a fleet of gzfleet-workers; by
+//! its command line, or named so, also gzip, gunzip and zcat.
 
 use std::process::ExitCode;
 
-use gzfleet_coordinator::cli::Cli;
+use gzfleet_coordinator::invocation;
 
 fn main() -> ExitCode {
     gzfleet::keep_chunk_buffers();
-    let cli: Cli = gzfleet::parse_or_exit("gzfleet");
+    let cli = gzfleet::parsed_or_exit("gzfleet", invocation::parse());
     gzfleet_coordinator::run(cli)
 }

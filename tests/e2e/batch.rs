@@ -150,7 +150,9 @@ fn a_file_that_fails_is_named_and_the_others_complete() {
     let r = run(as_unprivileged(&mut cmd));
     assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
     assert!(
-        r.stderr.contains("dangling: No such file or directory"),
+        // As gzip -r: a link is not followed without -f.
+        r.stderr
+            .contains("dangling: Too many levels of symbolic links"),
         "{}",
         r.stderr
     );
@@ -196,7 +198,8 @@ fn two_inputs_never_share_an_output() {
         .arg(&out)
         .arg(&pa)
         .arg(&pb));
-    assert_fails!(r, 1, "another input of this run compresses to");
+    // Skipped with a warning, as gzip skips an output that exists (status 2).
+    assert_fails!(r, 2, "another input of this run compresses to");
     assert!(r.stderr.contains("two/data"), "{}", r.stderr);
     assert!(
         decoded(&out.join("data.gz")) == a,
@@ -211,7 +214,7 @@ fn two_inputs_never_share_an_output() {
     let c = dir.file("c", &text(1000, 78));
     let spelled = dir.join("one/../c");
     let r = run(gzfleet().arg("compress").arg(&c).arg(&spelled));
-    assert_fails!(r, 1, "another input of this run compresses to");
+    assert_fails!(r, 2, "another input of this run compresses to");
     assert!(decoded(&dir.join("c.gz")) == text(1000, 78));
 }
 

@@ -18,7 +18,7 @@ fn decompresses_to_the_name_without_suffix_and_keeps_the_input() {
     assert!(gz.exists());
     // Existing output is not overwritten without -f.
     let again = run(gzfleet().arg("decompress").arg(&gz));
-    assert_fails!(again, 1, "file.txt already exists; use -f to overwrite");
+    assert_fails!(again, 2, "file.txt already exists; use -f to overwrite");
     let forced = run(gzfleet().args(["decompress", "-f", "--rm"]).arg(&gz));
     assert_ok!(forced);
     assert!(!gz.exists(), "--rm keeps the input");

@@ -59,7 +59,7 @@ fn an_object_compresses_to_a_file_and_to_another_object_as_from_disk() {
     let again = run(gzfleet_s3().args(["compress", "-n", "-b", "1M", &url]));
     assert_fails!(
         again,
-        1,
+        2,
         "logs/data.tar.gz already exists; use -f to overwrite"
     );
 }

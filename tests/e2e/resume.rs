@@ -196,7 +196,7 @@ fn resume_never_replaces_an_existing_output_without_force() {
     let (input, out, reference) = interrupted_run(&dir, 34);
     std::fs::write(&out, b"precious").unwrap();
     let r = resume(&input, &out, &[]);
-    assert_fails!(r, 1, "out.gz already exists; use -f to overwrite");
+    assert_fails!(r, 2, "out.gz already exists; use -f to overwrite");
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     assert!(
         dir.join("out.gz.gzfleet-partial").exists(),

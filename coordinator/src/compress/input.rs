@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use gzfleet_worker::objects::{Object, Version, is_object};
 
 use super::objects::{self, ObjectReader};
+use crate::admit;
 use crate::error::{Error, Place};
 
 /// The input as the chunker reads it, with its name for read errors.
@@ -33,9 +34,15 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    /// Opens `name` ("-" is stdin), refusing what gzip refuses: directories, and
-    /// without -f anything but a regular file, or a .gz that would get a second suffix.
-    pub fn open(name: &Path, force: bool, writes_beside: bool) -> Result<Input, Error> {
+    /// Opens `name` ("-" is stdin), refusing what gzip refuses (see `admit`) and, when
+    /// the output is made from its name, a name that already ends in a compressed
+    /// suffix (gzip says so and counts it as no failure).
+    pub fn open(
+        name: &Path,
+        force: bool,
+        writes_beside: bool,
+        suffix: &str,
+    ) -> Result<Input, Error> {
         if name == Path::new("-") {
             return Ok(Input::Stdin);
         }
@@ -43,30 +50,16 @@ impl Input {
             let (object, version) = objects::open(url)?;
             return Ok(Input::Object { object, version });
         }
-        let open_error = |source| Error::Open {
-            path: name.to_path_buf(),
-            source,
-        };
-        let meta = fs::metadata(name).map_err(open_error)?;
-        if meta.is_dir() {
-            return Err(Error::Refused(format!(
-                "{} is a directory -- ignored",
+        let (file, meta) = admit::open(name, force, writes_beside)?;
+        if writes_beside
+            && !force
+            && let Some(known) = compressed_suffix(name, suffix)
+        {
+            return Err(Error::Unchanged(format!(
+                "{} already has {known} suffix -- unchanged (use -f to compress it again)",
                 name.display()
             )));
         }
-        if !meta.is_file() && !force {
-            return Err(Error::Refused(format!(
-                "{} is not a regular file -- ignored (use -f to read it anyway)",
-                name.display()
-            )));
-        }
-        if writes_beside && !force && name.extension().is_some_and(|e| e == "gz") {
-            return Err(Error::Refused(format!(
-                "{} already has .gz suffix -- unchanged (use -f to compress it again)",
-                name.display()
-            )));
-        }
-        let file = File::open(name).map_err(open_error)?;
         Ok(Input::File {
             path: name.to_path_buf(),
             meta: Box::new(meta),
@@ -114,4 +107,12 @@ impl Input {
         };
         Ok(InputReader { reader, place })
     }
+}
+
+/// The compressed suffix `name` ends in, if any: -S's and those gzip knows.
+fn compressed_suffix<'a>(name: &Path, suffix: &'a str) -> Option<&'a str> {
+    let name = name.file_name()?.as_encoded_bytes();
+    [suffix, ".gz", ".tgz", ".taz", ".z", "-gz", "-z", "_z"]
+        .into_iter()
+        .find(|s| name.len() > s.len() && name.ends_with(s.as_bytes()))
 }

@@ -57,6 +57,8 @@ use crate::ui::report::{FileReport, RunReport};
 pub(crate) struct Outcome {
     /// Inputs that failed.
     pub failures: usize,
+    /// Inputs skipped with a warning, as gzip's exit status 2 counts them.
+    pub warnings: usize,
     /// Stopped by SIGINT/SIGTERM (exit status 130).
     pub interrupted: bool,
 }
@@ -124,6 +126,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     ui.progress_done(&progress);
     let finished = finished?;
     failures += finished.written.failures;
+    let warnings = finished.written.warnings;
     if let Some(e) = finished.error {
         if e.is_broken_pipe() {
             return Err(e);
@@ -155,6 +158,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     }
     Ok(Outcome {
         failures,
+        warnings,
         interrupted,
     })
 }

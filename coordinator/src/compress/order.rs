@@ -17,7 +17,7 @@ use super::plan::{Destination, Plan};
 use super::pull::SharedFile;
 use super::stream::{FileJob, Marker};
 use super::window::Window;
-use crate::error::Error;
+use crate::error::{Error, Severity};
 use crate::gzip::{StreamCrc, trailer};
 use crate::ui::report::FileReport;
 use crate::ui::{Progress, Ui};
@@ -29,6 +29,8 @@ pub(crate) struct Written {
     pub reports: Vec<FileReport>,
     /// Inputs that failed (each named on stderr).
     pub failures: usize,
+    /// Inputs skipped as gzip skips them with a warning (exit status 2).
+    pub warnings: usize,
     /// The place one past the last item written.
     pub next: u64,
     /// The input being written when the stream ended early, for the caller to abandon
@@ -175,8 +177,12 @@ impl Writer<'_> {
     }
 
     fn failed(&self, e: Error, written: &mut Written) {
-        self.ui.error(e);
-        written.failures += 1;
+        self.ui.problem(&e);
+        match e.severity() {
+            Severity::Error => written.failures += 1,
+            Severity::Warning => written.warnings += 1,
+            Severity::Note | Severity::Detail => {}
+        }
     }
 
     /// The trailer, the rename into place, --rm: the input is done.

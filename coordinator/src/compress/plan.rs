@@ -77,6 +77,8 @@ pub(crate) struct Plan {
     /// Store the input's name and mtime in the header (not for stdin).
     pub store_name: bool,
     pub force: bool,
+    /// -S: the suffix of outputs written beside or under --output-dir.
+    pub suffix: String,
     pub remove_input: bool,
     pub resume: bool,
     pub sync_interval: Duration,
@@ -189,6 +191,7 @@ impl Plan {
             target,
             store_name: !args.no_name,
             force: args.force,
+            suffix: args.suffix().to_string(),
             remove_input: args.rm,
             resume: args.resume,
             sync_interval: args.sync_interval,
@@ -208,7 +211,11 @@ impl Plan {
     /// refuse, before any output exists.
     pub fn job(&self, named: &Named) -> Result<JobPlan, Error> {
         let renames = matches!(self.target, Target::Beside | Target::Dir(_));
-        let input = Input::open(&named.path, self.force, renames)?;
+        let input = match Input::open(&named.path, self.force, renames, &self.suffix) {
+            // gzip -r passes .gz files over silently (said with -v).
+            Err(Error::Unchanged(why)) if self.recursive => return Err(Error::PassedOver(why)),
+            other => other?,
+        };
         let destination = self.destination(&input, &named.below)?;
         let shared = match (self.pull, &input, &self.shared_root) {
             (false, ..) => None,
@@ -285,9 +292,9 @@ impl Plan {
         let target = match (&self.target, input) {
             (Target::Stdout, _) | (Target::Beside, Input::Stdin) => None,
             (Target::Path(p), _) => Some(p.clone()),
-            (Target::Beside, Input::File { path, .. }) => Some(with_suffix(path, ".gz")),
+            (Target::Beside, Input::File { path, .. }) => Some(with_suffix(path, &self.suffix)),
             (Target::Beside, Input::Object { object, .. }) => {
-                return self.object_destination(format!("{}.gz", object.url));
+                return self.object_destination(format!("{}{}", object.url, self.suffix));
             }
             (Target::Dir(_), Input::Stdin) => {
                 return Err(Error::Usage(
@@ -295,7 +302,7 @@ impl Plan {
                 ));
             }
             (Target::Dir(dir), Input::File { .. } | Input::Object { .. }) => {
-                let target = with_suffix(&dir.join(below), ".gz");
+                let target = with_suffix(&dir.join(below), &self.suffix);
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(|source| Error::Write {
                         output: Place::Path(parent.to_path_buf()),
@@ -316,7 +323,7 @@ impl Plan {
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() && !self.force {
                 return Err(Error::Usage(
-                    "compressed data not written to a terminal; redirect stdout, or use -f to force"
+                    "compressed data not written to a terminal. Use -f to force compression."
                         .into(),
                 ));
             }

@@ -75,7 +75,7 @@ impl SharedRoot {
     /// be named in a request.
     pub fn file(&self, input: &Path, meta: &fs::Metadata) -> Result<Arc<SharedFile>, Error> {
         let refused = |why: &str| {
-            Error::Refused(format!(
+            Error::NotShared(format!(
                 "{}: {why} -- ignored (pull mode reads inputs below --shared-root {})",
                 input.display(),
                 self.dir.display()

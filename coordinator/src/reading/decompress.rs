@@ -3,11 +3,12 @@
 //! went away (`| head`) ends the command quietly, as it ends gzip.
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 
-use super::{Tally, inputs, is_stdin, open, place, strip_suffix};
+use super::{Tally, inputs, is_stdin, open, place, restore, strip_suffix_or};
 use crate::cli::DecompressArgs;
+use crate::compress::walk;
 use crate::error::{Error, Place};
 use crate::gzip::{DecodeError, Decoded, decode};
 use crate::partial::PartialFile;
@@ -15,12 +16,12 @@ use crate::signals;
 use crate::ui::Ui;
 
 pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error> {
-    let files = inputs(&args.files);
+    let mut tally = Tally::default();
+    let files = expand(args, &mut tally, ui);
     if args.output.is_some() && files.len() > 1 {
         return Err(Error::Usage("-o/--output takes a single input".into()));
     }
     signals::install();
-    let mut tally = Tally::default();
     for path in &files {
         if signals::interrupted() {
             return Err(Error::Interrupted);
@@ -52,28 +53,64 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
     Ok(tally)
 }
 
+/// The inputs: the names given, and with -r the files below each directory named that
+/// have a compressed suffix (the others are passed over silently, as by gzip -dr).
+fn expand(args: &DecompressArgs, tally: &mut Tally, ui: &Ui) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for name in inputs(&args.files) {
+        if !(args.recursive && name.is_dir()) {
+            files.push(name);
+            continue;
+        }
+        let (below, unreadable) = walk::expand(&[name], true);
+        unreadable.into_iter().for_each(|e| tally.error(ui, e));
+        let custom = args.suffix.as_deref();
+        files.extend(
+            below
+                .into_iter()
+                .map(|n| n.path)
+                .filter(|p| strip_suffix_or(p, custom).is_some()),
+        );
+    }
+    files
+}
+
 fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> {
     let to_stdout = args.stdout
         || args.output.as_deref() == Some(Path::new("-"))
         || (is_stdin(path) && args.output.is_none());
+    // gzip's checks on the input come first: a directory is named as one, not as a
+    // name without a suffix.
+    let input = open(path, args.force, !to_stdout && args.output.is_none())?;
+    // The input's times as they were before reading it moved its atime.
+    let like = (!is_stdin(path)).then(|| fs::metadata(path).ok()).flatten();
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let restore = args.name && !args.no_name;
+    let stored = match restore {
+        true => restore::stored(input.fill_buf().map_err(|source| Error::Read {
+            input: place(path),
+            source,
+        })?),
+        false => restore::Stored::default(),
+    };
     let target = match &args.output {
         _ if to_stdout => None,
         Some(p) => Some(p.clone()),
-        None => Some(strip_suffix(path).ok_or_else(|| {
-            Error::Refused(format!(
-                "{}: unknown suffix -- ignored (expected .gz, .tgz or .z; use -c or -o)",
-                path.display()
-            ))
-        })?),
+        None => Some(
+            match (&stored.name, strip_suffix_or(path, args.suffix.as_deref())) {
+                (Some(name), _) => super::parent(path).join(name),
+                (None, Some(stripped)) => stripped,
+                (None, None) => {
+                    return Err(Error::Refused(format!(
+                        "{}: unknown suffix -- ignored (expected .gz, .tgz or .z; use -c, -o or -S)",
+                        path.display()
+                    )));
+                }
+            },
+        ),
     };
-    let input = open(path)?;
     let Some(target) = target else {
-        if io::stdout().is_terminal() && !args.force {
-            return Err(Error::Usage(
-                "decompressed data not written to a terminal; redirect stdout, or use -f to force"
-                    .into(),
-            ));
-        }
+        // Decompressed data goes to a terminal as gzip and zcat send it.
         let mut out = Interruptible(io::stdout().lock());
         let decoded = decode(input, &mut out).map_err(|e| failure(path, Place::Stdout, e))?;
         out.flush().map_err(|source| Error::Write {
@@ -88,8 +125,9 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
     let mut partial = PartialFile::create(&target, args.force)?;
     match decode(input, &mut Interruptible(&mut partial)) {
         Ok(decoded) => {
-            let like = (!is_stdin(path)).then(|| fs::metadata(path).ok()).flatten();
-            partial.commit(like.as_ref())?;
+            // -N: the stored time, as gzip restores it; else the .gz file's.
+            let mtime = stored.mtime.filter(|_| restore);
+            partial.commit_with(like.as_ref(), mtime)?;
             if args.rm && !is_stdin(path) {
                 fs::remove_file(path).map_err(|source| Error::Remove {
                     path: path.to_path_buf(),

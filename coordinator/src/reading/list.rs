@@ -81,7 +81,7 @@ fn list_one(path: &Path) -> Result<(Row, u64), Error> {
             .map(|m| if m.is_file() { m.mtime() } else { 0 }),
         false => fs::metadata(path).ok().map(|m| m.mtime()),
     };
-    let decoded = check(open(path)?, place(path))?;
+    let decoded = check(open(path, true, false)?, place(path))?;
     // gzip names the output decompressing would write (for stdin, stdout).
     let name = match is_stdin(path) {
         true => "stdout".into(),

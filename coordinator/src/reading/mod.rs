@@ -6,9 +6,9 @@
 mod columns;
 mod decompress;
 mod list;
+mod restore;
 mod test;
 
-use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,8 @@ pub(crate) use decompress::decompress;
 pub(crate) use list::list;
 pub(crate) use test::test;
 
-use crate::error::{Error, Place};
+use crate::admit;
+use crate::error::{Error, Place, Severity};
 use crate::gzip::{Decoded, decode};
 use crate::ui::Ui;
 
@@ -28,9 +29,14 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    fn error(&mut self, ui: &Ui, e: impl std::fmt::Display) {
-        ui.error(e);
-        self.errors += 1;
+    /// A file that failed, or that gzip would skip with a warning (exit status 2).
+    fn error(&mut self, ui: &Ui, e: Error) {
+        ui.problem(&e);
+        match e.severity() {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Note | Severity::Detail => {}
+        }
     }
 
     fn warn(&mut self, ui: &Ui, message: String) {
@@ -79,6 +85,11 @@ fn garbage_warning(input: &Place, bytes: u64) -> String {
     format!("{input}: decompression OK, trailing garbage ignored ({bytes} bytes)")
 }
 
+/// The folder holding `p` ("." for a bare name).
+fn parent(p: &Path) -> &Path {
+    crate::partial::parent_dir(p)
+}
+
 fn place(p: &Path) -> Place {
     if is_stdin(p) {
         Place::Stdin
@@ -87,28 +98,34 @@ fn place(p: &Path) -> Place {
     }
 }
 
-fn open(path: &Path) -> Result<Box<dyn Read>, Error> {
+/// Opens an input ("-" is stdin). `force` and `writes_file` apply gzip's rules (see
+/// `admit`); a terminal is no source of compressed data unless forced, as in gzip.
+fn open(path: &Path, force: bool, writes_file: bool) -> Result<Box<dyn Read>, Error> {
     if is_stdin(path) {
+        if !force && io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "compressed data not read from a terminal. Use -f to force decompression.".into(),
+            ));
+        }
         return Ok(Box::new(io::stdin().lock()));
     }
-    let open_error = |source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = fs::metadata(path).map_err(open_error)?;
-    if meta.is_dir() {
-        return Err(Error::Refused(format!(
-            "{} is a directory -- ignored",
-            path.display()
-        )));
-    }
-    Ok(Box::new(File::open(path).map_err(open_error)?))
+    let (file, _) = admit::open(path, force, writes_file)?;
+    Ok(Box::new(file))
 }
 
 /// FILE.gz -> FILE, FILE.tgz -> FILE.tar, FILE.z -> FILE.
 fn strip_suffix(path: &Path) -> Option<PathBuf> {
+    strip_suffix_or(path, None)
+}
+
+/// As [`strip_suffix`], trying `custom` (-S) first.
+fn strip_suffix_or(path: &Path, custom: Option<&str>) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
-    let stem = if let Some(s) = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".z")) {
+    let stem = if let Some(s) = custom
+        .and_then(|c| name.strip_suffix(c))
+        .or_else(|| name.strip_suffix(".gz"))
+        .or_else(|| name.strip_suffix(".z"))
+    {
         s.to_string()
     } else {
         format!("{}.tar", name.strip_suffix(".tgz")?)
@@ -122,16 +139,13 @@ mod tests {
 
     #[test]
     fn suffixes() {
-        assert_eq!(
-            strip_suffix(Path::new("a/b.txt.gz")),
-            Some(PathBuf::from("a/b.txt"))
-        );
-        assert_eq!(
-            strip_suffix(Path::new("x.tgz")),
-            Some(PathBuf::from("x.tar"))
-        );
-        assert_eq!(strip_suffix(Path::new("x.z")), Some(PathBuf::from("x")));
-        assert_eq!(strip_suffix(Path::new("x.txt")), None);
-        assert_eq!(strip_suffix(Path::new(".gz")), None);
+        let strip = |p: &str| strip_suffix(Path::new(p));
+        assert_eq!(strip("a/b.txt.gz"), Some(PathBuf::from("a/b.txt")));
+        assert_eq!(strip("x.tgz"), Some(PathBuf::from("x.tar")));
+        assert_eq!(strip("x.z"), Some(PathBuf::from("x")));
+        assert_eq!(strip("x.txt"), None);
+        assert_eq!(strip(".gz"), None);
+        let custom = strip_suffix_or(Path::new("x.txt.zz"), Some(".zz"));
+        assert_eq!(custom, Some(PathBuf::from("x.txt")));
     }
 }

@@ -2,18 +2,17 @@
 //! As gzip -t: zero padding after the last member (tape blocks) passes without a word,
 //! other trailing bytes pass with gzip's warning and status 2.
 
-use super::{Tally, check, garbage_warning, inputs, open, place, refuse_terminal};
+use super::{Tally, check, garbage_warning, inputs, open, place};
 use crate::cli::TestArgs;
 use crate::error::Error;
 use crate::ui::Ui;
 
 pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
     let files = inputs(&args.files);
-    refuse_terminal(&files)?;
     let mut tally = Tally::default();
     for path in &files {
         let input = place(path);
-        match open(path).and_then(|r| check(r, input.clone())) {
+        match open(path, args.force, false).and_then(|r| check(r, input.clone())) {
             Ok(d) if d.trailing_garbage > 0 => {
                 tally.warn(ui, garbage_warning(&input, d.trailing_garbage))
             }

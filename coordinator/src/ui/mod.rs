@@ -54,6 +54,16 @@ impl Ui {
         self.print(line);
     }
 
+    /// Something failed, or was skipped: said unless -q for what gzip counts as a
+    /// warning (exit status 2), always for an error.
+    pub fn problem(&self, e: &crate::error::Error) {
+        match e.severity() {
+            crate::error::Severity::Error => self.error(e),
+            crate::error::Severity::Detail => self.info(e),
+            _ => self.warn(e),
+        }
+    }
+
     /// Something is wrong but the work went on (trailing garbage, a skipped input).
     pub fn warn(&self, line: impl Display) {
         if !self.verbosity.quiet {
@@ -159,6 +169,16 @@ impl Drop for LogLine {
             _ => write(),
         }
     }
+}
+
+/// `-L`: the license, on stdout as gzip prints it.
+pub(crate) fn license() {
+    println!(
+        "gzfleet {}\nLicensed under the MIT license or the Apache License 2.0, at your option.\n\
+         This is free software: you are free to change and redistribute it.\n\
+         There is NO WARRANTY, to the extent permitted by law.",
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,188 @@
+//! How the command line is read, before and after clap: gzfleet answers both as itself
+//! (`gzfleet compress ...`) and as gzip, gunzip and zcat (`gzfleet -d f.gz`, a link
+//! named `gunzip`, `tar -I gzfleet`), so that it can stand where they stand.
+//!
+//! The name it was invoked by and its first argument decide the form: a subcommand
+//! name is the subcommand form; anything else is gzip's form, `[OPTIONS] [FILE...]`,
+//! whose options are the compress options plus gzip's mode switches. Both forms end as
+//! the same [`Cli`], so everything below sees one command.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use crate::cli::{Cli, Command, CompressArgs, DecompressArgs, ListArgs, TestArgs};
+
+/// The subcommands: a first argument spelled so is one (a file so named is `./compress`
+/// or follows `--`).
+const SUBCOMMANDS: [&str; 5] = ["compress", "decompress", "test", "list", "help"];
+
+/// gzip's form: the compress options plus the switches that pick another mode.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gzfleet",
+    version,
+    args_override_self = true,
+    about = "pigz for a cluster: parallel gzip on this machine, or across many",
+    override_usage = "gzfleet [OPTIONS] [FILE]...\n       gzfleet <compress|decompress|test|list> [OPTIONS] [FILE]...",
+    after_help = "Without a subcommand gzfleet reads options as gzip does (-d, -t, -l pick the \
+        mode); invoked as gunzip or zcat it is those. The subcommands take the same options: \
+        see `gzfleet compress --help`, `gzfleet decompress --help`."
+)]
+struct GzipForm {
+    /// Decompress (as gunzip)
+    #[arg(short = 'd', long = "decompress", visible_alias = "uncompress")]
+    decompress: bool,
+    /// Check compressed files (as gzip -t)
+    #[arg(short = 't', long)]
+    test: bool,
+    /// List compressed files (as gzip -l)
+    #[arg(short = 'l', long)]
+    list: bool,
+    /// Print the license and exit
+    #[arg(short = 'L', long)]
+    license: bool,
+    #[command(flatten)]
+    options: CompressArgs,
+}
+
+/// What the name gzfleet was invoked by asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Personality {
+    Gzfleet,
+    Gunzip,
+    Zcat,
+}
+
+fn personality(argv0: Option<&OsString>) -> Personality {
+    let name = argv0
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // `gunzip`, `gzfleet-gunzip`, `/usr/local/bin/zcat`, BSD's `gzcat`...
+    if name.ends_with("gunzip") {
+        Personality::Gunzip
+    } else if name.ends_with("zcat") {
+        Personality::Zcat
+    } else {
+        Personality::Gzfleet
+    }
+}
+
+/// Reads a command line (`argv[0]` included) in whichever form it is written.
+pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let personality = personality(argv.first());
+    let first = argv.get(1).and_then(|a| a.to_str());
+    if personality == Personality::Gzfleet && first.is_some_and(|a| SUBCOMMANDS.contains(&a)) {
+        let matches = Cli::command().try_get_matches_from(argv)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Compress(args), Some(("compress", sub))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            resolve_level(args, sub);
+        }
+        return Ok(cli);
+    }
+    let matches = GzipForm::command().try_get_matches_from(argv)?;
+    let mut form = GzipForm::from_arg_matches(&matches)?;
+    resolve_level(&mut form.options, &matches);
+    if personality != Personality::Gzfleet {
+        form.decompress = true;
+    }
+    if personality == Personality::Zcat {
+        form.options.stdout = true;
+    }
+    Ok(Cli {
+        license: form.license,
+        command: form.into_command(),
+    })
+}
+
+/// Reads this process's command line.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os().collect())
+}
+
+impl GzipForm {
+    /// The mode gzip would pick: -l, then -t, then -d, else compress.
+    fn into_command(self) -> Command {
+        let o = self.options;
+        if self.list {
+            let files = if o.files.is_empty() {
+                vec!["-".into()]
+            } else {
+                o.files
+            };
+            return Command::List(ListArgs {
+                files,
+                verbose: o.verbose > 0,
+            });
+        }
+        if self.test {
+            return Command::Test(TestArgs {
+                files: o.files,
+                force: o.force,
+                quiet: o.quiet,
+                verbose: o.verbose > 0,
+            });
+        }
+        if self.decompress {
+            return Command::Decompress(DecompressArgs {
+                files: o.files,
+                stdout: o.stdout,
+                output: o.output,
+                force: o.force,
+                keep: o.keep,
+                rm: o.rm,
+                recursive: o.recursive,
+                suffix: o.suffix,
+                name: o.name,
+                no_name: o.no_name,
+                quiet: o.quiet,
+                verbose: o.verbose > 0,
+            });
+        }
+        Command::Compress(Box::new(o))
+    }
+}
+
+/// The level from -0..-9, --fast, --best and --level: the last one given wins, as in
+/// gzip (`-9 -1` is level 1), which clap alone cannot say across different flags.
+fn resolve_level(args: &mut CompressArgs, matches: &ArgMatches) {
+    const FLAGS: [(&str, u32); 12] = [
+        ("l0", 0),
+        ("l1", 1),
+        ("l2", 2),
+        ("l3", 3),
+        ("l4", 4),
+        ("l5", 5),
+        ("l6", 6),
+        ("l7", 7),
+        ("l8", 8),
+        ("l9", 9),
+        ("fast", 1),
+        ("best", 9),
+    ];
+    let given = |id: &str| {
+        (matches.value_source(id) == Some(ValueSource::CommandLine))
+            .then(|| matches.indices_of(id).and_then(Iterator::max))
+            .flatten()
+    };
+    let last_flag = FLAGS
+        .iter()
+        .filter_map(|&(id, level)| given(id).map(|at| (at, level)))
+        .max();
+    let level_at = given("level");
+    args.level = match (last_flag, level_at) {
+        (Some((at, level)), Some(l)) if at > l => Some(level),
+        (Some(_), Some(_)) => args.level,
+        (Some((_, level)), None) => Some(level),
+        (None, _) => args.level,
+    };
+}
+
+#[cfg(test)]
+#[path = "invocation_tests.rs"]
+mod tests;

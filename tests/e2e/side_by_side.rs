@@ -1,0 +1,207 @@
+//! gzip and gzfleet side by side: twin folders set up alike, the same command line run
+//! by the system's gzip in one and by gzfleet (in gzip's form) in the other, and what
+//! each left compared: names, modes, owners, times, and contents (gzip data decoded,
+//! since the two compressors' bytes differ).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+/// Who runs the commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum As {
+    Root,
+    /// `nobody`, through setpriv, with no supplementary groups.
+    Nobody,
+}
+
+/// Whether the tests run as root (the unprivileged half needs it to switch user).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub struct Twins {
+    pub gzip: Dir,
+    pub ours: Dir,
+}
+
+/// What one of the two did.
+pub struct Outcome {
+    pub run: Run,
+    pub entries: Vec<Entry>,
+}
+
+/// One name in a folder as compared.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    /// Only for names the command created: reading an input moves its own atime.
+    pub atime: Option<i64>,
+    /// Bytes; decoded when they are gzip; a link's target.
+    pub content: Vec<u8>,
+}
+
+impl Twins {
+    /// Two folders, each set up by `setup`; for `As::Nobody` handed to nobody (the
+    /// folder, and what `setup` made unless it chose an owner itself).
+    pub fn new(name: &str, setup: impl Fn(&Path)) -> Twins {
+        let twins = Twins {
+            gzip: Dir::new(&format!("{name}-gzip")),
+            ours: Dir::new(&format!("{name}-ours")),
+        };
+        setup(&twins.gzip.path);
+        setup(&twins.ours.path);
+        twins
+    }
+
+    /// Runs `gzip ARGS` in one folder and `gzfleet ARGS` in the other, as `user`,
+    /// with `stdin` (not a terminal) as input.
+    pub fn run(&self, user: As, args: &[&str]) -> (Outcome, Outcome) {
+        let before = names(&self.gzip.path);
+        let gzip = outcome(&self.gzip.path, &before, Command::new("gzip"), user, args);
+        let ours = outcome(&self.ours.path, &before, gzfleet(), user, args);
+        (gzip, ours)
+    }
+
+    /// Runs both and asserts they agree: exit status, stdout bytes, what is left in
+    /// the folders, and a message naming the problem (`needle`, empty for none).
+    pub fn agree(&self, user: As, args: &[&str], needle: &str) -> (Outcome, Outcome) {
+        let (gzip, ours) = self.run(user, args);
+        let case = format!("{args:?} as {user:?}");
+        assert_eq!(
+            ours.run.status.code(),
+            gzip.run.status.code(),
+            "{case}: exit status differs from gzip's\n gzip: {}\n ours: {}",
+            gzip.run.stderr,
+            ours.run.stderr
+        );
+        for (who, o) in [("gzip", &gzip), ("gzfleet", &ours)] {
+            assert!(
+                o.run.stderr.contains(needle),
+                "{case}: {who} does not say {needle:?}: {}",
+                o.run.stderr
+            );
+        }
+        if needle.is_empty() {
+            assert_eq!(ours.run.stderr, "", "{case}: gzfleet said something");
+        }
+        assert!(
+            ours.run.stdout == gzip.run.stdout
+                || decoded(&ours.run.stdout) == decoded(&gzip.run.stdout),
+            "{case}: stdout differs"
+        );
+        assert_eq!(ours.entries, gzip.entries, "{case}: the folders differ");
+        (gzip, ours)
+    }
+}
+
+fn outcome(dir: &Path, before: &[String], mut cmd: Command, user: As, args: &[&str]) -> Outcome {
+    let mut cmd = match user {
+        As::Root => {
+            cmd.args(args);
+            cmd
+        }
+        As::Nobody => {
+            let mut s = Command::new("setpriv");
+            s.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg(cmd.get_program())
+                .args(args);
+            s
+        }
+    };
+    let run = run_with(cmd.current_dir(dir), Some(b""));
+    Outcome {
+        run,
+        entries: entries(dir, before),
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("listing")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `bytes` decoded if they are gzip, else as they are.
+pub fn decoded(bytes: &[u8]) -> Vec<u8> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::new();
+    match std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out) {
+        Ok(_) => out,
+        Err(_) => bytes.to_vec(),
+    }
+}
+
+fn entries(dir: &Path, before: &[String]) -> Vec<Entry> {
+    names(dir)
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let meta = std::fs::symlink_metadata(&path).expect("stat");
+            let content = if meta.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .expect("readlink")
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if meta.is_file() {
+                decoded(&std::fs::read(&path).expect("reading"))
+            } else {
+                Vec::new()
+            };
+            Entry {
+                atime: (!before.contains(&name)).then(|| meta.atime()),
+                name,
+                mode: meta.mode(),
+                uid: meta.uid(),
+                gid: meta.gid(),
+                mtime: meta.mtime(),
+                content,
+            }
+        })
+        .collect()
+}
+
+/// Sets a file's owner and group (root only), not following a link.
+pub fn chown(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).expect("chown");
+}
+
+/// Sets a file's mode.
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Sets a file's access and modification times, seconds since the epoch.
+pub fn set_times(path: &Path, atime: u64, mtime: u64) {
+    let at = |s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| {
+            f.set_times(
+                std::fs::FileTimes::new()
+                    .set_accessed(at(atime))
+                    .set_modified(at(mtime)),
+            )
+        })
+        .expect("setting times");
+}
+
+/// Runs a shell line that must succeed (mkfifo, mknod, a .gz made by gzip).
+pub fn sh(dir: &Path, line: &str) {
+    let r = run(Command::new("sh").args(["-c", line]).current_dir(dir));
+    assert_ok!(r);
+}
