@@ -23,9 +23,11 @@ have() { [ "${FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
 work=$(mktemp -d /tmp/gzfleet-base.XXXXXX)
 trap 'as_root rm -rf "$work"' EXIT
 
+# Everything but the final line goes to stderr: callers read the flags from stdout
+# (dpkg prints on stdout even under -qq).
 command -v debootstrap >/dev/null || {
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+  as_root apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
 }
 
 # `docker import` of a root filesystem, without the caches debootstrap leaves behind.

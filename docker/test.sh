@@ -16,9 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
+# The time bound: the whole script under timeout(1), whose TERM reaches the script
+# and its children alike (no --foreground), so the EXIT trap below runs and tears down.
 if [ -z "${GZFLEET_COMPOSE_BOUNDED:-}" ]; then
   export GZFLEET_COMPOSE_BOUNDED=1
-  exec timeout --foreground -k 60 "${GZFLEET_COMPOSE_LIMIT:-1800}" "$0" "$@"
+  exec timeout -k 60 "${GZFLEET_COMPOSE_LIMIT:-1800}" "$repo/docker/test.sh" "$@"
 fi
 
 if ! docker info >/dev/null 2>&1; then
@@ -56,7 +58,7 @@ trap 'exit 124' TERM INT
 
 # 1. The image: the Dockerfile through docker-compose's own build section, FROM bases
 # made here, with the crates in the context so the build never reaches the network.
-bases=$(docker/base-images.sh)
+bases=$(docker/base-images.sh | tail -n 1)
 ctx=$work/context
 mkdir -p "$ctx/.cargo"
 git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf - | tar -C "$ctx" -xf -
@@ -69,7 +71,10 @@ if [ -n "${GZFLEET_COMPOSE_REUSE_IMAGE:-}" ] && docker image inspect gzfleet:loc
   say "GZFLEET_COMPOSE_REUSE_IMAGE: using the gzfleet:local image already built"
 else
   say "building the image from $GZFLEET_RUST_IMAGE and $GZFLEET_RUNTIME_IMAGE (a few minutes)"
-  compose build --quiet token >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "the image did not build"; }
+  # In the background and waited for, here and below: bash runs a trap only between
+  # commands, and a build can take minutes.
+  compose build --quiet token >"$work/build.log" 2>&1 &
+  wait $! || { tail -40 "$work/build.log" >&2; fail "the image did not build"; }
 fi
 [ "$(docker image inspect -f '{{.Config.User}}' gzfleet:local)" = 65532:65532 ] || fail "the image does not run as 65532"
 
@@ -102,7 +107,8 @@ check_output() {
 # 3. As a user runs it: the compose file's coordinator, waiting for healthy workers.
 up_workers
 [ "$(docker inspect -f '{{.Config.User}}' $(compose ps -q worker | sed -n 1p))" = 65532:65532 ] || fail "workers run as root"
-compose run --rm coordinator >"$work/plain.log" 2>&1 || { cat "$work/plain.log" >&2; fail "plain run failed"; }
+timeout 600 docker-compose --ansi never run --rm -T coordinator >"$work/plain.log" 2>&1 &
+wait $! || { cat "$work/plain.log" >&2; fail "plain run failed"; }
 check_output "plain run"
 
 # Each worker's /metrics (from this host, at its container's address): every worker
@@ -128,7 +134,7 @@ disrupted_run() {
   rm -f "$data/input.gz"
   up_workers
   local coord victim
-  coord=$(compose run -d coordinator 2>>"$work/run.log")
+  coord=$(compose run -d -T coordinator 2>>"$work/run.log")
   for _ in $(seq 600); do
     [ -s "$data/input.gz.gzfleet-partial" ] && break
     sleep 0.05
@@ -142,7 +148,9 @@ disrupted_run() {
   [ "$(docker inspect -f '{{.State.Running}}' "$coord")" = true ] \
     || fail "$case: the job had ended before the worker was disrupted: make the input larger"
   local rc
-  rc=$(timeout 300 docker wait "$coord") || fail "$case: the coordinator did not finish in 5 minutes"
+  timeout 300 docker wait "$coord" >"$work/rc" &
+  wait $! || fail "$case: the coordinator did not finish in 5 minutes"
+  rc=$(cat "$work/rc")
   docker logs "$coord" >"$work/$action.log" 2>&1
   docker rm "$coord" >/dev/null
   [ "$rc" = 0 ] || { cat "$work/$action.log" >&2; fail "$case: the coordinator exited $rc"; }

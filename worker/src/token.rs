@@ -128,25 +128,34 @@ pub fn init_file(path: &Path) -> Result<bool, TokenError> {
         path: path.to_path_buf(),
         source,
     };
+    // A random name, not the process id: in a container every member is pid 1, and
+    // a temporary file left by a killed member must not look like a rival's.
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| TokenError::Random(e.to_string()))?;
     let tmp = path.with_file_name(format!(
         ".{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("token"),
-        std::process::id()
+        nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ));
-    let written = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o444)
         .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        });
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+        .map_err(create)?;
+    let written = file
+        .write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(create(e));
+    }
+    let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(true),
+        // Another member made it first: theirs is the fleet's token.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Token::load(Some(path))?;
             Ok(false)
