@@ -374,6 +374,56 @@ fn json_logs_carry_the_totals_and_never_the_token() {
     }
 }
 
+/// A log collector reading `--log-format json` output cannot parse a plain line: the
+/// gzip-style warnings and errors, and a bad `RUST_LOG`, come as JSON events too.
+#[test]
+fn with_json_logs_warnings_and_errors_are_json_lines_too() {
+    let dir = Dir::new("logs-json-problems");
+    let kept = dir.file("kept.txt", b"hello");
+    dir.file("kept.txt.gz", b"not ours");
+    let done = dir.file("done.txt", b"world");
+    let missing = dir.join("missing.txt");
+    let r = run(gzfleet()
+        .args(["compress", "--log-format", "json"])
+        .args([&kept, &missing, &done])
+        .env("RUST_LOG", "not==a filter"));
+    assert_fails!(r, 1, "missing.txt");
+    assert_decodes(&dir.join("done.txt.gz"), b"world");
+    let lines = json_lines("gzfleet", &r.stderr);
+    let said = |level: &str, what: &str| {
+        lines
+            .iter()
+            .any(|l| l["level"] == level && l["message"].as_str().is_some_and(|m| m.contains(what)))
+    };
+    assert!(said("WARN", "kept.txt.gz already exists"), "{}", r.stderr);
+    assert!(said("ERROR", "missing.txt"), "{}", r.stderr);
+    assert!(said("WARN", "RUST_LOG="), "{}", r.stderr);
+    let worker = run(Command::new(bin("gzfleet-worker"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--token-file", "/nonexistent"])
+        .env("RUST_LOG", "not==a filter"));
+    assert!(!worker.status.success());
+    let lines = json_lines("gzfleet-worker", &worker.stderr);
+    assert!(
+        lines.iter().any(|l| l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("RUST_LOG="))),
+        "{}",
+        worker.stderr
+    );
+    // Without --log-format, the plain lines as before.
+    let plain = run(gzfleet()
+        .args(["compress"])
+        .arg(&kept)
+        .env_remove("RUST_LOG"));
+    assert_fails!(
+        plain,
+        2,
+        &format!("gzfleet: {}.gz already exists", kept.display())
+    );
+}
+
 #[test]
 fn a_taken_metrics_port_is_named_before_any_work() {
     let dir = Dir::new("metrics-taken");

@@ -145,7 +145,9 @@ impl WorkerArgs {
 
 /// Binds, serves until SIGINT/SIGTERM, drains, and reports how it went.
 pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
-    logs::init(args.log_format, std::io::stderr);
+    if let Err(e) = logs::init(args.log_format, std::io::stderr) {
+        logs::say("gzfleet-worker", Said::Warning, &e.to_string());
+    }
     let config = args.config();
     let access = match Access::load(&args.access_files(), args.listen) {
         Ok(access) => access,
