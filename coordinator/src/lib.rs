@@ -51,8 +51,10 @@ pub fn run(cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Only a compress run logs: the reading side has nothing a log collector needs.
-    if let Command::Compress(args) = &cli.command {
-        gzfleet_worker::logs::init(args.log_format, ui.log_writer());
+    if let Command::Compress(args) = &cli.command
+        && let Err(e) = gzfleet_worker::logs::init(args.log_format, ui.log_writer())
+    {
+        ui.warn(e);
     }
     let result = match &cli.command {
         Command::Compress(args) => match compress::run(args, &ui) {

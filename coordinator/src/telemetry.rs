@@ -6,6 +6,7 @@
 //! and encoded from that copy when scraped. Only per-answer latencies, which those
 //! keep no history of, are observed here as they come, into a histogram per worker.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +26,9 @@ use crate::fleet::WorkerStats;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Snapshot {
     pub dispatch: DispatchStats,
-    /// Every worker the run has known, by name, departed ones included.
+    /// Every worker the run has known, by name, departed ones included. A name may
+    /// come more than once (a worker that left and came back at the same address);
+    /// see [`Snapshot::by_worker`].
     pub workers: Vec<(String, WorkerStats)>,
     pub workers_up: usize,
     /// Chunks the run's inputs make, as far as is known.
@@ -36,6 +39,22 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     fn sum(&self, of: impl Fn(&WorkerStats) -> u64) -> u64 {
         self.workers.iter().map(|(_, s)| of(s)).sum()
+    }
+
+    /// Each worker's numbers, one entry per name. The fleet reports a worker that
+    /// departed and came back at the same address twice (its departed share and its
+    /// present one), but a scrape may carry each label set only once and Prometheus
+    /// knows the worker by its name alone, so the shares are summed.
+    fn by_worker(&self) -> BTreeMap<&str, WorkerStats> {
+        let mut merged = BTreeMap::<&str, WorkerStats>::new();
+        for (name, stats) in &self.workers {
+            let sum = merged.entry(name.as_str()).or_default();
+            sum.chunks += stats.chunks;
+            sum.bytes_in += stats.bytes_in;
+            sum.bytes_out += stats.bytes_out;
+            sum.failures += stats.failures;
+        }
+        merged
     }
 }
 
@@ -116,14 +135,14 @@ fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt:
 /// One counter per worker, labelled `worker`.
 fn per_worker(
     e: &mut DescriptorEncoder,
-    s: &Snapshot,
+    workers: &BTreeMap<&str, WorkerStats>,
     name: &str,
     help: &str,
     of: impl Fn(&WorkerStats) -> u64,
 ) -> std::fmt::Result {
     let mut family = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (worker, stats) in &s.workers {
-        let label = [("worker", worker.as_str())];
+    for (&worker, stats) in workers {
+        let label = [("worker", worker)];
         ConstCounter::new(of(stats)).encode(family.encode_family(&label)?)?;
     }
     Ok(())
@@ -138,6 +157,7 @@ impl Collector for Published {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let d = &s.dispatch;
+        let workers = s.by_worker();
         let e = &mut e;
         counter(
             e,
@@ -213,31 +233,26 @@ impl Collector for Published {
         )?;
         per_worker(
             e,
-            &s,
+            &workers,
             "gzfleet_fleet_chunks",
             "Chunks done, by worker.",
             |w| w.chunks,
         )?;
         per_worker(
             e,
-            &s,
+            &workers,
             "gzfleet_fleet_input_bytes",
             "Uncompressed bytes of the chunks done, by worker.",
             |w| w.bytes_in,
         )?;
         per_worker(
             e,
-            &s,
+            &workers,
             "gzfleet_fleet_failures",
             "Failed attempts, by worker.",
             |w| w.failures,
         )?;
-        gauge(
-            e,
-            "gzfleet_workers",
-            "Workers known.",
-            s.workers.len() as u64,
-        )?;
+        gauge(e, "gzfleet_workers", "Workers known.", workers.len() as u64)?;
         gauge(e, "gzfleet_workers_up", "Workers up.", s.workers_up as u64)?;
         gauge(
             e,

@@ -64,3 +64,36 @@ fn without_metrics_nothing_is_kept() {
     off.answered(|| panic!("observed with no --metrics"), Duration::ZERO);
     assert_eq!(off.snapshot(), Snapshot::default());
 }
+
+#[test]
+fn a_worker_known_twice_by_one_name_is_one_sample_of_summed_numbers() {
+    let (telemetry, registry) = Telemetry::enabled();
+    // As the fleet reports a worker that departed and came back at the same address:
+    // its departed share and its present one, under one name.
+    telemetry.publish(|s| {
+        s.workers = vec![
+            ("a:1".into(), stats(3, 300, 1)),
+            ("b:2".into(), stats(4, 400, 0)),
+            ("a:1".into(), stats(5, 500, 2)),
+        ];
+    });
+    let text = scrape(&registry);
+    for line in [
+        "gzfleet_fleet_chunks_total{worker=\"a:1\"} 8",
+        "gzfleet_fleet_input_bytes_total{worker=\"a:1\"} 800",
+        "gzfleet_fleet_failures_total{worker=\"a:1\"} 3",
+        "gzfleet_fleet_chunks_total{worker=\"b:2\"} 4",
+        "gzfleet_chunks_done_total 12",
+        "gzfleet_workers 2",
+    ] {
+        assert!(has(&text, line), "no {line:?} in\n{text}");
+    }
+    for family in [
+        "gzfleet_fleet_chunks_total{",
+        "gzfleet_fleet_input_bytes_total{",
+        "gzfleet_fleet_failures_total{",
+    ] {
+        let samples = text.lines().filter(|l| l.starts_with(family)).count();
+        assert_eq!(samples, 2, "{family} in\n{text}");
+    }
+}

@@ -3,7 +3,7 @@
 //! Prometheus project's own Python parsers, and `--log-format json` lines read back,
 //! with a token that must show up in none of them.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,31 +45,77 @@ fn wait_for(addr: &str, sample: &str, secs: u64, ok: impl Fn(f64) -> bool) -> f6
     }
 }
 
-/// `gzfleet compress` of `input` to `out` in the background, stderr captured.
+/// A `gzfleet compress` running in the background.
+struct Job {
+    child: Child,
+    /// Where its `--metrics` endpoint listens.
+    metrics: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+/// `gzfleet compress` of `input` to `out` in the background, with `--metrics` on a
+/// port of its choosing and `--log-format json`, stderr captured.
+///
+/// The port is chosen by the coordinator (`127.0.0.1:0`) rather than by the test
+/// (`free_port()`, which another process may take before gzfleet binds it), and read
+/// back from its JSON "job started" log line: the coordinator's stdout may be the
+/// compressed data (`-c`), so it says nothing there, and its log line already carries
+/// the bound address.
 fn start(
     input: &std::path::Path,
     out: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],
-) -> Child {
-    gzfleet()
+) -> Job {
+    let mut child = gzfleet()
         .arg("compress")
+        .args(["--metrics", "127.0.0.1:0", "--log-format", "json"])
         .args(args)
         .arg("-o")
         .arg(out)
         .arg(input)
+        // Info lines (the start line among them) whatever RUST_LOG the tests run with,
+        // unless a test sets its own.
+        .env("RUST_LOG", "info")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting gzfleet")
+        .expect("starting gzfleet");
+    let stderr = child.stderr.take().expect("gzfleet stderr");
+    let (found, metrics) = std::sync::mpsc::channel();
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let parsed = serde_json::from_str::<serde_json::Value>(&line).ok();
+            if let Some(l) = parsed.filter(|l| l["message"] == "job started") {
+                let _ = found.send(l["metrics"].as_str().unwrap_or_default().to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let metrics = metrics
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no \"job started\" line with the metrics address");
+    Job {
+        child,
+        metrics,
+        stderr,
+    }
 }
 
 /// Ends a lingering coordinator (SIGTERM) and returns how it went.
-fn stop(job: Child) -> Run {
+fn stop(mut job: Job) -> Run {
     // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(job.id() as i32, libc::SIGTERM) };
-    finish(job)
+    unsafe { libc::kill(job.child.id() as i32, libc::SIGTERM) };
+    let status = job.child.wait().expect("waiting for gzfleet");
+    Run {
+        status,
+        stdout: Vec::new(),
+        stderr: job.stderr.join().unwrap_or_default(),
+    }
 }
 
 const BLOCK: usize = 128 << 10;
@@ -81,7 +127,6 @@ fn chunk_counters_grow_during_a_job_and_end_at_its_chunk_count() {
     let chunks = data.len().div_ceil(BLOCK) as f64;
     let input = dir.file("in.txt", &data);
     let out = dir.join("in.txt.gz");
-    let worker_metrics = format!("127.0.0.1:{}", free_port());
     // One slot, each chunk made to take 40 times as long: a job of a few seconds.
     let worker = Worker::start_faulty(&[
         "--slots",
@@ -89,9 +134,9 @@ fn chunk_counters_grow_during_a_job_and_end_at_its_chunk_count() {
         "--fault-slow",
         "40",
         "--metrics",
-        &worker_metrics,
+        "127.0.0.1:0",
     ]);
-    let metrics = format!("127.0.0.1:{}", free_port());
+    let worker_metrics = worker.metrics.clone().expect("a metrics address");
     let job = start(
         &input,
         &out,
@@ -100,13 +145,12 @@ fn chunk_counters_grow_during_a_job_and_end_at_its_chunk_count() {
             "128K",
             "--workers",
             &worker.addr,
-            "--metrics",
-            &metrics,
             "--metrics-linger",
             "60s",
         ],
         &[],
     );
+    let metrics = job.metrics.clone();
 
     for (addr, sample) in [
         (&worker_metrics, "gzfleet_worker_chunks_total"),
@@ -173,9 +217,8 @@ fn both_endpoints_parse_as_prometheus_exposition_format() {
     let dir = Dir::new("metrics-parse");
     let data = text(6 * BLOCK, 92);
     let input = dir.file("in.txt", &data);
-    let worker_metrics = format!("127.0.0.1:{}", free_port());
-    let worker = Worker::start(&["--slots", "2", "--metrics", &worker_metrics]);
-    let metrics = format!("127.0.0.1:{}", free_port());
+    let worker = Worker::start(&["--slots", "2", "--metrics", "127.0.0.1:0"]);
+    let worker_metrics = worker.metrics.clone().expect("a metrics address");
     let job = start(
         &input,
         &dir.join("out.gz"),
@@ -184,13 +227,12 @@ fn both_endpoints_parse_as_prometheus_exposition_format() {
             "128K",
             "--workers",
             &worker.addr,
-            "--metrics",
-            &metrics,
             "--metrics-linger",
             "60s",
         ],
         &[],
     );
+    let metrics = job.metrics.clone();
     wait_for(&metrics, "gzfleet_run_finished", 60, |v| v == 1.0);
     let url = |addr: &str| format!("http://{addr}/metrics");
     let checked = run(Command::new("python3")
@@ -251,7 +293,6 @@ fn json_logs_carry_the_totals_and_never_the_token() {
     let token = dir.file("token", secret.as_bytes());
     let data = text(5 * BLOCK + 77, 93);
     let input = dir.file("in.txt", &data);
-    let worker_metrics = format!("127.0.0.1:{}", free_port());
     let mut worker = Worker::start_env(
         &[
             "--token-file",
@@ -259,29 +300,20 @@ fn json_logs_carry_the_totals_and_never_the_token() {
             "--log-format",
             "json",
             "--metrics",
-            &worker_metrics,
+            "127.0.0.1:0",
         ],
         &[("RUST_LOG", "debug".into())],
     );
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "-b",
-        "128K",
-        "--workers",
-        &worker.addr,
-        "--log-format",
-        "json",
-    ];
+    let worker_metrics = worker.metrics.clone().expect("a metrics address");
+    // `start` asks for JSON logs.
+    let args = ["-b", "128K", "--workers", &worker.addr];
     let job = start(
         &input,
         &dir.join("out.gz"),
-        &[
-            &args[..],
-            &["--metrics", &metrics, "--metrics-linger", "60s"],
-        ]
-        .concat(),
+        &[&args[..], &["--metrics-linger", "60s"]].concat(),
         &[("GZFLEET_TOKEN", secret), ("RUST_LOG", "debug")],
     );
+    let metrics = job.metrics.clone();
     wait_for(&metrics, "gzfleet_run_finished", 60, |v| v == 1.0);
     let scraped = [scrape(&metrics).unwrap(), scrape(&worker_metrics).unwrap()];
     let job = stop(job);
@@ -340,6 +372,56 @@ fn json_logs_carry_the_totals_and_never_the_token() {
     ]) {
         assert!(!text.contains(secret), "the token is in {what}:\n{text}");
     }
+}
+
+/// A log collector reading `--log-format json` output cannot parse a plain line: the
+/// gzip-style warnings and errors, and a bad `RUST_LOG`, come as JSON events too.
+#[test]
+fn with_json_logs_warnings_and_errors_are_json_lines_too() {
+    let dir = Dir::new("logs-json-problems");
+    let kept = dir.file("kept.txt", b"hello");
+    dir.file("kept.txt.gz", b"not ours");
+    let done = dir.file("done.txt", b"world");
+    let missing = dir.join("missing.txt");
+    let r = run(gzfleet()
+        .args(["compress", "--log-format", "json"])
+        .args([&kept, &missing, &done])
+        .env("RUST_LOG", "not==a filter"));
+    assert_fails!(r, 1, "missing.txt");
+    assert_decodes(&dir.join("done.txt.gz"), b"world");
+    let lines = json_lines("gzfleet", &r.stderr);
+    let said = |level: &str, what: &str| {
+        lines
+            .iter()
+            .any(|l| l["level"] == level && l["message"].as_str().is_some_and(|m| m.contains(what)))
+    };
+    assert!(said("WARN", "kept.txt.gz already exists"), "{}", r.stderr);
+    assert!(said("ERROR", "missing.txt"), "{}", r.stderr);
+    assert!(said("WARN", "RUST_LOG="), "{}", r.stderr);
+    let worker = run(Command::new(bin("gzfleet-worker"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--token-file", "/nonexistent"])
+        .env("RUST_LOG", "not==a filter"));
+    assert!(!worker.status.success());
+    let lines = json_lines("gzfleet-worker", &worker.stderr);
+    assert!(
+        lines.iter().any(|l| l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("RUST_LOG="))),
+        "{}",
+        worker.stderr
+    );
+    // Without --log-format, the plain lines as before.
+    let plain = run(gzfleet()
+        .args(["compress"])
+        .arg(&kept)
+        .env_remove("RUST_LOG"));
+    assert_fails!(
+        plain,
+        2,
+        &format!("gzfleet: {}.gz already exists", kept.display())
+    );
 }
 
 #[test]

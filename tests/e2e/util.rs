@@ -329,6 +329,8 @@ pub fn compress_file(dir: &Dir, input: &Path, args: &[&str]) -> Vec<u8> {
 pub struct Worker {
     pub child: Child,
     pub addr: String,
+    /// Where its `--metrics` endpoint listens, as its banner says (port 0 resolved).
+    pub metrics: Option<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
@@ -369,6 +371,8 @@ impl Worker {
             .nth(3)
             .unwrap_or_else(|| panic!("unexpected worker banner {first:?}"))
             .to_string();
+        let metrics =
+            (first.trim_end().rsplit_once(", metrics on ")).map(|(_, metrics)| metrics.to_string());
         let mut err = child.stderr.take().expect("worker stderr");
         let stderr = std::thread::spawn(move || {
             let mut s = String::new();
@@ -378,6 +382,7 @@ impl Worker {
         Worker {
             child,
             addr,
+            metrics,
             stderr: Some(stderr),
         }
     }

@@ -145,7 +145,9 @@ impl WorkerArgs {
 
 /// Binds, serves until SIGINT/SIGTERM, drains, and reports how it went.
 pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
-    logs::init(args.log_format, std::io::stderr);
+    if let Err(e) = logs::init(args.log_format, std::io::stderr) {
+        logs::say("gzfleet-worker", Said::Warning, &e.to_string());
+    }
     let config = args.config();
     let access = match Access::load(&args.access_files(), args.listen) {
         Ok(access) => access,
@@ -220,9 +222,15 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             "worker started"
         );
         if !args.quiet {
-            // Tests and scripts read the port from this first line when given port 0.
+            // Tests and scripts read the port from this first line when given port 0:
+            // the address stays its fourth word, and the metrics address (chosen too,
+            // for `--metrics HOST:0`) comes last, so that readers of either need not
+            // know the words between.
+            let metrics = exposition
+                .as_ref()
+                .map_or(String::new(), |e| format!(", metrics on {}", e.local_addr()));
             println!(
-                "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {}, {})",
+                "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {}, {}){metrics}",
                 config.slots,
                 config.queue_depth,
                 format_size(config.max_chunk),

@@ -22,7 +22,7 @@ use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 /// What prometheus-client writes, served to scrapers that ask for it (Prometheus does).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -32,6 +32,35 @@ pub const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A scraper that opens a connection and says nothing is dropped after this.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the endpoint bounds what its clients can hold. It shares the process (and its
+/// descriptor limit) with gRPC and pull-mode opens, so idle or slow clients must not be
+/// able to take descriptors or memory without bound.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// Connections served at once; one more is closed as soon as it is accepted rather
+    /// than queued, since a queue would hold its descriptor just the same.
+    pub connections: usize,
+    /// The whole life of a connection, keep-alive included: a client that pipelines
+    /// requests and never reads its answers is dropped after this instead of holding
+    /// buffers forever. A scrape takes milliseconds; scrapers reconnect.
+    pub lifetime: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            connections: 16,
+            lifetime: Duration::from_secs(30),
+        }
+    }
+}
+
+/// hyper's read buffer per connection (its minimum is 8 KiB): a `GET /metrics` is a few
+/// hundred bytes, so a large buffer would only serve a client sending junk.
+const MAX_BUF: usize = 16 * 1024;
+/// Headers per request: scrapers send a handful.
+const MAX_HEADERS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExpositionError {
@@ -56,6 +85,15 @@ impl Exposition {
     /// Binds `addr` at once (so a mistake is reported before any work starts) and
     /// serves `registry` from a thread of its own.
     pub fn serve(addr: SocketAddr, registry: Registry) -> Result<Exposition, ExpositionError> {
+        Self::serve_within(addr, registry, Bounds::default())
+    }
+
+    /// [`Exposition::serve`] with bounds of its own (tests use small ones).
+    pub fn serve_within(
+        addr: SocketAddr,
+        registry: Registry,
+        bounds: Bounds,
+    ) -> Result<Exposition, ExpositionError> {
         let bind = |source| ExpositionError::Bind { addr, source };
         let listener = std::net::TcpListener::bind(addr).map_err(bind)?;
         listener.set_nonblocking(true).map_err(bind)?;
@@ -69,7 +107,7 @@ impl Exposition {
         let registry = Arc::new(registry);
         let thread = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || runtime.block_on(accept(listener, registry, stopped)))
+            .spawn(move || runtime.block_on(accept(listener, registry, bounds, stopped)))
             .map_err(ExpositionError::Start)?;
         Ok(Exposition {
             addr: local,
@@ -96,11 +134,13 @@ impl Drop for Exposition {
 async fn accept(
     listener: std::net::TcpListener,
     registry: Arc<Registry>,
+    bounds: Bounds,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
+    let slots = Arc::new(Semaphore::new(bounds.connections));
     loop {
         let stream = tokio::select! {
             _ = &mut stopped => return,
@@ -114,18 +154,30 @@ async fn accept(
                 }
             },
         };
+        // Accepting and then closing at once (rather than not accepting) keeps the
+        // kernel's backlog from filling with connections nobody will serve.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!("metrics endpoint: too many connections; one closed");
+            drop(stream);
+            continue;
+        };
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
             let service =
                 hyper::service::service_fn(move |req| std::future::ready(answer(&req, &registry)));
-            let served = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "metrics endpoint: connection failed");
+                .max_buf_size(MAX_BUF)
+                .max_headers(MAX_HEADERS)
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(bounds.lifetime, connection).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "metrics endpoint: connection failed"),
+                Err(_) => tracing::debug!("metrics endpoint: connection outlived its time; closed"),
             }
+            // Held until the connection (and its descriptor) is gone.
+            drop(slot);
         });
     }
 }
@@ -207,11 +259,15 @@ mod tests {
     use std::io::{Read, Write};
 
     fn get(addr: SocketAddr, request: &str) -> String {
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
+        try_get(addr, request).unwrap()
+    }
+
+    fn try_get(addr: SocketAddr, request: &str) -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        stream.write_all(request.as_bytes())?;
         let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        stream.read_to_string(&mut text)?;
+        Ok(text)
     }
 
     #[test]
@@ -260,6 +316,102 @@ mod tests {
         assert!(
             std::net::TcpStream::connect(addr).is_err(),
             "still listening"
+        );
+    }
+
+    const SCRAPE: &str = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    /// A scrape, retried briefly: a slot freed by a closed connection is given back by
+    /// the endpoint's own thread a moment later.
+    fn scrape_soon(addr: SocketAddr, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            // A rejected connection may be reset rather than ended: not an answer.
+            let text = try_get(addr, SCRAPE).unwrap_or_default();
+            if text.starts_with("HTTP/1.1 200 OK") || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A keep-alive connection that has been served once, so it surely holds a slot.
+    fn held(addr: SocketAddr) -> std::net::TcpStream {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 15];
+        stream.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200 OK");
+        stream
+    }
+
+    #[test]
+    fn connections_beyond_the_cap_are_closed_at_once() {
+        let bounds = Bounds {
+            connections: 2,
+            lifetime: Duration::from_secs(60),
+        };
+        let any = "127.0.0.1:0".parse().unwrap();
+        let exposition = Exposition::serve_within(any, Registry::default(), bounds).unwrap();
+        let addr = exposition.local_addr();
+        let first = held(addr);
+        let _second = held(addr);
+        let mut extra: Vec<_> = (0..5)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        for stream in &mut extra {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut rest = Vec::new();
+            // Closed by the endpoint: end of stream (or a reset), not a read timeout.
+            match stream.read_to_end(&mut rest) {
+                Ok(_) => assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest)),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+            }
+        }
+        drop(first);
+        let text = scrape_soon(addr, Duration::from_secs(2));
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+
+    #[test]
+    fn idle_and_unread_connections_are_closed_after_their_lifetime() {
+        let bounds = Bounds {
+            connections: 4,
+            lifetime: Duration::from_millis(300),
+        };
+        let any = "127.0.0.1:0".parse().unwrap();
+        let exposition = Exposition::serve_within(any, Registry::default(), bounds).unwrap();
+        let addr = exposition.local_addr();
+        // More silent connections than the cap, then a client that asks and never
+        // reads: none of them keeps the endpoint from answering for long.
+        let _idle: Vec<_> = (0..10)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut pipelining = std::net::TcpStream::connect(addr).unwrap();
+        pipelining
+            .write_all(&b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let text = scrape_soon(addr, Duration::from_secs(3));
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        pipelining
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let read = pipelining.read_to_end(&mut rest);
+        assert!(
+            read.is_ok()
+                || read.as_ref().unwrap_err().kind() == std::io::ErrorKind::ConnectionReset,
+            "{read:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -59,17 +59,39 @@ fn default_filter(format_given: bool) -> &'static str {
     }
 }
 
+/// `RUST_LOG` could not be read as a filter; the default one was used instead.
+#[derive(Debug, thiserror::Error)]
+#[error("RUST_LOG={spec:?} is not a valid filter ({reason}); ignoring it")]
+pub struct FilterIgnored {
+    spec: String,
+    reason: String,
+}
+
+/// Whether `--log-format` was given, so that a command's own lines for people (the
+/// coordinator's gzip-style messages) go out as log events too.
+pub fn structured() -> bool {
+    STRUCTURED.load(Ordering::Relaxed)
+}
+
 /// Sends this process's log events to `writer` (stderr, or a writer that draws around
 /// a progress bar). Call once, early; a second call changes nothing.
-pub fn init<W>(format: Option<LogFormat>, writer: W)
+///
+/// Logging is set up even when `RUST_LOG` is unusable; that is the error, for the
+/// caller to say as it says its other warnings (after this returns, so that with
+/// `--log-format` it is a log line like the rest, not plain text among them).
+pub fn init<W>(format: Option<LogFormat>, writer: W) -> Result<(), FilterIgnored>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     STRUCTURED.store(format.is_some(), Ordering::Relaxed);
     let fallback = || EnvFilter::new(default_filter(format.is_some()));
+    let mut ignored = None;
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
-            eprintln!("warning: RUST_LOG={spec:?} is not a valid filter ({e}); ignoring it");
+            ignored = Some(FilterIgnored {
+                spec,
+                reason: e.to_string(),
+            });
             fallback()
         }),
         _ => fallback(),
@@ -86,6 +108,7 @@ where
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    ignored.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

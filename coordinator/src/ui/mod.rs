@@ -12,6 +12,7 @@ use std::fmt::Display;
 use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
+use tracing::Level;
 
 pub(crate) use progress::Progress;
 
@@ -51,7 +52,7 @@ impl Ui {
 
     /// Something failed: always said, whatever -q.
     pub fn error(&self, line: impl Display) {
-        self.print(line);
+        self.print(Level::ERROR, line);
     }
 
     /// Something failed, or was skipped: said unless -q for what gzip counts as a
@@ -67,28 +68,28 @@ impl Ui {
     /// Something is wrong but the work went on (trailing garbage, a skipped input).
     pub fn warn(&self, line: impl Display) {
         if !self.verbosity.quiet {
-            self.print(line);
+            self.print(Level::WARN, line);
         }
     }
 
     /// An event worth a line at the default verbosity: a worker lost or back.
     pub fn notice(&self, line: impl Display) {
         if !self.verbosity.quiet {
-            self.print(line);
+            self.print(Level::INFO, line);
         }
     }
 
     /// `-v`: summaries, the fleet at start, resumption.
     pub fn info(&self, line: impl Display) {
         if self.verbosity.verbose >= 1 && !self.verbosity.quiet {
-            self.print(line);
+            self.print(Level::INFO, line);
         }
     }
 
     /// `-vv`: every retry, duplicate and worker change.
     pub fn detail(&self, line: impl Display) {
         if self.verbosity.verbose >= 2 && !self.verbosity.quiet {
-            self.print(line);
+            self.print(Level::INFO, line);
         }
     }
 
@@ -106,7 +107,19 @@ impl Ui {
         self.lock().take();
     }
 
-    fn print(&self, line: impl Display) {
+    /// Prints `line` as gzip would, or, once `--log-format` was given, as a log event
+    /// of `level` with the same message: then stderr belongs to the log collector,
+    /// which cannot parse a plain line among the JSON ones. (The event's writer, like
+    /// this, draws around the bar.) The gates of -q and -v apply either way.
+    fn print(&self, level: Level, line: impl Display) {
+        if gzfleet_worker::logs::structured() {
+            match level {
+                Level::ERROR => tracing::error!("{line}"),
+                Level::WARN => tracing::warn!("{line}"),
+                _ => tracing::info!("{line}"),
+            }
+            return;
+        }
         let line = format!("gzfleet: {line}");
         #[cfg(test)]
         self.captured.lock().unwrap().push(line.clone());
