@@ -44,13 +44,18 @@ fn the_bar_names_the_file_and_the_fleet_and_a_lost_worker_is_a_line_above_it() {
             }
         })
     };
-    let seen = |what: &str| String::from_utf8_lossy(&screen.lock().unwrap()).contains(what);
-    // The worker dies once the bar has shown the whole fleet: wherever the job is then,
-    // it has chunks left for the bar to show after.
+    // The worker dies once the first input is complete: the second has 8 MiB left for
+    // the bar to show after. Judged by the file, not by the screen: under load the
+    // pseudo-terminal's output can reach us in one burst at the end, and a kill timed
+    // on it came after the job (seen in CI).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen("workers 2/2 up") && Instant::now() < deadline {
+    while !dir.join("first.txt.gz").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(
+        job.try_wait().unwrap().is_none(),
+        "the job ended before the kill: make the second input larger"
+    );
     doomed.kill();
     let status = job.wait().unwrap();
     reader.join().unwrap();
@@ -58,7 +63,8 @@ fn the_bar_names_the_file_and_the_fleet_and_a_lost_worker_is_a_line_above_it() {
     assert_eq!(status.code(), Some(0), "{shown}");
     assert_decodes(&dir.join("second-file.txt.gz"), &second_data);
 
-    assert!(shown.contains("workers 2/2 up"), "{shown}");
+    // (Whether the bar drew "workers 2/2 up" before the kill depends on when its
+    // first draw came; "1/2" after the loss below shows the fleet count all the same.)
     let lost = format!("gzfleet: worker {} out of rotation", doomed.addr);
     let at = shown
         .find(&lost)
@@ -66,7 +72,7 @@ fn the_bar_names_the_file_and_the_fleet_and_a_lost_worker_is_a_line_above_it() {
     // Its own line: the bar was cleared first (an erase-line escape, or a line start),
     // not written over or after.
     assert!(
-        matches!(shown.as_bytes()[at - 1], b'\n' | b'\r' | b'K' | b'A'),
+        at == 0 || matches!(shown.as_bytes()[at - 1], b'\n' | b'\r' | b'K' | b'A'),
         "{:?}",
         &shown[at.saturating_sub(40)..at + lost.len()]
     );

@@ -58,6 +58,7 @@ impl Twins {
         };
         setup(&twins.gzip.path);
         setup(&twins.ours.path);
+        same_times(&twins.gzip.path, &twins.ours.path);
         twins
     }
 
@@ -204,4 +205,42 @@ pub fn set_times(path: &Path, atime: u64, mtime: u64) {
 pub fn sh(dir: &Path, line: &str) {
     let r = run(Command::new("sh").args(["-c", line]).current_dir(dir));
     assert_ok!(r);
+}
+
+/// Gives every name in `to` the access and modification times it has in `from`. The
+/// twins are set up one after the other, so a second can tick between them (seen in CI
+/// under load), and times are compared to the second. Not following links, and never
+/// opening (a FIFO would block).
+fn same_times(from: &Path, to: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    for name in names(from) {
+        let meta = std::fs::symlink_metadata(from.join(&name)).expect("stat");
+        let times = [
+            libc::timespec {
+                tv_sec: meta.atime(),
+                tv_nsec: meta.atime_nsec(),
+            },
+            libc::timespec {
+                tv_sec: meta.mtime(),
+                tv_nsec: meta.mtime_nsec(),
+            },
+        ];
+        let path = std::ffi::CString::new(to.join(&name).as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path and two timespecs, as utimensat(2) takes.
+        let rc = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "utimensat {}: {}",
+            to.join(&name).display(),
+            std::io::Error::last_os_error()
+        );
+    }
 }
