@@ -8,6 +8,8 @@
 //! mode a slot first reads its chunk from the file: the bytes are in memory only while a
 //! slot works on them, never while a request waits.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -61,9 +63,11 @@ pub enum Submit {
 pub struct EnginePool {
     queue: Option<Sender<(Job, Reply)>>,
     threads: Vec<JoinHandle<()>>,
-    /// The slots' end of the queue, kept only to count what waits on it: unlike a
-    /// sender, a receiver does not keep the slots running at shutdown.
-    waiting: Receiver<(Job, Reply)>,
+    /// Jobs queued and not yet taken by a slot, for the metrics' queue gauge. A count
+    /// rather than a kept end of the channel: a receiver held here would keep the
+    /// queue open after every slot thread had died, and submissions would wait there
+    /// for ever instead of being refused as `Closed`.
+    waiting: Arc<AtomicUsize>,
     slots: usize,
     queue_depth: usize,
 }
@@ -76,18 +80,19 @@ impl EnginePool {
         let slots = slots.max(1);
         let queue_depth = queue_depth.max(1);
         let (tx, rx) = crossbeam_channel::bounded::<(Job, Reply)>(queue_depth);
+        let waiting = Arc::new(AtomicUsize::new(0));
         let threads = (0..slots)
             .map(|i| {
-                let rx = rx.clone();
+                let (rx, waiting) = (rx.clone(), Arc::clone(&waiting));
                 std::thread::Builder::new()
                     .name(format!("deflate-{i}"))
-                    .spawn(move || run_slot(&rx))
+                    .spawn(move || run_slot(&rx, &waiting))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(EnginePool {
             queue: Some(tx),
             threads,
-            waiting: rx,
+            waiting,
             slots,
             queue_depth,
         })
@@ -104,8 +109,8 @@ impl EnginePool {
     /// A count of the jobs waiting for a slot, readable from anywhere (a metrics
     /// scrape) for as long as it is kept.
     pub fn waiting(&self) -> impl Fn() -> usize + Send + Sync + 'static {
-        let waiting = self.waiting.clone();
-        move || waiting.len()
+        let waiting = Arc::clone(&self.waiting);
+        move || waiting.load(Ordering::Relaxed)
     }
 
     /// Queues a job without waiting; the receiver yields its result.
@@ -115,7 +120,13 @@ impl EnginePool {
     ) -> Result<oneshot::Receiver<Result<ChunkOutput, JobError>>, Submit> {
         let queue = self.queue.as_ref().ok_or(Submit::Closed)?;
         let (reply, result) = oneshot::channel();
-        match queue.try_send((job, reply)) {
+        // Counted before the send, so a slot's decrement never comes first.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let sent = queue.try_send((job, reply));
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => Ok(result),
             Err(TrySendError::Full(_)) => Err(Submit::Busy),
             Err(TrySendError::Disconnected(_)) => Err(Submit::Closed),
@@ -133,9 +144,10 @@ impl Drop for EnginePool {
     }
 }
 
-fn run_slot(rx: &Receiver<(Job, Reply)>) {
+fn run_slot(rx: &Receiver<(Job, Reply)>, waiting: &AtomicUsize) {
     // Ends when the pool is dropped and the queue is drained.
     for (job, reply) in rx.iter() {
+        waiting.fetch_sub(1, Ordering::Relaxed);
         // The requester gave up (cancelled RPC, losing speculative duplicate): skip.
         if reply.is_closed() {
             continue;
@@ -183,6 +195,27 @@ mod tests {
             let n = 1000 * (i + 1);
             assert_eq!(out, compress_chunk(&vec![b'z'; n], &[], i as u32).unwrap());
         }
+    }
+
+    #[test]
+    fn waiting_counts_jobs_queued_behind_busy_slots() {
+        let pool = EnginePool::new(1, 4).unwrap();
+        let waiting = pool.waiting();
+        let data = Bytes::from(vec![b'z'; 32 << 20]);
+        let running = pool
+            .try_submit(bytes_job(data.clone(), Bytes::new(), 9))
+            .unwrap();
+        let queued: Vec<_> = (0..3)
+            .map(|_| pool.try_submit(job(1000, 1)).unwrap())
+            .collect();
+        // The slot is on the big job (tens of milliseconds): at least two of the
+        // three small ones still wait.
+        assert!(waiting() >= 2, "{}", waiting());
+        running.blocking_recv().unwrap().unwrap();
+        for r in queued {
+            r.blocking_recv().unwrap().unwrap();
+        }
+        assert_eq!(waiting(), 0);
     }
 
     #[test]
