@@ -78,10 +78,15 @@ pub struct CompressArgs {
     /// DIR/<name>.gz for a file named; folders are created as needed
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "stdout"])]
     pub output_dir: Option<PathBuf>,
-    /// Compression level: 0 (store) to 9 (best); -1 .. -9 are shorthands, and of all
-    /// the level options the last one given wins, as in gzip
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
+    /// Compression level: 0 (store) to 9 (best), 10-12 with libdeflate; -1 .. -9 are
+    /// shorthands, and of all the level options the last one given wins, as in gzip
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=12))]
     pub level: Option<u32>,
+    /// Deflate engine: zlib-rs, libdeflate (levels 0-12, chunks always independent) or
+    /// auto, the best measured for the level (README, "Engines"). Part of what fixes
+    /// the output bytes
+    #[arg(long, value_name = "NAME")]
+    pub engine: Option<String>,
     /// Compress faster (as -1)
     #[arg(long)]
     pub fast: bool,
@@ -387,7 +392,8 @@ mod tests {
         assert_eq!(compress(&["-9"]).unwrap().level(), 9);
         assert_eq!(compress(&["-1c"]).unwrap().level(), 1);
         assert_eq!(compress(&["--level", "0"]).unwrap().level(), 0);
-        assert!(compress(&["--level", "10"]).is_err());
+        assert!(compress(&["--level", "13"]).is_err());
+        assert_eq!(compress(&["--level", "12"]).unwrap().level(), 12);
         // As in gzip, the last level option wins, whichever its spelling.
         assert_eq!(compress(&["-9", "--level", "3"]).unwrap().level(), 3);
         assert_eq!(compress(&["--level", "6", "-9"]).unwrap().level(), 9);

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 
 use bytes::Bytes;
-use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::engine::Engine;
 
 use crate::compress::check::{self, Checks};
 use crate::compress::chunker::{Chunk, Payload};
@@ -88,9 +88,10 @@ pub fn check_answer(a: &ChunkAnswer) -> Result<(), String> {
         deflate: Bytes::copy_from_slice(a.deflate),
         crc32: a.crc32,
         input_len: a.input_len,
-        engine: engine_id().into(),
+        engine: Engine::ZlibRs.id().into(),
     };
     let checks = Checks {
+        engine: Engine::ZlibRs,
         verify: a.verify,
         independent: a.dictionary.is_empty(),
     };

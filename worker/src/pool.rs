@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
-use crate::engine::{ChunkOutput, EngineError, compress_chunk};
+use crate::engine::{ChunkOutput, Engine, EngineError};
 use crate::range::{FileRange, RangeError};
 
 /// Where a job's bytes are.
@@ -30,6 +30,7 @@ pub enum Input {
 /// One chunk to compress.
 pub struct Job {
     pub input: Input,
+    pub engine: Engine,
     pub level: u32,
     /// What the job was counted against where it came in (the gRPC server's admission
     /// permit), kept until a slot has answered or skipped it: a caller that gave up
@@ -152,19 +153,24 @@ fn run_slot(rx: &Receiver<(Job, Reply)>, waiting: &AtomicUsize) {
         if reply.is_closed() {
             continue;
         }
-        let Job { input, level, hold } = job;
-        let _ = reply.send(run_job(input, level));
+        let Job {
+            input,
+            engine,
+            level,
+            hold,
+        } = job;
+        let _ = reply.send(run_job(input, engine, level));
         // Only now: the input is freed and the output handed over.
         drop(hold);
     }
 }
 
-fn run_job(input: Input, level: u32) -> Result<ChunkOutput, JobError> {
+fn run_job(input: Input, engine: Engine, level: u32) -> Result<ChunkOutput, JobError> {
     let (dictionary, data) = match input {
         Input::Bytes { data, dictionary } => (dictionary, data),
         Input::File(range) => range.read()?,
     };
-    Ok(compress_chunk(&data, &dictionary, level)?)
+    Ok(engine.compress(&data, &dictionary, level)?)
 }
 
 #[cfg(test)]
@@ -179,6 +185,7 @@ mod tests {
     fn bytes_job(data: Bytes, dictionary: Bytes, level: u32) -> Job {
         Job {
             input: Input::Bytes { data, dictionary },
+            engine: Engine::ZlibRs,
             level,
             hold: None,
         }
@@ -314,6 +321,7 @@ mod tests {
         let out = pool
             .try_submit(Job {
                 input: Input::File(range),
+                engine: Engine::ZlibRs,
                 level: 6,
                 hold: None,
             })
@@ -357,7 +365,7 @@ mod tests {
         let r = pool.try_submit(job(10, 42)).unwrap();
         assert!(matches!(
             r.blocking_recv().unwrap(),
-            Err(JobError::Engine(EngineError::Level(42)))
+            Err(JobError::Engine(EngineError::Level { level: 42, .. }))
         ));
     }
 }

@@ -14,7 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
-use gzfleet_proto::v1::{CompressRequest, CompressResponse, InfoRequest, InfoResponse};
+use gzfleet_proto::v1::{
+    CompressRequest, CompressResponse, EngineInfo, InfoRequest, InfoResponse,
+};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -22,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::access::{Access, TokenCheck};
 use crate::admission::{Admission, Admitted, Gate};
-use crate::engine::engine_id;
+use crate::engine::{Engine, engine_id};
 use crate::hooks::Hooks;
 use crate::limits::{
     CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, max_streams, request_limit, response_limit,
@@ -105,9 +107,9 @@ impl<H: Hooks> WorkerService<H> {
         })
     }
 
-    /// Checks a request against the limits and turns it into a job's input.
-    fn validate(&self, req: &CompressRequest) -> Result<Planned, Status> {
-        check_request(req, self.config.max_chunk).inspect_err(|e| {
+    /// Checks a request against the limits and turns it into a job's engine and input.
+    fn validate(&self, req: &CompressRequest) -> Result<(Engine, Planned), Status> {
+        let engine = check_request(req, self.config.max_chunk).inspect_err(|e| {
             self.metrics.rejected(match e {
                 Invalid::Chunk { .. } => Reason::TooLarge,
                 _ => Reason::Invalid,
@@ -121,7 +123,8 @@ impl<H: Hooks> WorkerService<H> {
             })),
             None => Err(Invalid::NoChunk.into()),
         };
-        planned.inspect_err(|status| self.metrics.refused(status))
+        let planned = planned.inspect_err(|status| self.metrics.refused(status))?;
+        Ok((engine, planned))
     }
 
     /// Compress requests admitted at once: as many as the pool holds.
@@ -139,6 +142,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
             slots: self.pool.slots() as u32,
             max_chunk_bytes: self.config.max_chunk,
             queue_depth: self.pool.queue_depth() as u32,
+            engines: Engine::ALL.iter().map(|&e| engine_info(e)).collect(),
         }))
     }
 
@@ -150,7 +154,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
         // tests), none does.
         let admitted = request.extensions_mut().remove::<Admitted>();
         let req = request.into_inner();
-        let planned = self.validate(&req)?;
+        let (engine, planned) = self.validate(&req)?;
         let _counted = self.metrics.in_flight();
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
@@ -168,6 +172,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
         };
         let job = Job {
             input,
+            engine,
             level: req.level,
             hold: admitted.as_ref().map(Admitted::hold),
         };
@@ -195,7 +200,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
             deflate: Bytes::from(out.deflate),
             crc32: out.crc32,
             input_length: out.input_len,
-            engine: engine_id().to_string(),
+            engine: engine.id().to_string(),
         };
         let took = started.elapsed();
         self.metrics
@@ -204,6 +209,17 @@ impl<H: Hooks> Worker for WorkerService<H> {
             .after(call, started.elapsed(), &mut response)
             .await;
         Ok(Response::new(response))
+    }
+}
+
+/// What Info says of `engine`.
+pub fn engine_info(engine: Engine) -> EngineInfo {
+    EngineInfo {
+        name: engine.name().into(),
+        id: engine.id().into(),
+        min_level: *engine.levels().start(),
+        max_level: *engine.levels().end(),
+        dictionary: engine.takes_dictionary(),
     }
 }
 
@@ -382,6 +398,30 @@ mod tests {
         range.source = Some(Source::Range(Default::default()));
         let err = svc.compress(Request::new(range)).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unimplemented);
+    }
+
+    #[tokio::test]
+    async fn every_engine_is_listed_and_used_as_named() {
+        let svc = service(1 << 20);
+        let info = svc.info(Request::new(InfoRequest {})).await.unwrap();
+        let info = info.into_inner();
+        assert_eq!(info.engine, engine_id());
+        let names: Vec<_> = info.engines.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["zlib-rs", "libdeflate"]);
+        let data = b"an engine is asked for by name ".repeat(500);
+        for listed in &info.engines {
+            let engine = Engine::from_name(&listed.name).unwrap();
+            assert_eq!(listed.id, engine.id());
+            assert_eq!(listed.max_level, *engine.levels().end());
+            let mut req = request(&data);
+            req.engine = listed.name.clone();
+            req.independent = true;
+            req.level = listed.max_level;
+            let out = svc.compress(Request::new(req)).await.unwrap().into_inner();
+            assert_eq!(out.engine, listed.id);
+            let local = engine.compress(&data, &[], listed.max_level).unwrap();
+            assert_eq!(out.deflate, local.deflate);
+        }
     }
 
     fn pull(path: &str, size: u64, mtime_ns: i64) -> CompressRequest {

@@ -10,15 +10,24 @@ use gzfleet_proto::v1::CompressRequest;
 use gzfleet_proto::v1::compress_request::Source;
 use tonic::Status;
 
-use crate::engine::{MAX_DICTIONARY, MAX_LEVEL};
+use crate::engine::{Engine, MAX_DICTIONARY, engine_names};
 use crate::limits::{MAX_ETAG, MAX_JOB_ID, MAX_PATH};
 use crate::pulls::input_error;
 
 /// Why a request is refused before any work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
-    #[error("compression level {0} is out of range 0-{MAX_LEVEL}")]
-    Level(u32),
+    #[error("compression level {level} is out of range {min}-{max} for the {engine} engine")]
+    Level {
+        engine: &'static str,
+        level: u32,
+        min: u32,
+        max: u32,
+    },
+    #[error("this worker has no engine {0:?} (it has {names})", names = engine_names())]
+    Engine(String),
+    #[error("the {0} engine takes no dictionary: its chunks must be independent")]
+    NotIndependent(&'static str),
     #[error("job id of {0} bytes exceeds the limit of {MAX_JOB_ID} bytes")]
     JobId(usize),
     #[error(
@@ -61,10 +70,25 @@ impl From<Invalid> for Status {
 }
 
 /// Checks `req` against the limits of a worker accepting chunks of up to `max_chunk`
-/// bytes.
-pub fn check_request(req: &CompressRequest, max_chunk: u64) -> Result<(), Invalid> {
-    if req.level > MAX_LEVEL {
-        return Err(Invalid::Level(req.level));
+/// bytes, and returns the engine it asks for.
+pub fn check_request(req: &CompressRequest, max_chunk: u64) -> Result<Engine, Invalid> {
+    let engine = match req.engine.as_str() {
+        "" => Engine::ZlibRs,
+        name => Engine::from_name(name).ok_or_else(|| {
+            // Quoted back, so bounded: a name is never longer than this.
+            Invalid::Engine(name.chars().take(32).collect())
+        })?,
+    };
+    if !engine.levels().contains(&req.level) {
+        return Err(Invalid::Level {
+            engine: engine.name(),
+            level: req.level,
+            min: *engine.levels().start(),
+            max: *engine.levels().end(),
+        });
+    }
+    if !engine.takes_dictionary() && !req.independent {
+        return Err(Invalid::NotIndependent(engine.name()));
     }
     if req.job_id.len() > MAX_JOB_ID {
         return Err(Invalid::JobId(req.job_id.len()));
@@ -97,7 +121,7 @@ pub fn check_request(req: &CompressRequest, max_chunk: u64) -> Result<(), Invali
             return Err(Invalid::DictionaryWhenPulled);
         }
     }
-    Ok(())
+    Ok(engine)
 }
 
 #[cfg(test)]
@@ -133,18 +157,31 @@ mod tests {
     #[test]
     fn requests_at_every_limit_pass() {
         let mut req = push(MAX as usize);
-        req.level = MAX_LEVEL;
+        req.level = 9;
         req.job_id = "j".repeat(MAX_JOB_ID);
         req.dictionary = Bytes::from(vec![1; MAX_DICTIONARY]);
-        assert_eq!(check_request(&req, MAX), Ok(()));
+        assert_eq!(check_request(&req, MAX), Ok(Engine::ZlibRs));
         let longest = pull(&"p".repeat(MAX_PATH), &"e".repeat(MAX_ETAG));
-        assert_eq!(check_request(&longest, MAX), Ok(()));
+        assert_eq!(check_request(&longest, MAX), Ok(Engine::ZlibRs));
+        let mut best = push(1);
+        best.engine = "libdeflate".into();
+        best.level = 12;
+        best.independent = true;
+        assert_eq!(check_request(&best, MAX), Ok(Engine::Libdeflate));
     }
 
     #[test]
     fn one_past_each_limit_is_refused_naming_it() {
         let mut level = push(1);
-        level.level = MAX_LEVEL + 1;
+        level.level = 10;
+        let mut ld_level = push(1);
+        ld_level.engine = "libdeflate".into();
+        ld_level.independent = true;
+        ld_level.level = 13;
+        let mut unknown = push(1);
+        unknown.engine = "z".repeat(5000);
+        let mut primed = push(1);
+        primed.engine = "libdeflate".into();
         let mut job_id = push(1);
         job_id.job_id = "j".repeat(MAX_JOB_ID + 1);
         let mut dictionary = push(1);
@@ -154,7 +191,32 @@ mod tests {
             r.length = MAX + 1;
         }
         for (req, error, names) in [
-            (level, Invalid::Level(10), "range 0-9"),
+            (
+                level,
+                Invalid::Level {
+                    engine: "zlib-rs",
+                    level: 10,
+                    min: 0,
+                    max: 9,
+                },
+                "range 0-9 for the zlib-rs engine",
+            ),
+            (
+                ld_level,
+                Invalid::Level {
+                    engine: "libdeflate",
+                    level: 13,
+                    min: 0,
+                    max: 12,
+                },
+                "range 0-12",
+            ),
+            (unknown, Invalid::Engine("z".repeat(32)), "has zlib-rs, libdeflate"),
+            (
+                primed,
+                Invalid::NotIndependent("libdeflate"),
+                "must be independent",
+            ),
             (job_id, Invalid::JobId(257), "limit of 256 bytes"),
             (
                 dictionary,

@@ -6,7 +6,7 @@
 //! bound allows is refused before it is read at all: `fleet/remote.rs`.)
 
 use flate2::{Decompress, FlushDecompress, Status};
-use gzfleet_worker::engine::{deflate_bound, engine_id};
+use gzfleet_worker::engine::{Engine, deflate_bound};
 
 use super::chunker::{Chunk, Payload};
 use crate::fleet::{Answer, AttemptError};
@@ -17,6 +17,8 @@ const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// How far answers are checked.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Checks {
+    /// The engine every answer must come from.
+    pub engine: Engine,
     /// --verify: inflate every answer and compare it with the input.
     pub verify: bool,
     /// No dictionary was used (-i): what --verify primes the inflater with.
@@ -28,11 +30,11 @@ pub(crate) fn answer(
     answer: Answer,
     checks: Checks,
 ) -> Result<Answer, AttemptError> {
-    if answer.engine != engine_id() {
+    if answer.engine != checks.engine.id() {
         return Err(AttemptError::Wrong(format!(
             "produced by engine '{}', not '{}'",
             answer.engine,
-            engine_id()
+            checks.engine.id()
         )));
     }
     if answer.input_len != chunk.len {
@@ -163,10 +165,12 @@ mod tests {
     }
 
     const LIGHT: Checks = Checks {
+        engine: Engine::ZlibRs,
         verify: false,
         independent: false,
     };
     const FULL: Checks = Checks {
+        engine: Engine::ZlibRs,
         verify: true,
         independent: false,
     };
@@ -178,7 +182,7 @@ mod tests {
             deflate: out.deflate.into(),
             crc32: out.crc32,
             input_len: out.input_len,
-            engine: engine_id().into(),
+            engine: Engine::ZlibRs.id().into(),
         }
     }
 
@@ -198,9 +202,12 @@ mod tests {
         wrong_len.input_len += 1;
         let mut wrong_engine = honest(&c);
         wrong_engine.engine = "zlib-ng/2".into();
+        // Another engine of this very build is still not the one the job uses.
+        let mut other_engine = honest(&c);
+        other_engine.engine = Engine::Libdeflate.id().into();
         let mut truncated = honest(&c);
         truncated.deflate = truncated.deflate.slice(..truncated.deflate.len() - 1);
-        for bad in [wrong_crc, wrong_len, wrong_engine, truncated] {
+        for bad in [wrong_crc, wrong_len, wrong_engine, other_engine, truncated] {
             assert!(matches!(
                 answer(&c, bad, LIGHT),
                 Err(AttemptError::Wrong(_))

@@ -142,6 +142,7 @@ mod tests {
 
     fn encoding(block: u64, independent: bool) -> Encoding {
         Encoding {
+            engine: gzfleet_worker::engine::Engine::ZlibRs,
             level: 6,
             block,
             independent,

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::partial::parent_dir;
 
 const FORMAT: &str = "gzfleet-journal";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// What must match for a job to be continued: the output bytes depend on all of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +175,7 @@ mod tests {
             identity: JobIdentity {
                 engine: "e/1".into(),
                 encoding: Encoding {
+                    engine: gzfleet_worker::engine::Engine::ZlibRs,
                     level: 6,
                     block: 1 << 20,
                     independent: false,

@@ -47,7 +47,7 @@ use walk::Named;
 
 use crate::cli::CompressArgs;
 use crate::error::{Error, Place};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, Needs};
 use crate::signals;
 use crate::telemetry::Telemetry;
 use crate::ui::Ui;
@@ -232,16 +232,19 @@ fn total_size(named: &[Named]) -> Option<u64> {
 
 /// The embedded pool, or the workers the plan names (saying which are not up).
 fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
-    let block = plan.encoding.block;
+    let needs = Needs {
+        block: plan.encoding.block,
+        engine: plan.encoding.engine,
+    };
     match &plan.fleet {
-        FleetPlan::Local { threads } => Fleet::local(*threads, block),
+        FleetPlan::Local { threads } => Fleet::local(*threads, needs),
         FleetPlan::Remote {
             discovery,
             credentials,
         } => {
             let fleet = runtime.block_on(Fleet::connect(
                 discovery.clone(),
-                block,
+                needs,
                 (**credentials).clone(),
             ))?;
             for (_, w) in fleet.workers() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::engine::{Engine, engine_names};
 use gzfleet_worker::objects::{Object, is_object};
 use serde::{Deserialize, Serialize};
 
@@ -25,14 +25,68 @@ use crate::fleet::{Credentials, Discovery};
 use crate::gzip::Header;
 use crate::partial::with_suffix;
 
-/// What fixes the deflate bytes, besides the engine and the input.
+/// What fixes the deflate bytes, besides the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Encoding {
+    /// Kept by name in a journal; its id (the fingerprint) is kept beside it.
+    #[serde(with = "engine_name")]
+    pub engine: Engine,
     pub level: u32,
     /// Chunk size in bytes.
     pub block: u64,
-    /// No 32 KiB priming: each chunk decodes from its own start.
+    /// No 32 KiB priming: each chunk decodes from its own start (-i, or an engine
+    /// that takes no dictionary).
     pub independent: bool,
+}
+
+impl Encoding {
+    /// -i, the level and --engine, checked against each other: levels 10-12 exist only
+    /// in libdeflate, which chooses itself when no engine is named.
+    fn of(args: &CompressArgs) -> Result<Encoding, Error> {
+        let level = args.level();
+        let engine = match args.engine.as_deref() {
+            None | Some("auto") => Engine::default_for(level),
+            Some(name) => Engine::from_name(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--engine {name}: no such engine in this gzfleet; it has {} (or auto)",
+                    engine_names()
+                ))
+            })?,
+        };
+        if !engine.levels().contains(&level) {
+            let hint = match Engine::ALL.iter().find(|e| e.levels().contains(&level)) {
+                Some(other) => format!("; level {level} needs --engine {other}"),
+                None => String::new(),
+            };
+            return Err(Error::Usage(format!(
+                "level {level} is out of range for the {engine} engine ({}-{}){hint}",
+                engine.levels().start(),
+                engine.levels().end()
+            )));
+        }
+        Ok(Encoding {
+            engine,
+            level,
+            block: args.block_size,
+            independent: args.independent || !engine.takes_dictionary(),
+        })
+    }
+}
+
+/// An engine in a journal: its name (the id, which also changes with the build, is
+/// compared on its own: see `JobIdentity::engine`).
+mod engine_name {
+    use gzfleet_worker::engine::Engine;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(engine: &Engine, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(engine.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Engine, D::Error> {
+        let name = String::deserialize(d)?;
+        Engine::from_name(&name).ok_or_else(|| D::Error::custom(format!("no engine {name:?}")))
+    }
 }
 
 /// What every attempt at every chunk of one job carries.
@@ -183,11 +237,7 @@ impl Plan {
         Ok(Plan {
             inputs,
             recursive: args.recursive,
-            encoding: Encoding {
-                level: args.level(),
-                block: args.block_size,
-                independent: args.independent,
-            },
+            encoding: Encoding::of(args)?,
             target,
             store_name: !args.no_name,
             force: args.force,
@@ -240,7 +290,7 @@ impl Plan {
             // Only a regular file can be read again from the middle.
             (Input::File { path, meta, .. }, Destination::File(_)) if meta.is_file() => {
                 Some(JobIdentity {
-                    engine: engine_id().to_string(),
+                    engine: self.encoding.engine.id().to_string(),
                     encoding: self.encoding,
                     header: header.clone(),
                     input: fs::canonicalize(path).map_err(|source| Error::Open {

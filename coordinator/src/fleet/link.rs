@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gzfleet_worker::engine::Engine;
 
 use crate::compress::{Chunk, JobParams};
 
@@ -66,8 +67,18 @@ pub(crate) struct WorkerInfo {
     /// Requests it lets wait for a slot before answering RESOURCE_EXHAUSTED.
     pub queue_depth: usize,
     pub max_chunk: u64,
-    pub engine: String,
+    /// Every engine it has, by name, with its id (fingerprint).
+    pub engines: Vec<(String, String)>,
     pub version: String,
+}
+
+/// What a worker must offer to be used for this run's jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Needs {
+    /// The block size: its largest chunk.
+    pub block: u64,
+    /// The engine every chunk is compressed with, with exactly this build's id.
+    pub engine: Engine,
 }
 
 pub(crate) trait Link: Send + Sync + 'static {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gzfleet_worker::engine::engine_id;
+use gzfleet_worker::engine::Engine;
 use gzfleet_worker::pool::{EnginePool, Input, Job, Submit};
 
 use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
@@ -52,9 +52,11 @@ impl Link for LocalLink {
                 data: data.clone(),
                 dictionary: dictionary.clone(),
             },
+            engine: job.encoding.engine,
             level: job.encoding.level,
             hold: None,
         });
+        let engine = job.encoding.engine;
         Box::pin(async move {
             let pending = submitted.map_err(|e| match e {
                 Submit::Busy => AttemptError::Busy("local queue full".into()),
@@ -68,7 +70,7 @@ impl Link for LocalLink {
                 deflate: Bytes::from(out.deflate),
                 crc32: out.crc32,
                 input_len: out.input_len,
-                engine: engine_id().to_string(),
+                engine: engine.id().to_string(),
             })
         })
     }
@@ -78,7 +80,10 @@ impl Link for LocalLink {
             slots: self.pool.slots(),
             queue_depth: self.pool.queue_depth(),
             max_chunk: u64::MAX,
-            engine: engine_id().to_string(),
+            engines: Engine::ALL
+                .iter()
+                .map(|e| (e.name().to_string(), e.id().to_string()))
+                .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         Box::pin(async move { Ok(info) })

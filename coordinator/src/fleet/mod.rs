@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::ui::report::WorkerReport;
 pub(crate) use access::{CredentialFiles, Credentials};
 pub(crate) use discovery::Discovery;
-pub(crate) use link::{Answer, AttemptError, Link, WorkerInfo};
+pub(crate) use link::{Answer, AttemptError, Link, Needs, WorkerInfo};
 use local::LocalLink;
 use remote::GrpcLink;
 pub(crate) use speed::Sample;
@@ -129,7 +129,7 @@ pub(crate) struct Fleet {
     discovery: Option<Discovery>,
     /// When discovery is next due; None while a resolve is out.
     rediscover_at: Option<Instant>,
-    block: u64,
+    needs: Needs,
     remote: bool,
     /// What every connection to a worker presents.
     credentials: Credentials,
@@ -139,7 +139,7 @@ pub(crate) struct Fleet {
 
 impl Fleet {
     /// The embedded pool: one worker, `threads` slots.
-    pub fn local(threads: usize, block: u64) -> Result<Self, Error> {
+    pub fn local(threads: usize, needs: Needs) -> Result<Self, Error> {
         let link = LocalLink::new(threads).map_err(|source| Error::Spawn {
             what: format!("{threads} compression threads"),
             source,
@@ -148,25 +148,25 @@ impl Fleet {
             slots: threads,
             queue_depth: 2 * threads,
             max_chunk: u64::MAX,
-            engine: String::new(),
+            engines: Vec::new(),
             version: String::new(),
         };
-        let mut fleet = Fleet::empty(None, block, false);
+        let mut fleet = Fleet::empty(None, needs, false);
         fleet.insert(Worker::up(Arc::new(link), &info));
         Ok(fleet)
     }
 
     /// Workers that are up, reached over the given links (tests).
     #[cfg(test)]
-    pub fn of_links(links: Vec<(Arc<dyn Link>, WorkerInfo)>, block: u64) -> Fleet {
-        let mut fleet = Fleet::empty(None, block, true);
+    pub fn of_links(links: Vec<(Arc<dyn Link>, WorkerInfo)>, needs: Needs) -> Fleet {
+        let mut fleet = Fleet::empty(None, needs, true);
         for (link, info) in links {
             fleet.insert(Worker::up(link, &info));
         }
         fleet
     }
 
-    fn empty(discovery: Option<Discovery>, block: u64, remote: bool) -> Fleet {
+    fn empty(discovery: Option<Discovery>, needs: Needs, remote: bool) -> Fleet {
         Fleet {
             workers: BTreeMap::new(),
             next_id: 0,
@@ -174,7 +174,7 @@ impl Fleet {
                 .as_ref()
                 .map(|_| Instant::now() + REDISCOVER_EVERY),
             discovery,
-            block,
+            needs,
             remote,
             credentials: Credentials::default(),
             departed: Vec::new(),
@@ -192,7 +192,7 @@ impl Fleet {
     /// up are probed again later). Fails, naming every address tried, when none is up.
     pub async fn connect(
         discovery: Discovery,
-        block: u64,
+        needs: Needs,
         credentials: Credentials,
     ) -> Result<Self, Error> {
         let (addrs, errors) = discovery.resolve().await;
@@ -203,7 +203,7 @@ impl Fleet {
             )));
         }
         let dynamic = discovery.is_dynamic().then_some(discovery);
-        let mut fleet = Fleet::empty(dynamic, block, true);
+        let mut fleet = Fleet::empty(dynamic, needs, true);
         fleet.credentials = credentials;
         let now = Instant::now();
         for addr in &addrs {
@@ -227,7 +227,7 @@ impl Fleet {
 
     fn add(&mut self, addr: &str, now: Instant) -> Result<WorkerId, Error> {
         let name = self.discovery.as_ref().and_then(|d| d.server_name(addr));
-        let link = GrpcLink::new(addr, self.block, &self.credentials, name.as_deref())
+        let link = GrpcLink::new(addr, self.needs.block, &self.credentials, name.as_deref())
             .map_err(Error::Setup)?;
         Ok(self.insert(Worker::listed(Arc::new(link), now)))
     }
@@ -375,10 +375,10 @@ impl Fleet {
         result: Result<WorkerInfo, String>,
         now: Instant,
     ) -> Option<Change> {
-        let block = self.block;
+        let needs = self.needs;
         let w = self.workers.get_mut(&id)?;
         let worker = w.name().to_string();
-        match w.probe_finished(ticket, result, block, now)? {
+        match w.probe_finished(ticket, result, needs, now)? {
             ProbeOutcome::Up { was } => Some(Change::Up {
                 worker,
                 slots: w.slots(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
-use gzfleet_proto::v1::{CompressRequest, InfoRequest, RangeRef};
+use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, RangeRef};
 use gzfleet_worker::INPUT_ERROR;
 use gzfleet_worker::framing::{Bounded, Overrun};
 use gzfleet_worker::limits::{
@@ -186,6 +186,7 @@ impl Link for GrpcLink {
             chunk_index: chunk.index,
             offset: chunk.offset,
             level: job.encoding.level,
+            engine: job.encoding.engine.name().into(),
             independent: job.encoding.independent,
             dictionary,
             source: Some(source),
@@ -249,7 +250,7 @@ impl Link for GrpcLink {
                     slots: info.slots.max(1) as usize,
                     queue_depth: info.queue_depth as usize,
                     max_chunk: info.max_chunk_bytes,
-                    engine: info.engine,
+                    engines: offered(info.engines, info.engine),
                     version: info.version,
                 })
             };
@@ -393,5 +394,14 @@ mod tests {
             tonic::TimeoutExpired(()).to_string()
         )));
         assert!(!timed_out(&Status::cancelled("the caller went away")));
+    }
+}
+
+/// The engines a worker offers, by name and id. A worker from before engines could be
+/// chosen reports only its zlib-rs id.
+fn offered(engines: Vec<EngineInfo>, legacy: String) -> Vec<(String, String)> {
+    match engines.is_empty() {
+        true => vec![("zlib-rs".into(), legacy)],
+        false => engines.into_iter().map(|e| (e.name, e.id)).collect(),
     }
 }

@@ -3,7 +3,11 @@
 use super::*;
 
 fn fleet_of(addrs: &[&str]) -> Fleet {
-    let mut f = Fleet::empty(Some(Discovery::default()), 1 << 20, true);
+    let needs = Needs {
+        block: 1 << 20,
+        engine: gzfleet_worker::engine::Engine::ZlibRs,
+    };
+    let mut f = Fleet::empty(Some(Discovery::default()), needs, true);
     let now = Instant::now();
     for a in addrs {
         f.add(a, now).unwrap();

@@ -24,11 +24,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gzfleet_worker::engine::engine_id;
 use gzfleet_worker::units::format_size;
 use serde::Serialize;
 
-use super::link::{Link, WorkerInfo};
+use super::link::{Link, Needs, WorkerInfo};
 use super::speed::{Sample, Speed};
 
 /// First wait before probing a worker that failed; doubles with each failed probe, and
@@ -319,7 +318,7 @@ impl Worker {
         &mut self,
         ticket: u64,
         result: Result<WorkerInfo, String>,
-        block: u64,
+        needs: Needs,
         now: Instant,
     ) -> Option<ProbeOutcome> {
         let Health::Probing {
@@ -334,7 +333,7 @@ impl Worker {
             return None;
         }
         let (was, backoff) = (reason.clone(), *backoff);
-        Some(match result.map(|info| (unsuitable(&info, block), info)) {
+        Some(match result.map(|info| (unsuitable(&info, needs), info)) {
             Ok((None, info)) => {
                 self.set_shape(&info);
                 self.busy_until = None;
@@ -413,13 +412,21 @@ impl Worker {
 
 /// A worker that would change the output bytes or cannot take our chunks is never
 /// used, however healthy.
-fn unsuitable(info: &WorkerInfo, block: u64) -> Option<String> {
-    if info.engine != engine_id() {
+fn unsuitable(info: &WorkerInfo, needs: Needs) -> Option<String> {
+    let (block, engine) = (needs.block, needs.engine);
+    let Some((_, id)) = info.engines.iter().find(|(name, _)| name == engine.name()) else {
+        let has: Vec<_> = info.engines.iter().map(|(name, _)| name.as_str()).collect();
         return Some(format!(
-            "runs engine '{}' (version {}), this coordinator needs '{}' for identical output",
-            info.engine,
+            "has no engine '{engine}' (gzfleet-worker {} has {}); run the same gzfleet version on every worker, or choose another --engine",
             info.version,
-            engine_id()
+            has.join(", ")
+        ));
+    };
+    if id != engine.id() {
+        return Some(format!(
+            "runs engine '{id}' (version {}), this coordinator needs '{}' for identical output",
+            info.version,
+            engine.id()
         ));
     }
     if info.max_chunk < block {

@@ -4,6 +4,7 @@ use super::*;
 use crate::compress::{Chunk, JobParams};
 use crate::fleet::link::{Answer, AttemptError, BoxFuture};
 use crate::fleet::speed::Sample;
+use gzfleet_worker::engine::Engine;
 
 struct Named;
 
@@ -29,12 +30,18 @@ fn info(slots: usize, queue_depth: usize) -> WorkerInfo {
         slots,
         queue_depth,
         max_chunk: 64 << 20,
-        engine: engine_id().into(),
+        engines: Engine::ALL
+            .iter()
+            .map(|e| (e.name().into(), e.id().into()))
+            .collect(),
         version: "test".into(),
     }
 }
 
-const BLOCK: u64 = 1 << 20;
+const BLOCK: Needs = Needs {
+    block: 1 << 20,
+    engine: Engine::ZlibRs,
+};
 const MS: Duration = Duration::from_millis(1);
 
 /// A listed worker brought up by its first probe at `t0`.
@@ -228,7 +235,7 @@ fn unsuitable_workers_are_excluded_with_the_reason() {
     let mut w = Worker::listed(Arc::new(Named), t0);
     let ticket = w.start_probe(t0).unwrap();
     let mut other = info(2, 4);
-    other.engine = "zlib-ng/2".into();
+    other.engines[0].1 = "zlib-ng/2".into();
     let outcome = w.probe_finished(ticket, Ok(other), BLOCK, t0).unwrap();
     assert!(
         matches!(&outcome, ProbeOutcome::Excluded(why) if why.contains("zlib-ng/2")),
@@ -244,4 +251,28 @@ fn unsuitable_workers_are_excluded_with_the_reason() {
     assert!(w.can_leave());
     assert!(w.relist(t0));
     assert!(w.start_probe(t0).is_some());
+}
+
+#[test]
+fn a_worker_without_the_jobs_engine_is_excluded_naming_what_it_has() {
+    let t0 = Instant::now();
+    let mut w = Worker::listed(Arc::new(Named), t0);
+    let ticket = w.start_probe(t0).unwrap();
+    let mut old = info(2, 4);
+    old.engines.retain(|(name, _)| name == "zlib-rs");
+    let needs = Needs {
+        engine: Engine::Libdeflate,
+        ..BLOCK
+    };
+    let outcome = w.probe_finished(ticket, Ok(old.clone()), needs, t0).unwrap();
+    assert!(
+        matches!(&outcome, ProbeOutcome::Excluded(why)
+            if why.contains("no engine 'libdeflate'") && why.contains("has zlib-rs")),
+        "{outcome:?}"
+    );
+    // The same worker suits a zlib-rs job.
+    let mut w = Worker::listed(Arc::new(Named), t0);
+    let ticket = w.start_probe(t0).unwrap();
+    let outcome = w.probe_finished(ticket, Ok(old), BLOCK, t0).unwrap();
+    assert!(matches!(outcome, ProbeOutcome::Up { .. }), "{outcome:?}");
 }

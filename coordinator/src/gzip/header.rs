@@ -33,9 +33,10 @@ impl Header {
         out.push(METHOD_DEFLATE);
         out.push(if self.name.is_some() { FNAME } else { 0 });
         out.extend_from_slice(&self.mtime.to_le_bytes());
-        // XFL as gzip sets it: 2 = maximum compression, 4 = fastest.
+        // XFL as gzip sets it: 2 = maximum compression, 4 = fastest; libdeflate's
+        // levels past 9 are "maximum" too.
         out.push(match self.level {
-            9 => 2,
+            9.. => 2,
             1 => 4,
             _ => 0,
         });

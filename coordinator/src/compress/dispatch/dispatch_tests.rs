@@ -4,12 +4,12 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gzfleet_worker::engine::{compress_chunk, engine_id};
+use gzfleet_worker::engine::{Engine, compress_chunk, engine_id};
 
 use super::*;
 use crate::compress::chunker::{Chunk, Payload};
 use crate::compress::plan::Encoding;
-use crate::fleet::Link;
+use crate::fleet::{Link, Needs};
 use crate::fleet::link::BoxFuture;
 use crate::ui::Verbosity;
 
@@ -63,7 +63,7 @@ fn info() -> WorkerInfo {
         slots: 1,
         queue_depth: 2,
         max_chunk: 1 << 20,
-        engine: engine_id().into(),
+        engines: vec![("zlib-rs".into(), engine_id().into())],
         version: "test".into(),
     }
 }
@@ -130,7 +130,11 @@ fn fleet(fakes: &[&Arc<Fake>]) -> Fleet {
         .iter()
         .map(|f| (Arc::new(FakeLink(Arc::clone(f))) as Arc<dyn Link>, info()))
         .collect();
-    Fleet::of_links(links, 1 << 20)
+    let needs = Needs {
+        block: 1 << 20,
+        engine: Engine::ZlibRs,
+    };
+    Fleet::of_links(links, needs)
 }
 
 fn config(max_attempts: u32) -> DispatchConfig {
@@ -189,6 +193,7 @@ fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
     let params = Arc::new(JobParams {
         id: "test".into(),
         encoding: Encoding {
+            engine: Engine::ZlibRs,
             level: 1,
             block: 1000,
             independent: true,
@@ -512,6 +517,7 @@ fn a_stream_cut_short_is_an_error_not_a_short_run() {
         Arc::new(JobParams {
             id: "test".into(),
             encoding: Encoding {
+                engine: Engine::ZlibRs,
                 level: 1,
                 block: 1000,
                 independent: true,

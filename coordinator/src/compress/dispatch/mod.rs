@@ -323,6 +323,7 @@ impl<'a> Dispatcher<'a> {
         let deadline = policy::deadline(worker_spb, self.latency.median(), chunk.len());
         let call = link.compress(Arc::clone(&chunk), &self.job, deadline);
         let checks = Checks {
+            engine: self.job.encoding.engine,
             verify: self.config.verify,
             independent: self.job.encoding.independent,
         };

@@ -1,0 +1,215 @@
+//! The chunk engines: one chunk (plus, for engines that take one, its preset
+//! dictionary) in, raw deflate out.
+//!
+//! This is the seam docs/DESIGN.md names: everything that decides output bytes for a
+//! chunk lives here, so the embedded pool and every remote worker produce the same
+//! bytes as long as they run the same engine with the same [`Engine::id`]. Whatever
+//! the engine, the deflate data is never final and always ends byte-aligned with a
+//! sync marker (an empty stored block, `00 00 ff ff`), so chunks can be concatenated in
+//! any number without knowing which one is last. Each implementation is a module of
+//! its own; [`Engine`] names them and holds what the rest of gzfleet may ask.
+
+mod libdeflate;
+mod zlib;
+
+use std::ops::RangeInclusive;
+use std::sync::OnceLock;
+
+/// A deflate implementation gzfleet can compress chunks with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// zlib-rs through flate2: levels 0-9, primes each chunk with the 32 KiB before it.
+    ZlibRs,
+    /// libdeflate: levels 0-12, independent chunks, smaller and faster output.
+    Libdeflate,
+}
+
+impl Engine {
+    /// Every engine this build has.
+    pub const ALL: &[Engine] = &[Engine::ZlibRs, Engine::Libdeflate];
+
+    /// The name `--engine` takes and Info reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::ZlibRs => "zlib-rs",
+            Engine::Libdeflate => "libdeflate",
+        }
+    }
+
+    /// The engine named `name`, if this build has it.
+    pub fn from_name(name: &str) -> Option<Engine> {
+        Engine::ALL.iter().copied().find(|e| e.name() == name)
+    }
+
+    /// The levels it offers.
+    pub fn levels(self) -> RangeInclusive<u32> {
+        match self {
+            Engine::ZlibRs => zlib::LEVELS,
+            Engine::Libdeflate => libdeflate::LEVELS,
+        }
+    }
+
+    /// Whether chunks may be primed with the 32 KiB before them. An engine without
+    /// makes every chunk independent, whatever `-i` says.
+    pub fn takes_dictionary(self) -> bool {
+        matches!(self, Engine::ZlibRs)
+    }
+
+    /// The engine used when none is named, for `level`: the one the benchmark in
+    /// bench/engines.sh found best at that level (README, "Engines").
+    pub fn default_for(level: u32) -> Engine {
+        match level {
+            0..=9 => Engine::ZlibRs,
+            _ => Engine::Libdeflate,
+        }
+    }
+
+    /// Names the engine and fingerprints it: the CRC of what it makes of a fixed
+    /// sample at three of its levels. Outputs are promised to be identical only between
+    /// engines with the same id, so workers report it and the coordinator refuses to
+    /// mix engines. A name alone would let two releases that match differently pass
+    /// for one another; the fingerprint does not.
+    pub fn id(self) -> &'static str {
+        static IDS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+        let (slot, prefix, levels): (_, _, [u32; 3]) = match self {
+            Engine::ZlibRs => (&IDS[0], "flate2-zlib-rs;sync-flush;v1", [1, 6, 9]),
+            Engine::Libdeflate => (&IDS[1], "libdeflate;end-open;v1", [1, 6, 12]),
+        };
+        slot.get_or_init(|| {
+            let sample = fingerprint_sample();
+            let (dictionary, data) = sample.split_at(MAX_DICTIONARY);
+            let dictionary = if self.takes_dictionary() { dictionary } else { &[] };
+            let mut crc = crc32fast::Hasher::new();
+            for level in levels {
+                if let Ok(out) = self.compress(data, dictionary, level) {
+                    crc.update(&out.deflate);
+                }
+            }
+            format!("{prefix};{:08x}", crc.finalize())
+        })
+    }
+
+    /// Compresses `data`, primed with `dictionary` (empty for the first chunk, in
+    /// independent mode, and always for an engine that takes no dictionary).
+    pub fn compress(
+        self,
+        data: &[u8],
+        dictionary: &[u8],
+        level: u32,
+    ) -> Result<ChunkOutput, EngineError> {
+        if !self.levels().contains(&level) {
+            return Err(EngineError::Level {
+                engine: self.name(),
+                level,
+                levels: self.levels(),
+            });
+        }
+        if dictionary.len() > MAX_DICTIONARY {
+            return Err(EngineError::Dictionary(dictionary.len()));
+        }
+        let deflate = match self {
+            Engine::ZlibRs => zlib::deflate(data, dictionary, level)?,
+            Engine::Libdeflate if !dictionary.is_empty() => {
+                return Err(EngineError::NoDictionary(self.name()));
+            }
+            Engine::Libdeflate => libdeflate::deflate(data, level)?,
+        };
+        Ok(ChunkOutput {
+            deflate,
+            crc32: crc32fast::hash(data),
+            input_len: data.len() as u64,
+        })
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The names of every engine this build has, for messages: "zlib-rs, libdeflate".
+pub fn engine_names() -> String {
+    let names: Vec<_> = Engine::ALL.iter().map(|e| e.name()).collect();
+    names.join(", ")
+}
+
+/// Compresses with zlib-rs, the engine every worker has had from the start.
+pub fn compress_chunk(
+    data: &[u8],
+    dictionary: &[u8],
+    level: u32,
+) -> Result<ChunkOutput, EngineError> {
+    Engine::ZlibRs.compress(data, dictionary, level)
+}
+
+/// zlib-rs's fingerprint: what a worker reports as its (default) engine.
+pub fn engine_id() -> &'static str {
+    Engine::ZlibRs.id()
+}
+
+/// 96 KiB of text-like bytes with repeats near and far: enough to exercise literals,
+/// short and long matches, the dictionary, and block decisions.
+fn fingerprint_sample() -> Vec<u8> {
+    const WORDS: [&str; 12] = [
+        "the ", "chunk ", "deflate ", "worker ", "of ", "gzip ", "stream ", "and ", "1024 ",
+        "window ", "\n", "a ",
+    ];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(96 << 10);
+    while out.len() < 96 << 10 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % 12) as usize].as_bytes());
+        if x.is_multiple_of(97) {
+            out.push((x >> 8) as u8);
+        }
+    }
+    out.truncate(96 << 10);
+    out
+}
+
+/// The preset dictionary is at most the deflate window: 32 KiB.
+pub const MAX_DICTIONARY: usize = 32 * 1024;
+
+/// The highest level any engine offers (libdeflate's 12).
+pub const MAX_LEVEL: u32 = 12;
+
+/// Largest deflate output for `len` input bytes. Level 1 (zlib-rs's "quick"
+/// strategy) codes incompressible bytes with fixed Huffman codes of up to 9 bits, so
+/// output can exceed input by 1/8, as zlib-ng's deflateBound allows; libdeflate falls
+/// back to stored blocks well inside that.
+pub fn deflate_bound(len: u64) -> u64 {
+    len + len / 8 + 1024
+}
+
+/// What compressing one chunk produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOutput {
+    /// Raw deflate blocks: non-final, ending in a sync flush.
+    pub deflate: Vec<u8>,
+    /// CRC-32 (gzip's) of the uncompressed chunk.
+    pub crc32: u32,
+    /// Length of the uncompressed chunk.
+    pub input_len: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("compression level {level} is out of range for the {engine} engine ({}-{})", levels.start(), levels.end())]
+    Level {
+        engine: &'static str,
+        level: u32,
+        levels: RangeInclusive<u32>,
+    },
+    #[error("preset dictionary of {0} bytes exceeds the 32 KiB deflate window")]
+    Dictionary(usize),
+    #[error("the {0} engine takes no preset dictionary: its chunks are independent")]
+    NoDictionary(&'static str),
+    #[error("deflate failed: {0}")]
+    Deflate(String),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,222 @@
+//! Every engine against zlib's inflater: the standard vectors at every level, the
+//! final-bit surgery on the shapes libdeflate's output takes, determinism across
+//! reused state, and the fingerprints.
+
+use super::*;
+use crate::blocks::{BlockKind, walk};
+use flate2::{Decompress, FlushDecompress};
+
+fn inflate(deflate: &[u8], dictionary: &[u8], expect_len: usize) -> Vec<u8> {
+    let mut d = Decompress::new(false);
+    if !dictionary.is_empty() {
+        d.set_dictionary(dictionary).unwrap();
+    }
+    let mut out = Vec::with_capacity(expect_len + 16);
+    d.decompress_vec(deflate, &mut out, FlushDecompress::Sync)
+        .unwrap();
+    assert_eq!(
+        d.total_in() as usize,
+        deflate.len(),
+        "trailing deflate bytes"
+    );
+    out
+}
+
+fn sample(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(7) as u8 % 17 + b'a')
+        .collect()
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Checks the contract on one chunk's output: inflates to `data` (with the dictionary
+/// where the engine takes one), no block is final, and it ends with the sync marker.
+fn check_chunk(engine: Engine, data: &[u8], dictionary: &[u8], level: u32) -> ChunkOutput {
+    let what = format!("{engine} level {level}, {} bytes", data.len());
+    let out = engine.compress(data, dictionary, level).expect(&what);
+    assert!(out.deflate.ends_with(&[0, 0, 0xff, 0xff]), "{what}: no sync marker");
+    assert_eq!(inflate(&out.deflate, dictionary, data.len()), data, "{what}");
+    assert_eq!(out.crc32, crc32fast::hash(data), "{what}");
+    assert_eq!(out.input_len, data.len() as u64, "{what}");
+    // Closed with a final empty fixed block, the walk must end in that block: any
+    // final block before it would end the stream early.
+    let mut closed = out.deflate.clone();
+    closed.extend_from_slice(&[0x03, 0x00]);
+    let walked = walk(&closed).expect(&what);
+    let finals = walked.blocks.iter().filter(|b| b.last).count();
+    assert_eq!(finals, 1, "{what}: a final block inside the chunk");
+    assert_eq!(walked.end_bit, (closed.len() * 8 - 6) as u64, "{what}");
+    out
+}
+
+#[test]
+fn every_engine_at_every_level_on_the_standard_vectors() {
+    let text = sample(300_000);
+    let vectors: Vec<Vec<u8>> = vec![
+        vec![],
+        b"x".to_vec(),
+        text[..32 * 1024 - 1].to_vec(),
+        text[..32 * 1024].to_vec(),
+        text[..32 * 1024 + 1].to_vec(),
+        text[..65_535].to_vec(),
+        text[..65_536].to_vec(),
+        text[..65_537].to_vec(),
+        noise(100_000, 7),
+        text.clone(),
+    ];
+    let dictionary = noise(MAX_DICTIONARY, 3);
+    for &engine in Engine::ALL {
+        for level in engine.levels() {
+            for data in &vectors {
+                check_chunk(engine, data, &[], level);
+                if engine.takes_dictionary() {
+                    check_chunk(engine, data, &dictionary, level);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dictionary_is_used_and_required() {
+    let dict = sample(MAX_DICTIONARY);
+    let data = dict[1000..9000].to_vec();
+    let primed = compress_chunk(&data, &dict, 6).unwrap();
+    let plain = compress_chunk(&data, &[], 6).unwrap();
+    assert!(primed.deflate.len() * 4 < plain.deflate.len());
+    assert_eq!(inflate(&primed.deflate, &dict, data.len()), data);
+}
+
+#[test]
+fn an_engine_without_a_dictionary_refuses_one() {
+    let e = Engine::Libdeflate.compress(b"abc", b"dict", 6).unwrap_err();
+    assert!(matches!(e, EngineError::NoDictionary("libdeflate")), "{e}");
+    assert!(!Engine::Libdeflate.takes_dictionary());
+    assert!(Engine::ZlibRs.takes_dictionary());
+}
+
+/// What libdeflate itself makes of `data`, before the surgery.
+fn raw_libdeflate(data: &[u8], level: u32) -> Vec<u8> {
+    let lvl = libdeflater::CompressionLvl::new(level as i32).unwrap();
+    let mut c = libdeflater::Compressor::new(lvl);
+    let mut out = vec![0; c.deflate_compress_bound(data.len())];
+    let n = c.deflate_compress(data, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// The surgery on each shape libdeflate's output takes: the raw output is checked to
+/// have that shape first, so a libdeflate that changed its choices fails here rather
+/// than leaving a case untested.
+#[test]
+fn surgery_on_every_shape_of_libdeflate_output() {
+    let kinds = |data: &[u8], level: u32| -> Vec<BlockKind> {
+        let raw = raw_libdeflate(data, level);
+        let w = walk(&raw).unwrap();
+        assert!(w.blocks.last().unwrap().last);
+        w.blocks.iter().map(|b| b.kind).collect()
+    };
+    let stored = noise(5000, 11);
+    assert_eq!(kinds(&stored, 6), [BlockKind::Stored]);
+    check_chunk(Engine::Libdeflate, &stored, &[], 6);
+    let tiny = &b"abc".repeat(40);
+    assert_eq!(kinds(tiny, 6), [BlockKind::Fixed]);
+    check_chunk(Engine::Libdeflate, tiny, &[], 6);
+    let text = sample(20_000);
+    assert_eq!(kinds(&text, 6), [BlockKind::Dynamic]);
+    check_chunk(Engine::Libdeflate, &text, &[], 6);
+    // Text then noise then text: libdeflate splits blocks where the statistics change.
+    let mut mixed = sample(200_000);
+    mixed.extend(noise(200_000, 5));
+    mixed.extend(sample(200_000));
+    assert!(kinds(&mixed, 6).len() >= 3, "{:?}", kinds(&mixed, 6));
+    check_chunk(Engine::Libdeflate, &mixed, &[], 6);
+    assert_eq!(kinds(b"x", 6).len(), 1);
+    check_chunk(Engine::Libdeflate, b"x", &[], 6);
+    assert_eq!(kinds(b"", 6).len(), 1);
+    check_chunk(Engine::Libdeflate, b"", &[], 6);
+}
+
+/// A final block that ends exactly on a byte boundary leaves no padding: the marker's
+/// header then needs a byte of its own. Found by search, so it is the real case.
+#[test]
+fn surgery_when_the_last_block_ends_on_a_byte_boundary() {
+    let text = sample(4000);
+    let mut found = 0;
+    for len in 1..text.len() {
+        let raw = raw_libdeflate(&text[..len], 6);
+        if walk(&raw).unwrap().end_bit % 8 == 0 {
+            check_chunk(Engine::Libdeflate, &text[..len], &[], 6);
+            found += 1;
+            if found == 5 {
+                return;
+            }
+        }
+    }
+    panic!("no input of up to 4000 bytes ends libdeflate's output on a byte boundary");
+}
+
+/// The pattern of the zlib-rs reset bug: state left from one chunk must not change the
+/// next one's bytes. Each engine compresses A, then other inputs at every level, then A
+/// again on the same thread, and A on a fresh thread: all three the same.
+#[test]
+fn reused_engine_state_never_changes_the_bytes() {
+    let a = sample(150_000);
+    let b = noise(150_000, 9);
+    for &engine in Engine::ALL {
+        for level in engine.levels() {
+            let first = engine.compress(&a, &[], level).unwrap();
+            for other in engine.levels() {
+                engine.compress(&b, &[], other).unwrap();
+                engine.compress(&a[..777], &[], other).unwrap();
+            }
+            let again = engine.compress(&a, &[], level).unwrap();
+            let a2 = a.clone();
+            let fresh = std::thread::spawn(move || engine.compress(&a2, &[], level).unwrap())
+                .join()
+                .unwrap();
+            assert_eq!(first, again, "{engine} level {level}");
+            assert_eq!(first, fresh, "{engine} level {level}");
+        }
+    }
+}
+
+#[test]
+fn ids_are_stable_distinct_and_fingerprinted() {
+    let zlib = Engine::ZlibRs.id();
+    assert!(zlib.starts_with("flate2-zlib-rs;sync-flush;v1;"), "{zlib}");
+    assert_eq!(zlib.len(), "flate2-zlib-rs;sync-flush;v1;".len() + 8);
+    assert_eq!(engine_id(), zlib);
+    let ld = Engine::Libdeflate.id();
+    assert!(ld.starts_with("libdeflate;end-open;v1;"), "{ld}");
+    assert_ne!(zlib, ld);
+    for &engine in Engine::ALL {
+        assert_eq!(Engine::from_name(engine.name()), Some(engine));
+    }
+    assert_eq!(Engine::from_name("gzip"), None);
+}
+
+#[test]
+fn levels_outside_an_engine_are_refused() {
+    for (engine, bad) in [(Engine::ZlibRs, 10), (Engine::Libdeflate, 13)] {
+        let e = engine.compress(b"x", &[], bad).unwrap_err();
+        assert!(matches!(e, EngineError::Level { level, .. } if level == bad), "{e}");
+        assert!(e.to_string().contains(engine.name()), "{e}");
+    }
+    let big = vec![0u8; MAX_DICTIONARY + 1];
+    assert!(matches!(
+        compress_chunk(b"x", &big, 6),
+        Err(EngineError::Dictionary(_))
+    ));
+}
