@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use gzfleet_proto::v1::CompressResponse;
+use gzfleet_proto::v1::{CompressResponse, InfoResponse};
 use gzfleet_worker::cli::{self, WorkerArgs};
 use gzfleet_worker::hooks::Hooks;
 
@@ -39,9 +39,27 @@ struct Faults {
     /// Take FACTOR times as long as the compression really took (at least 1 ms more).
     #[arg(long, value_name = "FACTOR")]
     fault_slow: Option<u32>,
+    /// Report this engine with another id in Info, as a worker built with another
+    /// release of it would (the compression itself is unchanged).
+    #[arg(long, value_name = "NAME")]
+    fault_engine_differs: Option<String>,
+    /// Leave this engine out of Info, as an older worker would.
+    #[arg(long, value_name = "NAME")]
+    fault_engine_missing: Option<String>,
 }
 
 impl Hooks for Faults {
+    fn info(&self, response: &mut InfoResponse) {
+        if let Some(name) = &self.fault_engine_differs {
+            for e in response.engines.iter_mut().filter(|e| &e.name == name) {
+                e.id.push_str("-other-build");
+            }
+        }
+        if let Some(name) = &self.fault_engine_missing {
+            response.engines.retain(|e| &e.name != name);
+        }
+    }
+
     async fn before(&self, call: u64) {
         if self.fault_hang_on == Some(call) {
             std::future::pending::<()>().await;

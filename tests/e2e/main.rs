@@ -14,6 +14,7 @@ mod determinism;
 mod display;
 mod dropin;
 mod dropin_perms;
+mod engines;
 mod faults;
 mod fleet_health;
 mod interop;

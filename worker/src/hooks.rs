@@ -6,11 +6,16 @@
 use std::future::Future;
 use std::time::Duration;
 
-use gzfleet_proto::v1::CompressResponse;
+use gzfleet_proto::v1::{CompressResponse, InfoResponse};
 
 /// Called around every Compress call that passed validation. `call` counts such calls
 /// from 1 in the order this process received them.
 pub trait Hooks: Send + Sync + 'static {
+    /// Before an Info answer is sent.
+    fn info(&self, response: &mut InfoResponse) {
+        let _ = response;
+    }
+
     /// Before the chunk is queued for compression.
     fn before(&self, call: u64) -> impl Future<Output = ()> + Send {
         let _ = call;

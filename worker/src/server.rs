@@ -14,9 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
-use gzfleet_proto::v1::{
-    CompressRequest, CompressResponse, EngineInfo, InfoRequest, InfoResponse,
-};
+use gzfleet_proto::v1::{CompressRequest, CompressResponse, EngineInfo, InfoRequest, InfoResponse};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -136,14 +134,16 @@ impl<H: Hooks> WorkerService<H> {
 #[tonic::async_trait]
 impl<H: Hooks> Worker for WorkerService<H> {
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
-        Ok(Response::new(InfoResponse {
+        let mut info = InfoResponse {
             version: env!("CARGO_PKG_VERSION").to_string(),
             engine: engine_id().to_string(),
             slots: self.pool.slots() as u32,
             max_chunk_bytes: self.config.max_chunk,
             queue_depth: self.pool.queue_depth() as u32,
             engines: Engine::ALL.iter().map(|&e| engine_info(e)).collect(),
-        }))
+        };
+        self.hooks.info(&mut info);
+        Ok(Response::new(info))
     }
 
     async fn compress(

@@ -211,7 +211,11 @@ mod tests {
                 },
                 "range 0-12",
             ),
-            (unknown, Invalid::Engine("z".repeat(32)), "has zlib-rs, libdeflate"),
+            (
+                unknown,
+                Invalid::Engine("z".repeat(32)),
+                "has zlib-rs, libdeflate",
+            ),
             (
                 primed,
                 Invalid::NotIndependent("libdeflate"),

@@ -264,7 +264,9 @@ fn a_worker_without_the_jobs_engine_is_excluded_naming_what_it_has() {
         engine: Engine::Libdeflate,
         ..BLOCK
     };
-    let outcome = w.probe_finished(ticket, Ok(old.clone()), needs, t0).unwrap();
+    let outcome = w
+        .probe_finished(ticket, Ok(old.clone()), needs, t0)
+        .unwrap();
     assert!(
         matches!(&outcome, ProbeOutcome::Excluded(why)
             if why.contains("no engine 'libdeflate'") && why.contains("has zlib-rs")),

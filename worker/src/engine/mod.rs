@@ -78,7 +78,11 @@ impl Engine {
         slot.get_or_init(|| {
             let sample = fingerprint_sample();
             let (dictionary, data) = sample.split_at(MAX_DICTIONARY);
-            let dictionary = if self.takes_dictionary() { dictionary } else { &[] };
+            let dictionary = if self.takes_dictionary() {
+                dictionary
+            } else {
+                &[]
+            };
             let mut crc = crc32fast::Hasher::new();
             for level in levels {
                 if let Ok(out) = self.compress(data, dictionary, level) {

@@ -45,8 +45,15 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 fn check_chunk(engine: Engine, data: &[u8], dictionary: &[u8], level: u32) -> ChunkOutput {
     let what = format!("{engine} level {level}, {} bytes", data.len());
     let out = engine.compress(data, dictionary, level).expect(&what);
-    assert!(out.deflate.ends_with(&[0, 0, 0xff, 0xff]), "{what}: no sync marker");
-    assert_eq!(inflate(&out.deflate, dictionary, data.len()), data, "{what}");
+    assert!(
+        out.deflate.ends_with(&[0, 0, 0xff, 0xff]),
+        "{what}: no sync marker"
+    );
+    assert_eq!(
+        inflate(&out.deflate, dictionary, data.len()),
+        data,
+        "{what}"
+    );
     assert_eq!(out.crc32, crc32fast::hash(data), "{what}");
     assert_eq!(out.input_len, data.len() as u64, "{what}");
     // Closed with a final empty fixed block, the walk must end in that block: any
@@ -211,7 +218,10 @@ fn ids_are_stable_distinct_and_fingerprinted() {
 fn levels_outside_an_engine_are_refused() {
     for (engine, bad) in [(Engine::ZlibRs, 10), (Engine::Libdeflate, 13)] {
         let e = engine.compress(b"x", &[], bad).unwrap_err();
-        assert!(matches!(e, EngineError::Level { level, .. } if level == bad), "{e}");
+        assert!(
+            matches!(e, EngineError::Level { level, .. } if level == bad),
+            "{e}"
+        );
         assert!(e.to_string().contains(engine.name()), "{e}");
     }
     let big = vec![0u8; MAX_DICTIONARY + 1];

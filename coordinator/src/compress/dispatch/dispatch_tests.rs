@@ -9,8 +9,8 @@ use gzfleet_worker::engine::{Engine, compress_chunk, engine_id};
 use super::*;
 use crate::compress::chunker::{Chunk, Payload};
 use crate::compress::plan::Encoding;
-use crate::fleet::{Link, Needs};
 use crate::fleet::link::BoxFuture;
+use crate::fleet::{Link, Needs};
 use crate::ui::Verbosity;
 
 /// How a fake worker answers the n-th call (from 0) it gets.
