@@ -137,11 +137,13 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A .gz that is damaged or is no gzip at all.
-    #[error("{input}: {source}")]
+    #[error("{input}: {source}{}", .found.as_ref().map(|f| format!("; {f}")).unwrap_or_default())]
     Corrupt {
         input: Place,
         #[source]
         source: DecodeError,
+        /// Where the deflate block structure breaks, when `test` could find it.
+        found: Option<String>,
     },
     /// The output is complete but --rm could not remove the input.
     #[error("output complete, but cannot remove input {}: {}", .path.display(), io_message(.source))]

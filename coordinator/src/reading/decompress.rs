@@ -152,6 +152,7 @@ fn failure(input: &Path, output: Place, e: DecodeError) -> Error {
         source => Error::Corrupt {
             input: place(input),
             source,
+            found: None,
         },
     }
 }

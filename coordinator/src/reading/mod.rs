@@ -51,6 +51,7 @@ pub(crate) fn check(input: impl Read, place: Place) -> Result<Decoded, Error> {
     decode(input, &mut io::sink()).map_err(|source| Error::Corrupt {
         input: place,
         source,
+        found: None,
     })
 }
 
