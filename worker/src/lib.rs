@@ -22,6 +22,18 @@ pub mod root;
 pub mod token;
 pub mod units;
 
+// The ISA-L chunk engine; the engine seam (engine/mod.rs) is to own it.
+#[cfg(feature = "isal")]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "only its tests call it until the engine seam does"
+    )
+)]
+#[path = "engine/isal.rs"]
+mod isal;
+
 #[cfg(feature = "observe")]
 pub mod exposition;
 #[cfg(feature = "observe")]
