@@ -151,9 +151,13 @@ fn stored(data: &[u8]) -> Vec<u8> {
 }
 
 /// Identifies the ISA-L build for the engine fingerprint: its release and the commit
-/// isal-sys bundles. The bytes also depend on which of ISA-L's CPU-specific code paths
-/// runs (its SSE4.2+ paths hash with CRC32C instructions, its portable C path does
-/// not), so a fingerprint must also compress a sample, as the zlib-rs engine's does.
+/// isal-sys bundles. That alone does not fix the bytes: ISA-L picks its code paths by
+/// CPU when it loads, and they differ in output. On AVX-512 machines level 3 runs
+/// another matcher than on other x86 CPUs (`icf_body_lazyhash1_fillgreedy_greedy`
+/// for `icf_body_hash1_fillgreedy_lazy`, igzip_multibinary.asm), and the portable
+/// path hashes differently from the SSE4.2 ones. So a fingerprint must also
+/// compress a sample at every level, as the zlib-rs engine's does, and a fleet of
+/// mixed CPUs can be refused for differing.
 pub(crate) fn version() -> String {
     format!("isa-l {ISAL_RELEASE} (isal-sys {ISAL_SYS_VERSION})")
 }
