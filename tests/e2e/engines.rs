@@ -7,9 +7,13 @@ use std::process::Command;
 
 use crate::util::*;
 
-/// (engine, its levels)
-const ENGINES: [(&str, std::ops::RangeInclusive<u32>); 2] =
-    [("zlib-rs", 0..=9), ("libdeflate", 0..=12)];
+/// (engine, its levels): every engine this build has.
+const ENGINES: &[(&str, std::ops::RangeInclusive<u32>)] = &[
+    ("zlib-rs", 0..=9),
+    ("libdeflate", 0..=12),
+    #[cfg(feature = "isal")]
+    ("isal", 0..=3),
+];
 
 /// The standard vectors, with -b 128K: empty, one byte, the 32 KiB window +-1, a
 /// block +-1, incompressible, compressible over many chunks, and a mix.
@@ -37,7 +41,7 @@ fn every_engine_at_every_level_is_read_by_gzip_pigz_and_python() {
     let vectors = vectors(&dir);
     let mut pairs = String::new();
     for (engine, levels) in ENGINES {
-        for level in levels {
+        for level in levels.clone() {
             for (name, data) in &vectors {
                 let gz = dir.join(&format!("{name}.{engine}.{level}.gz"));
                 let r = run(gzfleet()
@@ -128,7 +132,13 @@ fn each_engine_is_deterministic_across_threads_workers_and_reuse() {
         Worker::start(&["--slots", "1"]),
     );
     let fleet = addrs(&[&a, &b]);
-    for (engine, levels) in [("libdeflate", [1, 6, 12, 1]), ("zlib-rs", [1, 6, 9, 1])] {
+    let engines = [
+        ("libdeflate", [1, 6, 12, 1]),
+        ("zlib-rs", [1, 6, 9, 1]),
+        #[cfg(feature = "isal")]
+        ("isal", [1, 0, 3, 1]),
+    ];
+    for (engine, levels) in engines {
         let mut seen = Vec::new();
         for level in levels {
             let args = [

@@ -5,6 +5,7 @@
 
 mod columns;
 mod decompress;
+mod blockcheck;
 mod list;
 mod restore;
 mod test;

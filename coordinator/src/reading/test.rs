@@ -1,8 +1,9 @@
 //! `gzfleet test`: every member decoded and checked (CRC-32, length), nothing written.
 //! As gzip -t: zero padding after the last member (tape blocks) passes without a word,
-//! other trailing bytes pass with gzip's warning and status 2.
+//! other trailing bytes pass with gzip's warning and status 2. A damaged member's
+//! error also says where its deflate blocks break (`blockcheck`).
 
-use super::{Tally, check, garbage_warning, inputs, open, place};
+use super::{Tally, blockcheck, check, garbage_warning, inputs, open, place};
 use crate::cli::TestArgs;
 use crate::error::Error;
 use crate::ui::Ui;
@@ -23,7 +24,7 @@ pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
                 d.trailing_zeros
             )),
             Ok(_) => ui.info(format!("{input}: OK")),
-            Err(e) => tally.error(ui, e),
+            Err(e) => tally.error(ui, blockcheck::explain(path, e)),
         }
     }
     Ok(tally)

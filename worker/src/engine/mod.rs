@@ -9,6 +9,8 @@
 //! any number without knowing which one is last. Each implementation is a module of
 //! its own; [`Engine`] names them and holds what the rest of gzfleet may ask.
 
+#[cfg(feature = "isal")]
+mod isal;
 mod libdeflate;
 mod zlib;
 
@@ -22,17 +24,29 @@ pub enum Engine {
     ZlibRs,
     /// libdeflate: levels 0-12, independent chunks, smaller and faster output.
     Libdeflate,
+    /// ISA-L's igzip: levels 0-3 of its own, primes chunks, the fastest; its bytes
+    /// also depend on the CPU (it picks its matcher by instruction set), so it is
+    /// never chosen unless named. Built with the `isal` feature.
+    #[cfg(feature = "isal")]
+    Isal,
 }
 
 impl Engine {
     /// Every engine this build has.
-    pub const ALL: &[Engine] = &[Engine::ZlibRs, Engine::Libdeflate];
+    pub const ALL: &[Engine] = &[
+        Engine::ZlibRs,
+        Engine::Libdeflate,
+        #[cfg(feature = "isal")]
+        Engine::Isal,
+    ];
 
     /// The name `--engine` takes and Info reports.
     pub fn name(self) -> &'static str {
         match self {
             Engine::ZlibRs => "zlib-rs",
             Engine::Libdeflate => "libdeflate",
+            #[cfg(feature = "isal")]
+            Engine::Isal => "isal",
         }
     }
 
@@ -46,13 +60,15 @@ impl Engine {
         match self {
             Engine::ZlibRs => zlib::LEVELS,
             Engine::Libdeflate => libdeflate::LEVELS,
+            #[cfg(feature = "isal")]
+            Engine::Isal => isal::LEVELS,
         }
     }
 
     /// Whether chunks may be primed with the 32 KiB before them. An engine without
     /// makes every chunk independent, whatever `-i` says.
     pub fn takes_dictionary(self) -> bool {
-        matches!(self, Engine::ZlibRs)
+        !matches!(self, Engine::Libdeflate)
     }
 
     /// The engine used when none is named, for `level`: the one the benchmark in
@@ -70,12 +86,21 @@ impl Engine {
     /// mix engines. A name alone would let two releases that match differently pass
     /// for one another; the fingerprint does not.
     pub fn id(self) -> &'static str {
-        static IDS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
-        let (slot, prefix, levels): (_, _, [u32; 3]) = match self {
-            Engine::ZlibRs => (&IDS[0], "flate2-zlib-rs;sync-flush;v1", [1, 6, 9]),
-            Engine::Libdeflate => (&IDS[1], "libdeflate;end-open;v1", [1, 6, 12]),
+        static IDS: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let (slot, levels): (_, &[u32]) = match self {
+            Engine::ZlibRs => (&IDS[0], &[1, 6, 9]),
+            Engine::Libdeflate => (&IDS[1], &[1, 6, 12]),
+            // Every level: ISA-L's code paths differ by level and by CPU.
+            #[cfg(feature = "isal")]
+            Engine::Isal => (&IDS[2], &[0, 1, 2, 3]),
         };
         slot.get_or_init(|| {
+            let prefix = match self {
+                Engine::ZlibRs => "flate2-zlib-rs;sync-flush;v1".to_string(),
+                Engine::Libdeflate => "libdeflate;end-open;v1".to_string(),
+                #[cfg(feature = "isal")]
+                Engine::Isal => format!("{};sync-flush;v1", isal::version()),
+            };
             let sample = fingerprint_sample();
             let (dictionary, data) = sample.split_at(MAX_DICTIONARY);
             let dictionary = if self.takes_dictionary() {
@@ -84,7 +109,7 @@ impl Engine {
                 &[]
             };
             let mut crc = crc32fast::Hasher::new();
-            for level in levels {
+            for &level in levels {
                 if let Ok(out) = self.compress(data, dictionary, level) {
                     crc.update(&out.deflate);
                 }
@@ -117,6 +142,9 @@ impl Engine {
                 return Err(EngineError::NoDictionary(self.name()));
             }
             Engine::Libdeflate => libdeflate::deflate(data, level)?,
+            #[cfg(feature = "isal")]
+            Engine::Isal => isal::deflate(data, dictionary, level)
+                .map_err(|e| EngineError::Deflate(e.to_string()))?,
         };
         Ok(ChunkOutput {
             deflate,
