@@ -220,3 +220,37 @@ fn a_worker_with_another_engine_is_refused_never_mixed() {
     assert_fails!(r, 1, "no engine 'libdeflate'");
     assert!(r.stdout.is_empty(), "output from refused workers");
 }
+
+/// `gzfleet test` walks the blocks of a damaged member: a chunk that lost its sync
+/// marker is reported at the byte where the blocks break, after the last whole chunk.
+#[test]
+fn test_names_where_a_chunk_lost_its_sync_marker() {
+    let dir = Dir::new("engines-blockcheck");
+    let data = text(1 << 20, 4);
+    let input = dir.file("data", &data);
+    let mut gz = compress_file(&dir, &input, &["-b", "128K", "-n"]);
+    let markers: Vec<usize> = gz
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0, 0, 0xff, 0xff])
+        .map(|(i, _)| i)
+        .collect();
+    assert!(markers.len() >= 3, "{markers:?}");
+    let (first_end, second) = (markers[0] + 4, markers[1]);
+    gz.drain(second..second + 4);
+    let damaged = dir.file("damaged.gz", &gz);
+    let r = run(gzfleet().arg("test").arg(&damaged));
+    assert_fails!(
+        r,
+        1,
+        &format!("whole up to the sync marker ending at byte {first_end}")
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // gzip agrees the file is damaged.
+    let gzip = Command::new("gzip")
+        .arg("-t")
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    assert!(!gzip.status.success());
+}

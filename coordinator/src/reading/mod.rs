@@ -3,9 +3,9 @@
 //! output appears under its name only once complete. Decoding itself is the shared
 //! `gzip::decoder`.
 
+mod blockcheck;
 mod columns;
 mod decompress;
-mod blockcheck;
 mod list;
 mod restore;
 mod test;
