@@ -325,6 +325,15 @@ fn describe(status: &Status, tls: Handshake) -> String {
     crate::error::without_os_error(text)
 }
 
+/// The engines a worker offers, by name and id. A worker from before engines could be
+/// chosen reports only its zlib-rs id.
+fn offered(engines: Vec<EngineInfo>, legacy: String) -> Vec<(String, String)> {
+    match engines.is_empty() {
+        true => vec![("zlib-rs".into(), legacy)],
+        false => engines.into_iter().map(|e| (e.name, e.id)).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,14 +403,5 @@ mod tests {
             tonic::TimeoutExpired(()).to_string()
         )));
         assert!(!timed_out(&Status::cancelled("the caller went away")));
-    }
-}
-
-/// The engines a worker offers, by name and id. A worker from before engines could be
-/// chosen reports only its zlib-rs id.
-fn offered(engines: Vec<EngineInfo>, legacy: String) -> Vec<(String, String)> {
-    match engines.is_empty() {
-        true => vec![("zlib-rs".into(), legacy)],
-        false => engines.into_iter().map(|e| (e.name, e.id)).collect(),
     }
 }

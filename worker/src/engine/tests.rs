@@ -163,7 +163,7 @@ fn surgery_when_the_last_block_ends_on_a_byte_boundary() {
     let mut found = 0;
     for len in 1..text.len() {
         let raw = raw_libdeflate(&text[..len], 6);
-        if walk(&raw).unwrap().end_bit % 8 == 0 {
+        if walk(&raw).unwrap().end_bit.is_multiple_of(8) {
             check_chunk(Engine::Libdeflate, &text[..len], &[], 6);
             found += 1;
             if found == 5 {
