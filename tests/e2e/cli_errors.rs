@@ -177,7 +177,7 @@ fn bad_sizes_and_levels() {
         (&["-b", "12Q"][..], "unknown unit 'Q'"),
         (&["-b", "64K"][..], "outside 128K..64M"),
         (&["-b", "huge"][..], "invalid size 'huge'"),
-        (&["--level", "10"][..], "10 is not in 0..=9"),
+        (&["--level", "13"][..], "13 is not in 0..=12"),
         (&["-p", "0"][..], "0 is not in 1..=4096"),
         (&["--wait-workers", "soon"][..], "invalid duration 'soon'"),
         (

@@ -9,7 +9,8 @@ fn thread_count_never_changes_the_bytes() {
     let input = dir.file("data", &data);
     for mode in [
         &["-b", "128K"][..],
-        &["-b", "128K", "-i"][..],
+        &["-b", "128K", "--engine", "zlib-rs"][..],
+        &["-b", "128K", "-i", "--engine", "zlib-rs"][..],
         &["-b", "1M", "-9"][..],
     ] {
         let reference = compress_file(&dir, &input, &[mode, &["-p", "1"]].concat());
