@@ -11,6 +11,7 @@
 //! - [`fleet`]: the workers: each `worker`'s health, the `link` that reaches it
 //!   (`local` pool or `remote` gRPC), and `discovery`.
 //! - [`reading`]: `decompress`, `test`, `list`.
+//! - [`index`]: gztool-format indexes (`.gzi`), read and written.
 //! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
 //!   `decoder`.
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`; [`telemetry`]:
@@ -29,6 +30,7 @@ pub(crate) mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod gzip;
+pub(crate) mod index;
 pub mod invocation;
 pub(crate) mod partial;
 pub(crate) mod reading;
