@@ -17,7 +17,7 @@ use crate::cli::{Cli, Command, CompressArgs, DecompressArgs, ListArgs, TestArgs}
 
 /// The subcommands: a first argument spelled so is one (a file so named is `./compress`
 /// or follows `--`).
-const SUBCOMMANDS: [&str; 5] = ["compress", "decompress", "test", "list", "help"];
+const SUBCOMMANDS: [&str; 6] = ["compress", "decompress", "test", "list", "index", "help"];
 
 /// gzip's form: the compress options plus the switches that pick another mode.
 #[derive(Debug, Parser)]

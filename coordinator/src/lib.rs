@@ -31,6 +31,7 @@ pub(crate) mod fleet;
 pub mod fuzzing;
 pub(crate) mod gzip;
 pub(crate) mod index;
+pub(crate) mod indexer;
 pub mod invocation;
 pub(crate) mod partial;
 pub(crate) mod reading;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Decompress(args) => reading::decompress(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::Test(args) => reading::test(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::List(args) => reading::list(args, &ui).map(|t| (t.errors, t.warnings)),
+        Command::Index(args) => indexer::index(args, &ui),
     };
     match result {
         Ok((0, 0)) => ExitCode::SUCCESS,

@@ -9,15 +9,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+
 use gzfleet_proto::v1::RangeRef;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Status;
 use url::Url;
 
 use crate::INPUT_ERROR;
+use crate::engine::MAX_DICTIONARY;
 use crate::objects::{Object, Version, is_object};
 use crate::pool::Input;
-use crate::range::FileRange;
+use crate::range::{FileRange, RangeError};
 use crate::root::{Root, RootError};
 
 /// Marks a status as being about the input (see [`INPUT_ERROR`]).
@@ -196,6 +199,46 @@ impl Pulls {
             .await
             .map_err(|e| input_error(Status::failed_precondition(e.to_string())))?;
         Ok((Input::Bytes { data, dictionary }, permit))
+    }
+}
+
+/// Where the window a request asked for (`return_window`: the 32 KiB before the chunk,
+/// for the coordinator's index) comes from: the dictionary in hand (pushed, or an
+/// object read before the pool), or the file, read again after the chunk. A second
+/// read of 32 KiB for one chunk in many keeps the pool's job as it is; it checks the
+/// file's version as the chunk's read did, so both come from the same version.
+pub(crate) enum WindowFrom {
+    InHand(Bytes),
+    File(FileRange),
+}
+
+impl WindowFrom {
+    pub fn of(input: &Input, offset: u64) -> WindowFrom {
+        match input {
+            Input::Bytes { dictionary, .. } => WindowFrom::InHand(dictionary.clone()),
+            Input::File(range) => {
+                let before = offset.min(MAX_DICTIONARY as u64);
+                WindowFrom::File(FileRange {
+                    offset: offset - before,
+                    length: before,
+                    dictionary: false,
+                    ..range.clone()
+                })
+            }
+        }
+    }
+
+    pub async fn read(self) -> Result<Bytes, RangeError> {
+        match self {
+            WindowFrom::InHand(bytes) => Ok(bytes),
+            WindowFrom::File(range) => tokio::task::spawn_blocking(move || range.read())
+                .await
+                .map_err(|e| RangeError::Io {
+                    name: "window".into(),
+                    source: std::io::Error::other(e),
+                })?
+                .map(|(_, window)| window),
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Invalid {
     DictionaryWhenPulled,
     #[error("request carries no chunk")]
     NoChunk,
+    #[error("independent chunks have no window to return (their index points need none)")]
+    WindowWhenIndependent,
     #[error(
         "chunk of {length} bytes exceeds this worker's limit of {limit} bytes (gzfleet-worker --max-chunk)"
     )]
@@ -74,6 +76,9 @@ pub fn check_request(req: &CompressRequest, max_chunk: u64) -> Result<(), Invali
     }
     if req.independent && !req.dictionary.is_empty() {
         return Err(Invalid::DictionaryWhenIndependent);
+    }
+    if req.independent && req.return_window {
+        return Err(Invalid::WindowWhenIndependent);
     }
     let length = match &req.source {
         Some(Source::Data(data)) => data.len() as u64,

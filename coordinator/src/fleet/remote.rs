@@ -189,6 +189,8 @@ impl Link for GrpcLink {
             independent: job.encoding.independent,
             dictionary,
             source: Some(source),
+            // Only a pulled chunk's window is not in the coordinator's hands.
+            return_window: job.asks_window(&chunk),
         });
         request.set_timeout(deadline);
         self.credentials.authorize(request.metadata_mut());
@@ -215,6 +217,7 @@ impl Link for GrpcLink {
                 crc32: reply.crc32,
                 input_len: reply.input_length,
                 engine: reply.engine,
+                window: reply.window,
             })
         })
     }
