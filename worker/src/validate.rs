@@ -136,6 +136,18 @@ mod tests {
     }
 
     #[test]
+    fn a_window_is_not_asked_of_an_independent_chunk() {
+        let mut req = pull("f", "");
+        req.return_window = true;
+        assert_eq!(check_request(&req, MAX), Ok(()));
+        req.independent = true;
+        assert_eq!(
+            check_request(&req, MAX),
+            Err(Invalid::WindowWhenIndependent)
+        );
+    }
+
+    #[test]
     fn requests_at_every_limit_pass() {
         let mut req = push(MAX as usize);
         req.level = MAX_LEVEL;
