@@ -345,3 +345,54 @@ fn a_killed_run_resumes_its_index() {
     with_index(&input, &again, &BLOCK);
     assert!(std::fs::read(dir.join("again.gzi")).unwrap() == std::fs::read(&gzi).unwrap());
 }
+
+#[test]
+fn verify_catches_a_worker_lying_about_a_window_in_pull_mode() {
+    let dir = Dir::new("index-liar");
+    let data = mixed(1 << 20, 1108);
+    let (shared, mount) = (dir.join("shared"), dir.join("m0"));
+    for root in [&shared, &mount] {
+        put(&root.join("data"), &data);
+    }
+    let liar = Worker::start_faulty(&[
+        "--slots",
+        "1",
+        "--root",
+        mount.to_str().unwrap(),
+        "--fault-wrong-window-from",
+        "1",
+    ]);
+    let shared_root = shared.display().to_string();
+    let pull = [
+        "--index",
+        "--pull",
+        "--shared-root",
+        &shared_root,
+        "--workers",
+        &liar.addr,
+        "--max-attempts",
+        "2",
+    ];
+    let out = dir.join("out.gz");
+    let args = [&BLOCK[..], &SPAN, &pull].concat();
+    let r = run(gzfleet()
+        .arg("compress")
+        .args(&args)
+        .arg("--verify")
+        .arg("-o")
+        .arg(&out)
+        .arg(shared.join("data")));
+    assert_fails!(r, 1, "its window is not the input before it");
+    assert!(!out.exists() && !dir.join("out.gzi").exists());
+    // Unverified, a lie reaches only the index: the .gz is the honest one. (-f: the
+    // failed run kept its durable part, index and all, for --resume.)
+    assert_ok!(run(gzfleet()
+        .arg("compress")
+        .args(&args)
+        .arg("-f")
+        .arg("-o")
+        .arg(&out)
+        .arg(shared.join("data"))));
+    let honest = compress_file(&dir, &shared.join("data"), &BLOCK);
+    assert!(std::fs::read(&out).unwrap() == honest);
+}
