@@ -396,3 +396,36 @@ fn verify_catches_a_worker_lying_about_a_window_in_pull_mode() {
     let honest = compress_file(&dir, &shared.join("data"), &BLOCK);
     assert!(std::fs::read(&out).unwrap() == honest);
 }
+
+#[test]
+fn an_object_output_gets_its_index_where_index_file_says() {
+    let s3 = moto();
+    let bucket = s3.bucket("indexed");
+    let dir = Dir::new("index-s3");
+    let data = mixed(2 << 20, 1109);
+    let input = dir.file("data", &data);
+    let url = format!("s3://{bucket}/data.gz");
+    let gzi = dir.join("object.gzi");
+    let with_store = |cmd: &mut Command| {
+        cmd.envs(moto().env());
+    };
+    let mut beside = gzfleet();
+    with_store(&mut beside);
+    let r = run(beside
+        .args(["compress", "--index", "-o", &url])
+        .args(BLOCK)
+        .arg(&input));
+    assert_fails!(r, 1, "an index is not written beside an object");
+    assert!(s3.get(&bucket, "data.gz").is_none());
+    let mut named = gzfleet();
+    with_store(&mut named);
+    assert_ok!(run(named
+        .args(["compress", "-o", &url, "--index-file"])
+        .arg(&gzi)
+        .args(BLOCK)
+        .args(SPAN)
+        .arg(&input)));
+    let gz = dir.file("fetched.gz", &s3.get(&bucket, "data.gz").unwrap());
+    assert!(std::fs::read(&gz).unwrap() == compress_file(&dir, &input, &BLOCK));
+    accepted(&gz, &gzi, &data, &offsets(data.len()));
+}
