@@ -277,7 +277,8 @@ impl Walk {
 
     fn invalid(&self, reason: Option<String>) -> DecodeError {
         match (self.member, self.output, &reason) {
-            (1, 0, Some(r)) if r.contains("header") => DecodeError::NotGzip,
+            // zlib's words for a first member without gzip's magic.
+            (1, 0, Some(r)) if r == "incorrect header check" => DecodeError::NotGzip,
             _ => DecodeError::Corrupt {
                 member: self.member,
                 offset: self.input,
