@@ -16,6 +16,7 @@ mod dropin;
 mod dropin_perms;
 mod faults;
 mod fleet_health;
+mod indexed;
 mod interop;
 mod limits;
 mod listing;
