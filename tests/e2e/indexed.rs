@@ -84,6 +84,9 @@ fn gztool_indexes_of_gzip_pigz_and_gzfleet_files_decompress_in_parallel() {
             "{}",
             t.stderr
         );
+        // gzip's form too.
+        let gzip_form = run(gzfleet().args(["-d", "-c", "-v", "-p", "2"]).arg(&gz));
+        assert_indexed(&gzip_form, &data);
     }
 }
 

@@ -125,3 +125,22 @@ impl<W: Write> Write for Range<W> {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_skips_takes_and_drops_across_writes() {
+        let data: Vec<u8> = (0..=255).collect();
+        for (skip, take) in [(0, 0), (0, 300), (10, 20), (100, 1000), (255, 1), (300, 5)] {
+            let mut r = Range::new(Vec::new(), skip, take);
+            for piece in data.chunks(7) {
+                assert_eq!(r.write(piece).unwrap(), piece.len());
+            }
+            let want = &data[(skip as usize).min(256)..((skip + take) as usize).min(256)];
+            assert_eq!(r.passed, want.len() as u64);
+            assert_eq!(r.inner, want, "skip {skip} take {take}");
+        }
+    }
+}
