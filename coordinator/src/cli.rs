@@ -346,6 +346,19 @@ pub struct DecompressArgs {
     /// Print a line per file
     #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
+    /// Inflating threads when the file has an index [default: all cores]
+    #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: Option<u32>,
+    /// The index to use (gztool's format) [default: FILE.gzi beside FILE.gz, if any]
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
+    /// Write the uncompressed data from byte N on (with an index, without inflating
+    /// what comes before its nearest point)
+    #[arg(long, value_name = "N", conflicts_with = "rm")]
+    pub offset: Option<u64>,
+    /// Write at most M bytes (from --offset, or from the start)
+    #[arg(long, value_name = "M", conflicts_with = "rm")]
+    pub length: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -362,6 +375,12 @@ pub struct TestArgs {
     /// Print OK for each good file
     #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
+    /// Inflating threads when the file has an index [default: all cores]
+    #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: Option<u32>,
+    /// The index to use (gztool's format) [default: FILE.gzi beside FILE.gz, if any]
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

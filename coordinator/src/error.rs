@@ -143,6 +143,10 @@ pub enum Error {
         #[source]
         source: DecodeError,
     },
+    /// A range (--offset/--length) its index could not give: the index disagrees with
+    /// the .gz part way.
+    #[error("{}: {why}; the range was not written (rebuild the index, or remove it to inflate from the start)", .index.display())]
+    IndexRange { index: PathBuf, why: String },
     /// The output is complete but --rm could not remove the input.
     #[error("output complete, but cannot remove input {}: {}", .path.display(), io_message(.source))]
     Remove {

@@ -126,6 +126,8 @@ impl GzipForm {
                 force: o.force,
                 quiet: o.quiet,
                 verbose: o.verbose > 0,
+                processes: o.processes,
+                index_file: None,
             });
         }
         if self.decompress {
@@ -142,6 +144,10 @@ impl GzipForm {
                 no_name: o.no_name,
                 quiet: o.quiet,
                 verbose: o.verbose > 0,
+                processes: o.processes,
+                index_file: None,
+                offset: None,
+                length: None,
             });
         }
         Command::Compress(Box::new(o))

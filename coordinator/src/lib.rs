@@ -20,7 +20,8 @@
 //! - [`partial`]: files appear under their name only once complete; [`error`];
 //!   [`signals`]; [`cli`], the arguments as clap reads them, and [`invocation`], which
 //!   reads a command line in gzfleet's form or gzip's (`-d`, `gunzip`, `zcat`).
-//! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
+//! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden);
+//!   `testing`: the same for the end-to-end tests (hidden).
 
 pub(crate) mod admit;
 pub mod cli;
@@ -37,6 +38,8 @@ pub(crate) mod partial;
 pub(crate) mod reading;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
+#[doc(hidden)]
+pub mod testing;
 pub(crate) mod ui;
 
 use std::process::ExitCode;

@@ -17,6 +17,7 @@ mod dropin_perms;
 mod faults;
 mod fleet_health;
 mod index_write;
+mod indexed;
 mod interop;
 mod limits;
 mod listing;

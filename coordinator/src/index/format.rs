@@ -338,9 +338,9 @@ impl Index {
         ZlibDecoder::new(&packed[..])
             .take(WINDOW as u64 + 1)
             .read_to_end(&mut window)
-            .map_err(|_| damaged("a window that does not inflate"))?;
+            .map_err(|_| damaged("its window does not inflate (damaged)"))?;
         if window.len() > WINDOW {
-            return Err(damaged("a window over 32 KiB"));
+            return Err(damaged("its window inflates to over 32 KiB (damaged)"));
         }
         Ok(window)
     }

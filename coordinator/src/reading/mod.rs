@@ -5,6 +5,7 @@
 
 mod columns;
 mod decompress;
+mod indexed;
 mod list;
 mod restore;
 mod test;
