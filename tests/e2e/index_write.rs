@@ -13,8 +13,25 @@ const BLOCK: [&str; 2] = ["-b", "128K"];
 /// Four chunks a point: a 3 MiB input gets six.
 const SPAN: [&str; 2] = ["--index-span", "512K"];
 
-/// gztool extracts `data[offset..]` at each offset, and rapidgzip all of it.
+/// gztool extracts `data[offset..]` at each offset, rapidgzip all of it, and so does
+/// gzfleet's own parallel decompression, without a word (it warns of an index it
+/// cannot use).
 fn accepted(gz: &Path, gzi: &Path, data: &[u8], offsets: &[usize]) {
+    let r = run(gzfleet()
+        .args(["decompress", "-c", "-p", "2", "--index-file"])
+        .arg(gzi)
+        .arg(gz));
+    assert_ok!(r);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert!(
+        r.stdout == data,
+        "gzfleet decompress with the index differs"
+    );
+    accepted_by_tools(gz, gzi, data, offsets);
+}
+
+/// gztool and rapidgzip alone (gzfleet's reader uses no index for several members).
+fn accepted_by_tools(gz: &Path, gzi: &Path, data: &[u8], offsets: &[usize]) {
     // gztool builds an index when none is there: one must be there already.
     assert!(gzi.exists(), "{} was not written", gzi.display());
     for &offset in offsets {
@@ -178,7 +195,7 @@ fn index_command_indexes_gzip_and_pigz_files_and_refuses_to_overwrite() {
         .arg(&named)
         .arg(&both)));
     let twice = [&data[..], &data].concat();
-    accepted(
+    accepted_by_tools(
         &both,
         &named,
         &twice,
@@ -405,6 +422,14 @@ fn verify_catches_a_worker_lying_about_a_window_in_pull_mode() {
         .arg(shared.join("data"))));
     let honest = compress_file(&dir, &shared.join("data"), &BLOCK);
     assert!(std::fs::read(&out).unwrap() == honest);
+    // And gzfleet's reader finds the lie, says so, and still gives the right bytes.
+    let r = run(gzfleet().args(["decompress", "-c", "-p", "2"]).arg(&out));
+    assert!(r.stdout == data, "a lying window changed the output");
+    assert!(
+        r.stderr.contains("window is not the data before it"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! 32 KiB of output before it. Several members are one stream of points, with offsets
 //! counted from the file's start, as gztool counts them.
 //!
-//! Memory is an input buffer and a 32 KiB ring of output; points go to the index file
+//! Memory is an input buffer, an output buffer and a 32 KiB ring of the last output;
+//! points go to the index file
 //! as they are found. The index is written under a temporary name and put in place
 //! once the whole file has inflated and every member's CRC-32 and length passed.
 
@@ -132,6 +133,10 @@ struct Walk {
     start: usize,
     end: usize,
     eof: bool,
+    /// Where inflation writes: not the ring itself, since zlib-rs may scribble past the
+    /// bytes it reports (its fast path copies in whole chunks), which would corrupt the
+    /// oldest bytes of the window.
+    out: Vec<u8>,
     /// The last 32 KiB of output, written round.
     ring: Vec<u8>,
     at: usize,
@@ -151,6 +156,7 @@ impl Walk {
             start: 0,
             end: 0,
             eof: false,
+            out: vec![0; WINDOW],
             ring: vec![0; WINDOW],
             at: 0,
             input: 0,
@@ -170,12 +176,12 @@ impl Walk {
             }
             let step = self
                 .inflater
-                .step(&self.buf[self.start..self.end], &mut self.ring[self.at..]);
+                .step(&self.buf[self.start..self.end], &mut self.out);
             let step = step.map_err(|why| self.corrupt(self.invalid(Some(why))))?;
             self.start += step.consumed;
             self.input += step.consumed as u64;
             self.output += step.produced as u64;
-            self.at = (self.at + step.produced) % WINDOW;
+            self.remember(step.produced);
             if step.member_end {
                 if let Some(end) = self.after_member()? {
                     return Ok(end);
@@ -185,6 +191,17 @@ impl Walk {
             if let Some(bits) = step.boundary {
                 return Ok(Event::Boundary(bits));
             }
+        }
+    }
+
+    /// Keeps the last 32 KiB of output: the `produced` bytes just inflated.
+    fn remember(&mut self, produced: usize) {
+        let mut new = &self.out[..produced];
+        while !new.is_empty() {
+            let n = new.len().min(WINDOW - self.at);
+            self.ring[self.at..self.at + n].copy_from_slice(&new[..n]);
+            self.at = (self.at + n) % WINDOW;
+            new = &new[n..];
         }
     }
 
