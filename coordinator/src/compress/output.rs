@@ -223,13 +223,16 @@ impl Output {
         like: Option<&fs::Metadata>,
         input_size: u64,
     ) -> Result<u64, Error> {
-        let sealed = match self.seal_index(input_size) {
-            Ok(sealed) => sealed,
-            Err(e) => return Err(self.abandon(e)),
-        };
+        // The trailer first: failing there (a full disk) leaves the index as it was,
+        // beside a partial output kept for --resume.
+        let at = self.position();
         if let Err(e) = self.write(trailer) {
             return Err(self.abandon(e));
         }
+        let sealed = match self.seal_index(at, input_size) {
+            Ok(sealed) => sealed,
+            Err(e) => return Err(self.abandon(e)),
+        };
         let written = match self {
             Output::Stdout { written, .. } => {
                 io::stdout().flush().map_err(|source| Error::Write {
@@ -245,10 +248,9 @@ impl Output {
         Ok(written)
     }
 
-    /// The index completed and durable (not yet in place), before the trailer: the
-    /// deflate data ends where the trailer starts.
-    fn seal_index(&mut self, input_size: u64) -> Result<Option<Sealed>, Error> {
-        let at = self.position();
+    /// The index completed and durable (not yet in place); `at` is where the deflate
+    /// data ends (the trailer's start), for an output with no chunk.
+    fn seal_index(&mut self, at: u64, input_size: u64) -> Result<Option<Sealed>, Error> {
         let index = match self {
             Output::Stdout { index, .. } | Output::Object(_, index) => index.take(),
             Output::File(f) => f.index.take(),
