@@ -33,6 +33,10 @@ struct Faults {
     /// the real data), from the N-th call on.
     #[arg(long, value_name = "N")]
     fault_overlong_from: Option<u64>,
+    /// Return a window (asked for by an index point in pull mode) with one byte
+    /// changed, its length right, from the N-th call on.
+    #[arg(long, value_name = "N")]
+    fault_wrong_window_from: Option<u64>,
     /// Never answer the N-th call.
     #[arg(long, value_name = "N")]
     fault_hang_on: Option<u64>,
@@ -70,6 +74,11 @@ impl Hooks for Faults {
         if let Some(factor) = self.fault_slow {
             let extra = took * factor.saturating_sub(1) + Duration::from_millis(1);
             tokio::time::sleep(extra).await;
+        }
+        if self.fault_wrong_window_from.is_some_and(|n| call >= n) && !response.window.is_empty() {
+            let mut window = response.window.to_vec();
+            window[0] ^= 1;
+            response.window = window.into();
         }
         if self.fault_wrong_crc_from.is_some_and(|n| call >= n) {
             response.crc32 ^= 0xdead_beef;

@@ -42,6 +42,7 @@ impl Command {
             Command::Decompress(a) => (a.quiet, a.verbose as u8),
             Command::Test(a) => (a.quiet, a.verbose as u8),
             Command::List(_) => (false, 0),
+            Command::Index(a) => (a.quiet, a.verbose as u8),
         };
         Verbosity { quiet, verbose }
     }
@@ -57,6 +58,9 @@ pub enum Command {
     Test(TestArgs),
     /// Show sizes and ratios of .gz files (as gzip -l)
     List(ListArgs),
+    /// Build an index (gztool's format) for existing .gz files, in one pass: FILE.gz
+    /// gets FILE.gzi, for parallel and random-access decompression
+    Index(IndexArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +148,18 @@ pub struct CompressArgs {
     /// them)
     #[arg(short = 'N', long = "name", overrides_with = "no_name")]
     pub name: bool,
+    /// Also write an index in gztool's format beside each output (data.gz gets
+    /// data.gzi), for parallel and random-access decompression by gzfleet, gztool
+    /// (-I) and rapidgzip (--import-index); the .gz bytes are the same without it
+    #[arg(long)]
+    pub index: bool,
+    /// Input between index points (rounded to whole blocks) [default: 16M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub index_span: Option<u64>,
+    /// Write the index to PATH (one input; needed with -c or an object output);
+    /// implies --index
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
     /// Print no warnings or progress
     #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
@@ -335,6 +351,19 @@ pub struct DecompressArgs {
     /// Print a line per file
     #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
+    /// Inflating threads when the file has an index [default: all cores]
+    #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: Option<u32>,
+    /// The index to use (gztool's format) [default: FILE.gzi beside FILE.gz, if any]
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
+    /// Write the uncompressed data from byte N on (with an index, without inflating
+    /// what comes before its nearest point)
+    #[arg(long, value_name = "N", conflicts_with = "rm")]
+    pub offset: Option<u64>,
+    /// Write at most M bytes (from --offset, or from the start)
+    #[arg(long, value_name = "M", conflicts_with = "rm")]
+    pub length: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +378,35 @@ pub struct TestArgs {
     #[arg(short = 'q', long, overrides_with = "verbose")]
     pub quiet: bool,
     /// Print OK for each good file
+    #[arg(short = 'v', long, overrides_with = "quiet")]
+    pub verbose: bool,
+    /// Inflating threads when the file has an index [default: all cores]
+    #[arg(short = 'p', long = "processes", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: Option<u32>,
+    /// The index to use (gztool's format) [default: FILE.gzi beside FILE.gz, if any]
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// .gz files to index, each to FILE.gzi beside it (as gztool names it)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the index to PATH (one file only)
+    #[arg(long, value_name = "PATH")]
+    pub index_file: Option<PathBuf>,
+    /// Output between index points: a point at the first block boundary past each
+    /// [default: 16M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub index_span: Option<u64>,
+    /// Overwrite an existing index; index a symbolic link
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Print no warnings
+    #[arg(short = 'q', long, overrides_with = "verbose")]
+    pub quiet: bool,
+    /// Print a line per file
     #[arg(short = 'v', long, overrides_with = "quiet")]
     pub verbose: bool,
 }

@@ -145,6 +145,10 @@ pub enum Error {
         /// Where the deflate block structure breaks, when `test` could find it.
         found: Option<String>,
     },
+    /// A range (--offset/--length) its index could not give: the index disagrees with
+    /// the .gz part way.
+    #[error("{}: {why}; the range was not written (rebuild the index, or remove it to inflate from the start)", .index.display())]
+    IndexRange { index: PathBuf, why: String },
     /// The output is complete but --rm could not remove the input.
     #[error("output complete, but cannot remove input {}: {}", .path.display(), io_message(.source))]
     Remove {

@@ -89,11 +89,13 @@ pub fn check_answer(a: &ChunkAnswer) -> Result<(), String> {
         crc32: a.crc32,
         input_len: a.input_len,
         engine: Engine::ZlibRs.id().into(),
+        window: Bytes::new(),
     };
     let checks = Checks {
         engine: Engine::ZlibRs,
         verify: a.verify,
         independent: a.dictionary.is_empty(),
+        window: false,
     };
     check::answer(&chunk, answer, checks)
         .map(drop)

@@ -17,7 +17,7 @@ use crate::cli::{Cli, Command, CompressArgs, DecompressArgs, ListArgs, TestArgs}
 
 /// The subcommands: a first argument spelled so is one (a file so named is `./compress`
 /// or follows `--`).
-const SUBCOMMANDS: [&str; 5] = ["compress", "decompress", "test", "list", "help"];
+const SUBCOMMANDS: [&str; 6] = ["compress", "decompress", "test", "list", "index", "help"];
 
 /// gzip's form: the compress options plus the switches that pick another mode.
 #[derive(Debug, Parser)]
@@ -126,6 +126,8 @@ impl GzipForm {
                 force: o.force,
                 quiet: o.quiet,
                 verbose: o.verbose > 0,
+                processes: o.processes,
+                index_file: None,
             });
         }
         if self.decompress {
@@ -142,6 +144,10 @@ impl GzipForm {
                 no_name: o.no_name,
                 quiet: o.quiet,
                 verbose: o.verbose > 0,
+                processes: o.processes,
+                index_file: None,
+                offset: None,
+                length: None,
             });
         }
         Command::Compress(Box::new(o))

@@ -11,6 +11,7 @@
 //! - [`fleet`]: the workers: each `worker`'s health, the `link` that reaches it
 //!   (`local` pool or `remote` gRPC), and `discovery`.
 //! - [`reading`]: `decompress`, `test`, `list`.
+//! - [`index`]: gztool-format indexes (`.gzi`), read and written.
 //! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
 //!   `decoder`.
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`; [`telemetry`]:
@@ -19,7 +20,8 @@
 //! - [`partial`]: files appear under their name only once complete; [`error`];
 //!   [`signals`]; [`cli`], the arguments as clap reads them, and [`invocation`], which
 //!   reads a command line in gzfleet's form or gzip's (`-d`, `gunzip`, `zcat`).
-//! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden).
+//! - `fuzzing`: the few entry points the fuzz targets in fuzz/ call (hidden);
+//!   `testing`: the same for the end-to-end tests (hidden).
 
 pub(crate) mod admit;
 pub mod cli;
@@ -29,11 +31,15 @@ pub(crate) mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod gzip;
+pub(crate) mod index;
+pub(crate) mod indexer;
 pub mod invocation;
 pub(crate) mod partial;
 pub(crate) mod reading;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
+#[doc(hidden)]
+pub mod testing;
 pub(crate) mod ui;
 
 use std::process::ExitCode;
@@ -64,6 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Decompress(args) => reading::decompress(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::Test(args) => reading::test(args, &ui).map(|t| (t.errors, t.warnings)),
         Command::List(args) => reading::list(args, &ui).map(|t| (t.errors, t.warnings)),
+        Command::Index(args) => indexer::index(args, &ui),
     };
     match result {
         Ok((0, 0)) => ExitCode::SUCCESS,

@@ -17,6 +17,8 @@ mod dropin_perms;
 mod engines;
 mod faults;
 mod fleet_health;
+mod index_write;
+mod indexed;
 mod interop;
 mod limits;
 mod listing;

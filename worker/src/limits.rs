@@ -19,9 +19,16 @@ pub fn request_limit(max_chunk: u64) -> usize {
     max_chunk as usize + MAX_DICTIONARY + MESSAGE_SLACK
 }
 
-/// Largest Compress response for chunks of up to `max_chunk` bytes.
+/// Largest Compress response for chunks of up to `max_chunk` bytes: the deflate data
+/// and, when asked for (an index point), the 32 KiB window before the chunk.
 pub fn response_limit(max_chunk: u64) -> usize {
-    deflate_bound(max_chunk) as usize + MESSAGE_SLACK
+    answer_limit(max_chunk, true)
+}
+
+/// Largest Compress response for one chunk of `len` bytes, with its window or not.
+pub fn answer_limit(len: u64, window: bool) -> usize {
+    let window = if window { MAX_DICTIONARY } else { 0 };
+    deflate_bound(len) as usize + window + MESSAGE_SLACK
 }
 
 /// Largest message of any call but Compress (Info, the health checks): their requests

@@ -4,10 +4,14 @@
 //! many at once as the pool holds, so memory stays bounded whatever coordinators
 //! send). A failure that is about the input rather than the worker is marked so
 //! ([`INPUT_ERROR`]); one about this worker (out of file descriptors, an I/O error on
-//! its mount) is UNAVAILABLE, so the coordinator tries the chunk elsewhere.
+//! its mount) is UNAVAILABLE, so the coordinator tries the chunk elsewhere. And the
+//! window an index point needs (`return_window`), which only the reader of the input
+//! has in pull mode ([`WindowFrom`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use gzfleet_proto::v1::RangeRef;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -15,9 +19,10 @@ use tonic::Status;
 use url::Url;
 
 use crate::INPUT_ERROR;
+use crate::engine::MAX_DICTIONARY;
 use crate::objects::{Object, Version, is_object};
 use crate::pool::Input;
-use crate::range::FileRange;
+use crate::range::{FileRange, RangeError};
 use crate::root::{Root, RootError};
 
 /// Marks a status as being about the input (see [`INPUT_ERROR`]).
@@ -199,9 +204,88 @@ impl Pulls {
     }
 }
 
+/// Where the window a request asked for (`return_window`: the 32 KiB before the chunk,
+/// for the coordinator's index) comes from: the dictionary in hand (pushed, or an
+/// object read before the pool), or the file, read again after the chunk. A second
+/// read of 32 KiB for one chunk in many keeps the pool's job as it is; it checks the
+/// file's version as the chunk's read did, so both come from the same version.
+pub(crate) enum WindowFrom {
+    InHand(Bytes),
+    File(FileRange),
+}
+
+impl WindowFrom {
+    pub fn of(input: &Input, offset: u64) -> WindowFrom {
+        match input {
+            Input::Bytes { dictionary, .. } => WindowFrom::InHand(dictionary.clone()),
+            Input::File(range) => {
+                let before = offset.min(MAX_DICTIONARY as u64);
+                WindowFrom::File(FileRange {
+                    offset: offset - before,
+                    length: before,
+                    dictionary: false,
+                    ..range.clone()
+                })
+            }
+        }
+    }
+
+    pub async fn read(self) -> Result<Bytes, RangeError> {
+        match self {
+            WindowFrom::InHand(bytes) => Ok(bytes),
+            WindowFrom::File(range) => tokio::task::spawn_blocking(move || range.read())
+                .await
+                .map_err(|e| RangeError::Io {
+                    name: "window".into(),
+                    source: std::io::Error::other(e),
+                })?
+                .map(|(_, window)| window),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_window_is_the_input_before_the_chunk_read_again_or_in_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let range = |offset: u64| FileRange {
+            file: Arc::new(std::fs::File::open(&path).unwrap()),
+            name: "data".into(),
+            offset,
+            length: 1000,
+            // Independent or not, the window is read for itself.
+            dictionary: false,
+            size: meta.len(),
+            mtime_ns: crate::range::mtime_ns(&meta),
+        };
+        for (offset, from) in [(40_000, 40_000 - MAX_DICTIONARY), (100, 0), (0, 0)] {
+            let window = WindowFrom::of(&Input::File(range(offset)), offset)
+                .read()
+                .await
+                .unwrap();
+            assert_eq!(&window[..], &data[from..offset as usize], "at {offset}");
+        }
+        let in_hand = Input::Bytes {
+            data: Bytes::from_static(b"chunk"),
+            dictionary: Bytes::from_static(b"before"),
+        };
+        let window = WindowFrom::of(&in_hand, 6).read().await.unwrap();
+        assert_eq!(&window[..], b"before");
+        // Changed since the coordinator saw it: refused as the chunk's read would be.
+        std::fs::write(&path, b"short").unwrap();
+        let e = WindowFrom::of(&Input::File(range(40_000)), 40_000)
+            .read()
+            .await
+            .unwrap_err();
+        assert!(e.about_input(), "{e}");
+    }
 
     #[test]
     fn prefixes_must_be_object_urls_ending_in_a_slash() {

@@ -30,7 +30,7 @@ use crate::limits::{
 use crate::logs::{self, Said};
 use crate::metrics::{Reason, WorkerMetrics};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
-use crate::pulls::{Planned, Pulls, input_error};
+use crate::pulls::{Planned, Pulls, WindowFrom, input_error};
 use crate::validate::{Invalid, check_request};
 
 #[derive(Debug, Clone)]
@@ -170,6 +170,11 @@ impl<H: Hooks> Worker for WorkerService<H> {
                 (input, Some(permit))
             }
         };
+        // Taken before the input goes to the pool: the window an index point needs
+        // (see `WindowFrom`).
+        let window_from = req
+            .return_window
+            .then(|| WindowFrom::of(&input, req.offset));
         let job = Job {
             input,
             engine,
@@ -196,11 +201,19 @@ impl<H: Hooks> Worker for WorkerService<H> {
                 JobError::Read(e) => Status::unavailable(e.to_string()),
                 JobError::Engine(e) => Status::internal(e.to_string()),
             })?;
+        let window = match window_from {
+            None => Bytes::new(),
+            Some(from) => from.read().await.map_err(|e| match e.about_input() {
+                true => input_error(Status::failed_precondition(e.to_string())),
+                false => Status::unavailable(e.to_string()),
+            })?,
+        };
         let mut response = CompressResponse {
             deflate: Bytes::from(out.deflate),
             crc32: out.crc32,
             input_length: out.input_len,
             engine: engine.id().to_string(),
+            window,
         };
         let took = started.elapsed();
         self.metrics

@@ -40,6 +40,8 @@ pub enum Invalid {
     DictionaryWhenPulled,
     #[error("request carries no chunk")]
     NoChunk,
+    #[error("independent chunks have no window to return (their index points need none)")]
+    WindowWhenIndependent,
     #[error(
         "chunk of {length} bytes exceeds this worker's limit of {limit} bytes (gzfleet-worker --max-chunk)"
     )]
@@ -99,6 +101,9 @@ pub fn check_request(req: &CompressRequest, max_chunk: u64) -> Result<Engine, In
     if req.independent && !req.dictionary.is_empty() {
         return Err(Invalid::DictionaryWhenIndependent);
     }
+    if req.independent && req.return_window {
+        return Err(Invalid::WindowWhenIndependent);
+    }
     let length = match &req.source {
         Some(Source::Data(data)) => data.len() as u64,
         Some(Source::Range(range)) => range.length,
@@ -152,6 +157,18 @@ mod tests {
             })),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_window_is_not_asked_of_an_independent_chunk() {
+        let mut req = pull("f", "");
+        req.return_window = true;
+        assert_eq!(check_request(&req, MAX), Ok(()));
+        req.independent = true;
+        assert_eq!(
+            check_request(&req, MAX),
+            Err(Invalid::WindowWhenIndependent)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! bound allows is refused before it is read at all: `fleet/remote.rs`.)
 
 use flate2::{Decompress, FlushDecompress, Status};
-use gzfleet_worker::engine::{Engine, deflate_bound};
+use gzfleet_worker::engine::{Engine, MAX_DICTIONARY, deflate_bound};
 
 use super::chunker::{Chunk, Payload};
 use crate::fleet::{Answer, AttemptError};
@@ -23,6 +23,8 @@ pub(crate) struct Checks {
     pub verify: bool,
     /// No dictionary was used (-i): what --verify primes the inflater with.
     pub independent: bool,
+    /// The worker was asked for the chunk's window (pull mode, an index point).
+    pub window: bool,
 }
 
 pub(crate) fn answer(
@@ -69,15 +71,35 @@ pub(crate) fn answer(
             chunk.index
         )));
     }
+    window(chunk, &answer, checks.window)?;
     if checks.verify {
-        verify(chunk, &answer, checks.independent)?;
+        verify(chunk, &answer, checks)?;
     }
     Ok(answer)
 }
 
+/// A window asked for must be the input before the chunk, whole: its length is
+/// checked here; its bytes by --verify, or else by whoever inflates from that index
+/// point (the CRC of the data after it). None may come unasked.
+fn window(chunk: &Chunk, answer: &Answer, asked: bool) -> Result<(), AttemptError> {
+    let expected = match asked {
+        true => chunk.offset.min(MAX_DICTIONARY as u64),
+        false => 0,
+    };
+    if answer.window.len() as u64 != expected {
+        return Err(AttemptError::Wrong(format!(
+            "a window of {} bytes for chunk {}, which needs {expected}",
+            answer.window.len(),
+            chunk.index
+        )));
+    }
+    Ok(())
+}
+
 /// --verify: the input read (in pull mode, read here again), its CRC compared, and
 /// the answer inflated and compared with it byte for byte.
-fn verify(chunk: &Chunk, answer: &Answer, independent: bool) -> Result<(), AttemptError> {
+fn verify(chunk: &Chunk, answer: &Answer, checks: Checks) -> Result<(), AttemptError> {
+    let independent = checks.independent;
     let (dictionary, data) = match &chunk.payload {
         Payload::Bytes {
             data, dictionary, ..
@@ -93,6 +115,9 @@ fn verify(chunk: &Chunk, answer: &Answer, independent: bool) -> Result<(), Attem
             "CRC-32 {:08x} is not the input's",
             answer.crc32
         )));
+    }
+    if checks.window && answer.window != dictionary {
+        return Err(failed("its window is not the input before it".into()));
     }
     inflates_to(&answer.deflate, &dictionary, &data).map_err(failed)
 }
@@ -168,12 +193,40 @@ mod tests {
         engine: Engine::ZlibRs,
         verify: false,
         independent: false,
+        window: false,
     };
     const FULL: Checks = Checks {
         engine: Engine::ZlibRs,
         verify: true,
         independent: false,
+        window: false,
     };
+
+    #[test]
+    fn a_window_must_be_asked_for_and_whole() {
+        let mut c = chunk(b"hello hello hello world", b"", true);
+        c.offset = 40_000;
+        let asked = Checks {
+            window: true,
+            ..LIGHT
+        };
+        let with = |c: &Chunk, n: usize| Answer {
+            window: Bytes::from(vec![7; n]),
+            ..honest(c)
+        };
+        assert!(answer(&c, with(&c, MAX_DICTIONARY), asked).is_ok());
+        for n in [0, MAX_DICTIONARY - 1, MAX_DICTIONARY + 1] {
+            let e = answer(&c, with(&c, n), asked).unwrap_err();
+            assert!(
+                matches!(&e, AttemptError::Wrong(m) if m.contains("needs 32768")),
+                "{e:?}"
+            );
+        }
+        c.offset = 100;
+        assert!(answer(&c, with(&c, 100), asked).is_ok());
+        let unasked = answer(&c, with(&c, 100), LIGHT).unwrap_err();
+        assert!(matches!(&unasked, AttemptError::Wrong(m) if m.contains("needs 0")));
+    }
 
     fn honest(c: &Chunk) -> Answer {
         let (data, dictionary) = bytes(c);
@@ -183,6 +236,7 @@ mod tests {
             crc32: out.crc32,
             input_len: out.input_len,
             engine: Engine::ZlibRs.id().into(),
+            window: Bytes::new(),
         }
     }
 

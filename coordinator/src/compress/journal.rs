@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::index_out::IndexMark;
 use super::plan::Encoding;
 use crate::error::Error;
 use crate::partial::parent_dir;
@@ -32,6 +33,9 @@ pub(crate) struct JobIdentity {
     pub input_size: u64,
     /// Modification time, nanoseconds since the epoch.
     pub input_mtime_ns: i64,
+    /// `--index`: chunks between index points (absent from journals of runs without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_step: Option<u64>,
 }
 
 /// A durable point: the output holds exactly `output_bytes`, covering the first
@@ -46,6 +50,9 @@ pub(crate) struct Durable {
     /// is still what was compressed.
     pub last_chunk_crc: u32,
     pub last_chunk_len: u64,
+    /// How far the index (`--index`) was durable at the same point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexMark>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +147,15 @@ impl Journal {
                 now.input.display()
             ));
         }
+        if was.index_step != now.index_step {
+            return Some(match (was.index_step, now.index_step) {
+                (None, _) => "the interrupted run wrote no index (drop --index)".into(),
+                (_, None) => "the interrupted run also wrote an index (add --index)".into(),
+                (Some(a), Some(b)) => format!(
+                    "the interrupted run put an index point every {a} chunks, this one every {b} (--index-span)"
+                ),
+            });
+        }
         if was.header != now.header {
             return Some("the gzip header differs (-n/--no-name, or the input's name)".into());
         }
@@ -184,6 +200,7 @@ mod tests {
                 input: PathBuf::from(OsString::from_vec(b"/data/in put\xff.tar".to_vec())),
                 input_size: 5 << 32,
                 input_mtime_ns: 1_700_000_000_123_456_789,
+                index_step: Some(16),
             },
             durable: Durable {
                 chunks: 12,
@@ -192,6 +209,10 @@ mod tests {
                 output_bytes: 4_000_000,
                 last_chunk_crc: 0x01020304,
                 last_chunk_len: 1 << 20,
+                index: Some(IndexMark {
+                    points: 2,
+                    bytes: 20_000,
+                }),
             },
         }
     }
@@ -252,5 +273,8 @@ mod tests {
         let mut changed = j.identity.clone();
         changed.input_mtime_ns += 1;
         assert!(j.mismatch(&changed).unwrap().contains("changed"));
+        let mut no_index = j.identity.clone();
+        no_index.index_step = None;
+        assert!(j.mismatch(&no_index).unwrap().contains("add --index"));
     }
 }

@@ -17,6 +17,7 @@
 pub(crate) mod check;
 pub(crate) mod chunker;
 pub(crate) mod dispatch;
+pub(crate) mod index_out;
 pub(crate) mod input;
 pub(crate) mod job;
 pub(crate) mod journal;
@@ -108,6 +109,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     let job = Arc::new(JobParams {
         id: job_id(),
         encoding: plan.encoding,
+        index_step: plan.index.as_ref().map(|i| i.step),
     });
     let inputs = Inputs {
         plan: Arc::clone(&plan),

@@ -146,6 +146,11 @@ impl ObjectOutput {
         })
     }
 
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
     pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
         self.written += bytes.len() as u64;
         while !bytes.is_empty() {

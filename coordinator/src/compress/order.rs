@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::dispatch::{Compressed, Ready};
 use super::input::Input;
+use super::output::PointAt;
 use super::plan::{Destination, Plan};
 use super::pull::SharedFile;
 use super::stream::{FileJob, Marker};
@@ -93,13 +94,17 @@ impl Writer<'_> {
         let Some(open) = current else {
             return Ok(());
         };
+        let point = c.window.as_ref().map(|window| PointAt {
+            offset: open.crc.len,
+            window,
+        });
         open.crc.append(c.crc32, c.len);
         open.chunks += 1;
         self.progress.inc(c.len);
         let result = open
             .job
             .output
-            .write_chunk(&c.deflate, c.crc32, c.len, open.crc);
+            .write_chunk(&c.deflate, c.crc32, c.len, open.crc, point);
         match result {
             Ok(()) => Ok(()),
             // Stdout is every input's: cut short, the whole run is over.
@@ -199,7 +204,8 @@ impl Writer<'_> {
             start,
             ..
         } = *job;
-        let output_bytes = output.finish(&trailer(crc.crc, crc.len), plan.input.metadata())?;
+        let output_bytes =
+            output.finish(&trailer(crc.crc, crc.len), plan.input.metadata(), crc.len)?;
         let mut replaced = false;
         if let (true, Input::File { path, .. }, Destination::File(_)) =
             (self.plan.remove_input, &plan.input, &plan.destination)

@@ -1,12 +1,15 @@
 //! Where compressed bytes go: stdout, or a partial file (see `partial.rs`) with its
 //! resume journal beside it. Every `--sync-interval` the file is fsynced and then the
-//! journal records how far it is durable: never the other way round.
+//! journal records how far it is durable: never the other way round. An index
+//! (`--index`, see `index_out.rs`) goes along: points pushed as chunks are written,
+//! made durable with the file, finished before it and renamed into place after it.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::index_out::{IndexOut, Sealed};
 use super::journal::{Durable, JobIdentity, Journal};
 use super::objects::ObjectOutput;
 use crate::error::{Error, Place};
@@ -29,9 +32,17 @@ pub(crate) enum Output {
     Stdout {
         written: u64,
         pending: Vec<u8>,
+        index: Option<IndexOut>,
     },
     File(Box<JournaledFile>),
-    Object(Box<ObjectOutput>),
+    Object(Box<ObjectOutput>, Option<IndexOut>),
+}
+
+/// Where an index point goes: the chunk about to be written starts at `offset` in the
+/// input, and `window` is the input before it.
+pub(crate) struct PointAt<'a> {
+    pub offset: u64,
+    pub window: &'a [u8],
 }
 
 /// A partial file and its journal. Dropped before it was finished or abandoned (a run
@@ -46,6 +57,7 @@ pub(crate) struct JournaledFile {
     sync_every: Duration,
     last_sync: Instant,
     pending: Durable,
+    index: Option<IndexOut>,
 }
 
 impl Output {
@@ -54,12 +66,40 @@ impl Output {
         Output::Stdout {
             written: 0,
             pending: header.to_vec(),
+            index: None,
+        }
+    }
+
+    /// Writes `index` along with this output (a file's is set up by its constructors).
+    pub fn with_index(mut self, index: Option<IndexOut>) -> Self {
+        match &mut self {
+            Output::Stdout { index: slot, .. } | Output::Object(_, slot) => *slot = index,
+            Output::File(f) => f.index = index,
+        }
+        self
+    }
+
+    fn index(&mut self) -> Option<&mut IndexOut> {
+        match self {
+            Output::Stdout { index, .. } | Output::Object(_, index) => index.as_mut(),
+            Output::File(f) => f.index.as_mut(),
+        }
+    }
+
+    /// Bytes written so far, header included: where the next byte goes.
+    fn position(&mut self) -> u64 {
+        match self {
+            Output::Stdout {
+                written, pending, ..
+            } => *written + pending.len() as u64,
+            Output::File(f) => f.open().written(),
+            Output::Object(o, _) => o.written(),
         }
     }
 
     /// An object, as a multipart upload.
     pub fn object(url: &str) -> Result<Self, Error> {
-        Ok(Output::Object(Box::new(ObjectOutput::create(url)?)))
+        Ok(Output::Object(Box::new(ObjectOutput::create(url)?), None))
     }
 
     /// A new partial file plus, for a resumable job, a journal saying nothing is
@@ -69,6 +109,7 @@ impl Output {
         identity: Option<JobIdentity>,
         sync_every: Duration,
         force: bool,
+        index: Option<IndexOut>,
     ) -> Result<Self, Error> {
         let journal_path = journal_path(target);
         if force {
@@ -95,6 +136,7 @@ impl Output {
             sync_every,
             last_sync: Instant::now(),
             pending: Durable::default(),
+            index,
         })))
     }
 
@@ -103,6 +145,7 @@ impl Output {
         target: &Path,
         journal: Journal,
         sync_every: Duration,
+        index: Option<IndexOut>,
     ) -> Result<Self, Error> {
         let file = PartialFile::reopen(target, journal.durable.output_bytes)?;
         Ok(Output::File(Box::new(JournaledFile {
@@ -112,12 +155,15 @@ impl Output {
             journal: Some(journal),
             sync_every,
             last_sync: Instant::now(),
+            index,
         })))
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match self {
-            Output::Stdout { written, pending } => {
+            Output::Stdout {
+                written, pending, ..
+            } => {
                 let mut out = io::stdout().lock();
                 let header = std::mem::take(pending);
                 out.write_all(&header)
@@ -130,18 +176,26 @@ impl Output {
                 Ok(())
             }
             Output::File(f) => f.open().write_bytes(bytes),
-            Output::Object(o) => o.write(bytes),
+            Output::Object(o, _) => o.write(bytes),
         }
     }
 
-    /// Writes one chunk's deflate data; `stream` covers the input up to its end.
+    /// Writes one chunk's deflate data; `stream` covers the input up to its end. A
+    /// chunk that starts an index point comes with `point`.
     pub fn write_chunk(
         &mut self,
         deflate: &[u8],
         chunk_crc: u32,
         chunk_len: u64,
         stream: StreamCrc,
+        point: Option<PointAt<'_>>,
     ) -> Result<(), Error> {
+        if let Some(p) = point {
+            let at = self.position();
+            if let Some(index) = self.index() {
+                index.push(at, p.offset, p.window)?;
+            }
+        }
         self.write(deflate)?;
         if let Output::File(f) = self {
             f.pending = Durable {
@@ -151,6 +205,7 @@ impl Output {
                 output_bytes: f.open().written(),
                 last_chunk_crc: chunk_crc,
                 last_chunk_len: chunk_len,
+                index: f.index.as_ref().map(IndexOut::mark),
             };
             if f.last_sync.elapsed() >= f.sync_every {
                 f.make_durable()?;
@@ -159,23 +214,48 @@ impl Output {
         Ok(())
     }
 
-    /// Writes the trailer and puts the file in place (removing the journal). Returns
-    /// the bytes written. If that fails, the output is abandoned as for any failure.
-    pub fn finish(mut self, trailer: &[u8], like: Option<&fs::Metadata>) -> Result<u64, Error> {
+    /// Writes the trailer and puts the file in place (removing the journal), then its
+    /// index. Returns the bytes written. If that fails, the output is abandoned as for
+    /// any failure. `input_size` is the input's length (for the index).
+    pub fn finish(
+        mut self,
+        trailer: &[u8],
+        like: Option<&fs::Metadata>,
+        input_size: u64,
+    ) -> Result<u64, Error> {
+        // The trailer first: failing there (a full disk) leaves the index as it was,
+        // beside a partial output kept for --resume.
+        let at = self.position();
         if let Err(e) = self.write(trailer) {
             return Err(self.abandon(e));
         }
-        match self {
+        let sealed = match self.seal_index(at, input_size) {
+            Ok(sealed) => sealed,
+            Err(e) => return Err(self.abandon(e)),
+        };
+        let written = match self {
             Output::Stdout { written, .. } => {
                 io::stdout().flush().map_err(|source| Error::Write {
                     output: Place::Stdout,
                     source,
                 })?;
-                Ok(written)
+                written
             }
-            Output::File(mut f) => f.commit(like),
-            Output::Object(o) => o.finish(),
-        }
+            Output::File(mut f) => f.commit(like)?,
+            Output::Object(o, _) => o.finish()?,
+        };
+        sealed.map_or(Ok(()), Sealed::commit)?;
+        Ok(written)
+    }
+
+    /// The index completed and durable (not yet in place); `at` is where the deflate
+    /// data ends (the trailer's start), for an output with no chunk.
+    fn seal_index(&mut self, at: u64, input_size: u64) -> Result<Option<Sealed>, Error> {
+        let index = match self {
+            Output::Stdout { index, .. } | Output::Object(_, index) => index.take(),
+            Output::File(f) => f.index.take(),
+        };
+        index.map(|i| i.seal(at, input_size)).transpose()
     }
 
     /// Ends a failed job. What an interrupted run made durable is kept for --resume,
@@ -183,7 +263,8 @@ impl Output {
     /// work, and what ended this run may pass. Nothing durable: both files go. The
     /// error says which.
     pub fn abandon(self, error: Error) -> Error {
-        // An object output is aborted when dropped: nothing of it remains.
+        // An object output is aborted when dropped: nothing of it remains (nor of
+        // its index, which removes itself).
         let Output::File(mut f) = self else {
             return error;
         };
@@ -216,6 +297,9 @@ impl JournaledFile {
             return Ok(());
         }
         self.open().sync()?;
+        if let Some(index) = &mut self.index {
+            index.sync()?;
+        }
         let Some(journal) = &mut self.journal else {
             return Ok(());
         };
@@ -244,6 +328,9 @@ impl JournaledFile {
         }
         let file = self.file.take()?;
         if self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0) {
+            if let Some(index) = self.index.take() {
+                index.keep();
+            }
             return Some(file.path().to_path_buf());
         }
         file.discard();

@@ -13,7 +13,9 @@ use gzfleet_worker::engine::{Engine, engine_names};
 use gzfleet_worker::objects::{Object, is_object};
 use serde::{Deserialize, Serialize};
 
+use super::chunker::{Chunk, Payload};
 use super::dispatch::DispatchConfig;
+use super::index_out::{DEFAULT_SPAN, index_path, step};
 use super::input::Input;
 use super::journal::JobIdentity;
 use super::objects::block_on;
@@ -95,6 +97,37 @@ pub(crate) struct JobParams {
     /// Names the job in workers' logs.
     pub id: String,
     pub encoding: Encoding,
+    /// `--index`: an index point starts every this many chunks.
+    pub index_step: Option<u64>,
+}
+
+impl JobParams {
+    /// Whether chunk `index` of a file starts an index point.
+    pub fn is_point(&self, index: u64) -> bool {
+        self.index_step
+            .is_some_and(|step| index.is_multiple_of(step))
+    }
+
+    /// Whether chunk `index` needs the input before it as its point's window: not the
+    /// first (nothing is before it) nor independent ones (nothing before is used).
+    pub fn needs_window(&self, index: u64) -> bool {
+        index > 0 && !self.encoding.independent && self.is_point(index)
+    }
+
+    /// Whether a worker is asked to return `chunk`'s window: only when it needs one
+    /// and the coordinator does not hold the input (pull mode).
+    pub fn asks_window(&self, chunk: &Chunk) -> bool {
+        matches!(chunk.payload, Payload::Shared(_)) && self.needs_window(chunk.index)
+    }
+}
+
+/// `--index`, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexPlan {
+    /// Chunks between points.
+    pub step: u64,
+    /// `--index-file`: instead of beside the output.
+    pub file: Option<PathBuf>,
 }
 
 /// Where outputs go, as -c, -o and --output-dir chose.
@@ -143,6 +176,7 @@ pub(crate) struct Plan {
     pub pull: bool,
     /// Where files for pull mode are: workers are sent their paths below it.
     pub shared_root: Option<SharedRoot>,
+    pub index: Option<IndexPlan>,
 }
 
 /// Where one job's output goes.
@@ -198,6 +232,8 @@ pub(crate) struct JobPlan {
     pub identity: Option<JobIdentity>,
     /// Pull mode: the input as workers find it.
     pub shared: Option<Arc<SharedFile>>,
+    /// `--index`: where this output's index goes.
+    pub index: Option<PathBuf>,
 }
 
 impl Plan {
@@ -208,6 +244,21 @@ impl Plan {
             args.files.clone()
         };
         let target = Target::of(args, inputs.len())?;
+        let index = (args.index || args.index_file.is_some()).then(|| IndexPlan {
+            step: step(args.index_span.unwrap_or(DEFAULT_SPAN), args.block_size),
+            file: args.index_file.clone(),
+        });
+        if index.is_none() && args.index_span.is_some() {
+            return Err(Error::Usage(
+                "--index-span needs --index (or --index-file)".into(),
+            ));
+        }
+        if index.as_ref().is_some_and(|i| i.file.is_some()) && (inputs.len() > 1 || args.recursive)
+        {
+            return Err(Error::Usage(
+                "--index-file names one index: for several inputs use --index (each gets its own beside its output)".into(),
+            ));
+        }
         let discovery =
             Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
         if args.pull && discovery.is_empty() {
@@ -254,6 +305,7 @@ impl Plan {
             stats_json: args.stats_json.clone(),
             pull: args.pull,
             shared_root,
+            index,
         })
     }
 
@@ -299,17 +351,47 @@ impl Plan {
                     })?,
                     input_size: meta.len(),
                     input_mtime_ns: gzfleet_worker::range::mtime_ns(meta),
+                    index_step: self.index.as_ref().map(|i| i.step),
                 })
             }
             _ => None,
         };
+        let index = self.index_of(&destination)?;
         Ok(JobPlan {
             input,
             destination,
             header,
             identity,
             shared,
+            index,
         })
+    }
+
+    /// Where the index of an output going to `destination` goes: `--index-file`, or
+    /// beside a file as gztool names it. Stdout and objects have no "beside".
+    fn index_of(&self, destination: &Destination) -> Result<Option<PathBuf>, Error> {
+        let Some(plan) = &self.index else {
+            return Ok(None);
+        };
+        let path = match (&plan.file, destination) {
+            (Some(path), _) => path.clone(),
+            (None, Destination::File(gz)) => index_path(gz),
+            (None, Destination::Stdout) => {
+                return Err(Error::Usage(
+                    "--index with output to stdout needs --index-file PATH to name the index"
+                        .into(),
+                ));
+            }
+            (None, Destination::Object(url)) => {
+                return Err(Error::Usage(format!(
+                    "{url}: an index is not written beside an object; name a local one with --index-file PATH"
+                )));
+            }
+        };
+        if !self.force && fs::symlink_metadata(&path).is_ok() {
+            return Err(Error::Exists(path));
+        }
+        Ok(Some(path))
     }
 
     fn header(&self, input: &Input) -> Header {

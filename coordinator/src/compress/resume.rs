@@ -9,6 +9,7 @@ use std::path::Path;
 use bytes::Bytes;
 use gzfleet_worker::engine::MAX_DICTIONARY;
 
+use super::index_out::IndexOut;
 use super::journal::{JobIdentity, Journal};
 use super::output::{Output, journal_path, partial_path};
 use super::plan::{Destination, JobPlan, Plan};
@@ -37,22 +38,32 @@ enum Found {
     },
 }
 
-/// Opens the job's output and says where compression starts.
+/// Opens the job's output (and its index) and says where compression starts.
 pub(crate) fn prepare(plan: &Plan, job: &JobPlan, ui: &Ui) -> Result<(Output, Start), Error> {
+    let new_index = |force: bool| {
+        job.index
+            .as_deref()
+            .map(|path| IndexOut::create(path, force))
+            .transpose()
+    };
     let target = match (&job.destination, &job.identity) {
         (Destination::File(target), Some(identity)) => {
             if plan.resume {
                 match resume_point(plan, job, target, identity, ui)? {
                     Found::Continue(journal, start) => {
-                        let output = Output::resume_file(target, *journal, plan.sync_interval)?;
+                        let index = resumed_index(job, &journal)?;
+                        let output =
+                            Output::resume_file(target, *journal, plan.sync_interval, index)?;
                         return Ok((output, start));
                     }
                     Found::Nothing { ours } => {
+                        let force = plan.force || ours;
                         let out = Output::create_file(
                             target,
                             Some(identity.clone()),
                             plan.sync_interval,
-                            plan.force || ours,
+                            force,
+                            new_index(force)?,
                         )?;
                         return with_header(out, &job.header);
                     }
@@ -61,12 +72,38 @@ pub(crate) fn prepare(plan: &Plan, job: &JobPlan, ui: &Ui) -> Result<(Output, St
             target
         }
         _ if plan.resume => return Err(Error::Resume(why_not_resumable(job))),
-        (Destination::Stdout, _) => return Ok((Output::stdout(&job.header), Start::default())),
-        (Destination::Object(url), _) => return with_header(Output::object(url)?, &job.header),
+        (Destination::Stdout, _) => {
+            let out = Output::stdout(&job.header).with_index(new_index(plan.force)?);
+            return Ok((out, Start::default()));
+        }
+        (Destination::Object(url), _) => {
+            let out = Output::object(url)?.with_index(new_index(plan.force)?);
+            return with_header(out, &job.header);
+        }
         (Destination::File(target), None) => target,
     };
-    let out = Output::create_file(target, job.identity.clone(), plan.sync_interval, plan.force)?;
+    let out = Output::create_file(
+        target,
+        job.identity.clone(),
+        plan.sync_interval,
+        plan.force,
+        new_index(plan.force)?,
+    )?;
     with_header(out, &job.header)
+}
+
+/// The interrupted run's partial index, cut back to the journal's durable point.
+fn resumed_index(job: &JobPlan, journal: &Journal) -> Result<Option<IndexOut>, Error> {
+    let Some(path) = &job.index else {
+        return Ok(None);
+    };
+    let Some(mark) = journal.durable.index else {
+        return Err(Error::Resume(format!(
+            "the journal records no index to continue {}; to start over, run without --resume and with -f",
+            path.display()
+        )));
+    };
+    IndexOut::resume(path, mark).map(Some)
 }
 
 fn with_header(mut out: Output, header: &[u8]) -> Result<(Output, Start), Error> {

@@ -21,6 +21,8 @@ pub(crate) struct Answer {
     pub crc32: u32,
     pub input_len: u64,
     pub engine: String,
+    /// The input before the chunk, when asked for (pull mode, an index point).
+    pub window: Bytes,
 }
 
 /// Why one attempt at one chunk failed; `dispatch::policy::judge` decides what follows.

@@ -71,6 +71,8 @@ impl Link for LocalLink {
                 crc32: out.crc32,
                 input_len: out.input_len,
                 engine: engine.id().to_string(),
+                // The coordinator holds the input: the window is in the chunk's hands.
+                window: Bytes::new(),
             })
         })
     }

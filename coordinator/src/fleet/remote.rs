@@ -18,7 +18,7 @@ use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, RangeRef};
 use gzfleet_worker::INPUT_ERROR;
 use gzfleet_worker::framing::{Bounded, Overrun};
 use gzfleet_worker::limits::{
-    CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, request_limit, response_limit,
+    CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, answer_limit, request_limit, response_limit,
 };
 use tonic::body::Body;
 use tonic::codegen::{Service, http};
@@ -101,8 +101,8 @@ impl GrpcLink {
 
     /// A client for one chunk of `len` bytes, accepting no answer longer than the
     /// chunk's deflate bound allows.
-    fn compressor(&self, len: u64) -> WorkerClient<Answers> {
-        let limit = response_limit(len).min(self.max_response);
+    fn compressor(&self, len: u64, window: bool) -> WorkerClient<Answers> {
+        let limit = answer_limit(len, window).min(self.max_response);
         WorkerClient::new(Answers {
             channel: self.channel.clone(),
             limit,
@@ -163,7 +163,8 @@ impl Link for GrpcLink {
         job: &JobParams,
         deadline: Duration,
     ) -> BoxFuture<Result<Answer, AttemptError>> {
-        let mut client = self.compressor(chunk.len);
+        let window = job.asks_window(&chunk);
+        let mut client = self.compressor(chunk.len, window);
         // Bytes clones share the chunk's buffer: no copy until the wire.
         let (dictionary, source) = match &chunk.payload {
             Payload::Bytes {
@@ -190,6 +191,8 @@ impl Link for GrpcLink {
             independent: job.encoding.independent,
             dictionary,
             source: Some(source),
+            // Only a pulled chunk's window is not in the coordinator's hands.
+            return_window: window,
         });
         request.set_timeout(deadline);
         self.credentials.authorize(request.metadata_mut());
@@ -202,7 +205,7 @@ impl Link for GrpcLink {
                 .map_err(|s| {
                     if let Some(o) = overrun(&s) {
                         return AttemptError::Wrong(format!(
-                            "answer for chunk {index} of {len} bytes refused unread: {o} (the chunk's deflate bound and 4 KiB)"
+                            "answer for chunk {index} of {len} bytes refused unread: {o} (the chunk's deflate bound, its window if asked, and 4 KiB)"
                         ));
                     }
                     match timed_out(&s) {
@@ -216,6 +219,7 @@ impl Link for GrpcLink {
                 crc32: reply.crc32,
                 input_len: reply.input_length,
                 engine: reply.engine,
+                window: reply.window,
             })
         })
     }

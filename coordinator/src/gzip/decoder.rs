@@ -34,6 +34,8 @@ pub(crate) struct Decoded {
     pub trailing_zeros: u64,
     /// Bytes after the last member that are neither gzip nor only zeros.
     pub trailing_garbage: u64,
+    /// Spans inflated in parallel with an index (0: decoded from the start, alone).
+    pub indexed_spans: u64,
 }
 
 /// Where in a member the input ended.

@@ -6,11 +6,11 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Tally, inputs, is_stdin, open, place, restore, strip_suffix_or};
+use super::{Tally, indexed, inputs, is_stdin, open, place, restore, strip_suffix_or};
 use crate::cli::DecompressArgs;
 use crate::compress::walk;
 use crate::error::{Error, Place};
-use crate::gzip::{DecodeError, Decoded, decode};
+use crate::gzip::Decoded;
 use crate::partial::PartialFile;
 use crate::signals;
 use crate::ui::Ui;
@@ -27,7 +27,7 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
             return Err(Error::Interrupted);
         }
         let input = place(path);
-        match decompress_one(args, path) {
+        match decompress_one(args, path, ui) {
             Err(e @ Error::Interrupted) => return Err(e),
             Err(e) if e.is_broken_pipe() => return Err(e),
             Err(e) => tally.error(ui, e),
@@ -43,6 +43,10 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
             Ok(d) if d.trailing_zeros > 0 => ui.info(format!(
                 "{input}: {} -> {} bytes ({} trailing zero bytes ignored)",
                 d.compressed, d.uncompressed, d.trailing_zeros
+            )),
+            Ok(d) if d.indexed_spans > 0 => ui.info(format!(
+                "{input}: {} -> {} bytes ({} spans of its index in parallel)",
+                d.compressed, d.uncompressed, d.indexed_spans
             )),
             Ok(d) => ui.info(format!(
                 "{input}: {} -> {} bytes",
@@ -75,13 +79,19 @@ fn expand(args: &DecompressArgs, tally: &mut Tally, ui: &Ui) -> Vec<PathBuf> {
     files
 }
 
-fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> {
+fn decompress_one(args: &DecompressArgs, path: &Path, ui: &Ui) -> Result<Decoded, Error> {
     let to_stdout = args.stdout
         || args.output.as_deref() == Some(Path::new("-"))
         || (is_stdin(path) && args.output.is_none());
     // gzip's checks on the input come first: a directory is named as one, not as a
     // name without a suffix.
     let input = open(path, args.force, !to_stdout && args.output.is_none())?;
+    let opts = indexed::Options {
+        processes: args.processes,
+        index_file: args.index_file.as_deref(),
+        offset: args.offset,
+        length: args.length,
+    };
     // The input's times as they were before reading it moved its atime.
     let like = (!is_stdin(path)).then(|| fs::metadata(path).ok()).flatten();
     let mut input = BufReader::with_capacity(1 << 16, input);
@@ -112,7 +122,7 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
     let Some(target) = target else {
         // Decompressed data goes to a terminal as gzip and zcat send it.
         let mut out = Interruptible(io::stdout().lock());
-        let decoded = decode(input, &mut out).map_err(|e| failure(path, Place::Stdout, e))?;
+        let decoded = indexed::inflate(&opts, path, input, &mut out, &Place::Stdout, ui)?;
         out.flush().map_err(|source| Error::Write {
             output: Place::Stdout,
             source,
@@ -123,7 +133,15 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
         return Err(Error::Exists(target));
     }
     let mut partial = PartialFile::create(&target, args.force)?;
-    match decode(input, &mut Interruptible(&mut partial)) {
+    let output = partial.place();
+    match indexed::inflate(
+        &opts,
+        path,
+        input,
+        &mut Interruptible(&mut partial),
+        &output,
+        ui,
+    ) {
         Ok(decoded) => {
             // -N: the stored time, as gzip restores it; else the .gz file's.
             let mtime = stored.mtime.filter(|_| restore);
@@ -137,23 +155,9 @@ fn decompress_one(args: &DecompressArgs, path: &Path) -> Result<Decoded, Error> 
             Ok(decoded)
         }
         Err(e) => {
-            let output = partial.place();
             partial.discard();
-            Err(failure(path, output, e))
+            Err(e)
         }
-    }
-}
-
-/// Names what failed: an interrupt, the output, or the input.
-fn failure(input: &Path, output: Place, e: DecodeError) -> Error {
-    match e {
-        _ if signals::interrupted() => Error::Interrupted,
-        DecodeError::Write(source) => Error::Write { output, source },
-        source => Error::Corrupt {
-            input: place(input),
-            source,
-            found: None,
-        },
     }
 }
 

@@ -6,6 +6,7 @@
 mod blockcheck;
 mod columns;
 mod decompress;
+mod indexed;
 mod list;
 mod restore;
 mod test;

@@ -1,11 +1,14 @@
 //! `gzfleet test`: every member decoded and checked (CRC-32, length), nothing written.
 //! As gzip -t: zero padding after the last member (tape blocks) passes without a word,
-//! other trailing bytes pass with gzip's warning and status 2. A damaged member's
-//! error also says where its deflate blocks break (`blockcheck`).
+//! other trailing bytes pass with gzip's warning and status 2. With an index, on
+//! several threads. A damaged member's error also says where its deflate blocks
+//! break (`blockcheck`).
 
-use super::{Tally, blockcheck, check, garbage_warning, inputs, open, place};
+use std::io;
+
+use super::{Tally, blockcheck, garbage_warning, indexed, inputs, open, place};
 use crate::cli::TestArgs;
-use crate::error::Error;
+use crate::error::{Error, Place};
 use crate::ui::Ui;
 
 pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
@@ -13,7 +16,15 @@ pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
     let mut tally = Tally::default();
     for path in &files {
         let input = place(path);
-        match open(path, args.force, false).and_then(|r| check(r, input.clone())) {
+        let opts = indexed::Options {
+            processes: args.processes,
+            index_file: args.index_file.as_deref(),
+            ..Default::default()
+        };
+        let mut sink = io::sink();
+        let checked = open(path, args.force, false)
+            .and_then(|r| indexed::inflate(&opts, path, r, &mut sink, &Place::Stdout, ui));
+        match checked {
             Ok(d) if d.trailing_garbage > 0 => {
                 tally.warn(ui, garbage_warning(&input, d.trailing_garbage))
             }
@@ -22,6 +33,10 @@ pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
             Ok(d) if d.trailing_zeros > 0 => ui.info(format!(
                 "{input}: OK ({} trailing zero bytes ignored)",
                 d.trailing_zeros
+            )),
+            Ok(d) if d.indexed_spans > 0 => ui.info(format!(
+                "{input}: OK ({} spans of its index in parallel)",
+                d.indexed_spans
             )),
             Ok(_) => ui.info(format!("{input}: OK")),
             Err(e) => tally.error(ui, blockcheck::explain(path, e)),

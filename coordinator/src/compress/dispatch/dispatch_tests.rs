@@ -105,6 +105,7 @@ impl Link for FakeLink {
                     crc32: out.crc32,
                     input_len: out.input_len,
                     engine: engine_id().into(),
+                    window: Bytes::new(),
                 })
             };
             tokio::time::timeout(deadline, work)
@@ -198,6 +199,7 @@ fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Outcome {
             block: 1000,
             independent: true,
         },
+        index_step: None,
     });
     let window = Arc::new(Window::new(0, 1000));
     let progress = Progress::hidden();
@@ -522,6 +524,7 @@ fn a_stream_cut_short_is_an_error_not_a_short_run() {
                 block: 1000,
                 independent: true,
             },
+            index_step: None,
         }),
         config(5),
         Ui::new(Verbosity {

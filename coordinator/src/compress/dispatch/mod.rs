@@ -72,6 +72,10 @@ pub(crate) struct Compressed {
     pub deflate: Bytes,
     pub crc32: u32,
     pub len: u64,
+    /// `--index`: the chunk starts an index point, whose window this is (the input
+    /// before it: its dictionary, or in pull mode what the worker returned; empty for
+    /// the first chunk and with -i).
+    pub window: Option<Bytes>,
 }
 
 /// What the writer gets, in any order; it puts them back in stream order by `seq`.
@@ -326,6 +330,7 @@ impl<'a> Dispatcher<'a> {
             engine: self.job.encoding.engine,
             verify: self.config.verify,
             independent: self.job.encoding.independent,
+            window: self.job.asks_window(&chunk),
         };
         let (events, id) = (self.events_tx.clone(), attempt.id);
         let handle = tokio::spawn(async move {

@@ -95,11 +95,19 @@ impl Dispatcher<'_> {
             depth: done.winner.depth,
         };
         self.fleet.answered(done.winner.worker, sample, now);
+        let window = self
+            .job
+            .is_point(done.chunk.index)
+            .then(|| match &done.chunk.payload {
+                Payload::Bytes { dictionary, .. } => dictionary.clone(),
+                Payload::Shared(_) => answer.window.clone(),
+            });
         let compressed = Compressed {
             seq,
             deflate: answer.deflate,
             crc32: answer.crc32,
             len,
+            window,
         };
         self.results
             .send(Ready::Chunk(compressed))

@@ -1,0 +1,216 @@
+//! Decompressing a whole .gz with its index on several threads. Spans (point to next
+//! point) are inflated in parallel and written in order, through bounded channels: at
+//! most `threads + 1` spans are under way and each holds a few pieces, so memory does
+//! not grow with the file or the span size.
+//!
+//! Nothing the index says is believed before it is proved, and every byte written is
+//! a prefix of what one-thread decoding gives: span 0 starts where the first member's
+//! data starts, with no history; each span ends exactly at the next point's byte and
+//! bit, right after an end-of-block code (`span`); and before a span's first byte is
+//! written, its window must equal the last bytes already written. A window shorter
+//! than the history it needs cannot give wrong bytes either: inflate refuses a
+//! distance beyond it. The spans' CRCs, joined, must equal the trailer's, and the
+//! trailer must end the file (one member). When anything disagrees, the caller is
+//! told how many (correct) bytes were written, and finishes with the one-thread path.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+
+use super::plan::{Plan, SpanPlan};
+use super::span::{Finished, SpanError, inflate_span};
+use crate::gzip::{Decoded, StreamCrc};
+
+/// Pieces a span may have waiting for the writer.
+const PIECES: usize = 4;
+const WINDOW: usize = super::format::WINDOW;
+
+/// Why indexed decompression stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// The index (or the data) is not what it claims: `written` bytes, all correct,
+    /// are out; the one-thread path can finish from there.
+    #[error("{why}")]
+    Index { written: u64, why: String },
+    /// The output cannot be written: no other path would do better.
+    #[error("{0}")]
+    Write(std::io::Error),
+}
+
+enum Msg {
+    Window(Vec<u8>),
+    Piece(Vec<u8>),
+    Done(Result<Finished, String>),
+}
+
+/// Inflates the whole member into `out` on `threads` threads.
+pub(crate) fn decompress(
+    plan: &Plan,
+    threads: usize,
+    out: &mut dyn Write,
+) -> Result<Decoded, Failure> {
+    let spans = plan.spans();
+    let threads = threads.clamp(1, spans.len().max(1));
+    let (job_tx, job_rx) = channel::<(usize, SyncSender<Msg>)>();
+    let job_rx = Mutex::new(job_rx);
+    let mut writer = Writer {
+        out,
+        written: 0,
+        tail: Vec::with_capacity(2 * WINDOW),
+        crc: StreamCrc::default(),
+        file_len: plan.gz_len(),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| work(plan, &job_rx));
+        }
+        let mut pending: VecDeque<Receiver<Msg>> = VecDeque::new();
+        let mut next = 0;
+        let result = (|| {
+            for (i, span) in spans.iter().enumerate() {
+                while pending.len() <= threads && next < spans.len() {
+                    let (tx, rx) = sync_channel(PIECES);
+                    // The workers outlive this loop: a send cannot fail.
+                    let _ = job_tx.send((next, tx));
+                    pending.push_back(rx);
+                    next += 1;
+                }
+                let rx = pending.pop_front().expect("span queued above");
+                writer.span(i, span, &rx)?;
+            }
+            Ok(())
+        })();
+        // Workers still inflating find their receivers gone and stop.
+        drop(job_tx);
+        drop(pending);
+        result
+    })?;
+    let (crc, total) = (writer.crc.crc, writer.crc.len);
+    if crc != plan.stored_crc() {
+        return Err(writer.fail(format!(
+            "the data's CRC-32 ({crc:08x}) is not the trailer's ({:08x})",
+            plan.stored_crc()
+        )));
+    }
+    Ok(Decoded {
+        members: 1,
+        compressed: plan.gz_len(),
+        uncompressed: total,
+        crc,
+        mtime: plan.header().mtime,
+        first_header: plan.header().len,
+        trailing_zeros: 0,
+        trailing_garbage: 0,
+        indexed_spans: spans.len() as u64,
+    })
+}
+
+/// One inflating thread: takes the next span, sends its window, pieces and end.
+fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
+    loop {
+        let job = jobs.lock().map(|rx| rx.recv());
+        let Ok(Ok((i, tx))) = job else { return };
+        let span = &plan.spans()[i];
+        let window = match plan.window(span) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tx.send(Msg::Done(Err(e.to_string())));
+                continue;
+            }
+        };
+        if tx.send(Msg::Window(window.clone())).is_err() {
+            return;
+        }
+        let mut emit = |piece| tx.send(Msg::Piece(piece)).is_ok();
+        let done = inflate_span(
+            plan.gz(),
+            span.start,
+            &window,
+            span.len,
+            span.end,
+            &mut emit,
+        );
+        let done = match done {
+            Err(SpanError::Cancelled) => return,
+            other => other.map_err(|e| format!("span {}: {e}", i + 1)),
+        };
+        if tx.send(Msg::Done(done)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The in-order side: checks each span's window against what is written, writes its
+/// pieces, joins its CRC.
+struct Writer<'a> {
+    out: &'a mut dyn Write,
+    written: u64,
+    /// The last 32 KiB written (up to 64 KiB before it is trimmed).
+    tail: Vec<u8>,
+    crc: StreamCrc,
+    /// The .gz's length: the last span's trailer must end it.
+    file_len: u64,
+}
+
+impl Writer<'_> {
+    fn fail(&self, why: String) -> Failure {
+        Failure::Index {
+            written: self.written,
+            why,
+        }
+    }
+
+    fn span(&mut self, i: usize, span: &SpanPlan, rx: &Receiver<Msg>) -> Result<(), Failure> {
+        let lost = || format!("span {}: its thread stopped", i + 1);
+        match rx.recv() {
+            Ok(Msg::Window(w)) => self.check_window(i, &w)?,
+            Ok(Msg::Done(Err(why))) => return Err(self.fail(why)),
+            _ => return Err(self.fail(lost())),
+        }
+        loop {
+            match rx.recv() {
+                Ok(Msg::Piece(p)) => self.write(&p)?,
+                Ok(Msg::Done(Ok(f))) => {
+                    self.crc.append(f.crc, f.len);
+                    if span.last && f.end + 8 != self.file_len {
+                        return Err(self.fail(
+                            "the gzip member does not end the file (several members, or data after it)".into(),
+                        ));
+                    }
+                    return Ok(());
+                }
+                Ok(Msg::Done(Err(why))) => return Err(self.fail(why)),
+                _ => return Err(self.fail(lost())),
+            }
+        }
+    }
+
+    fn check_window(&self, i: usize, window: &[u8]) -> Result<(), Failure> {
+        let ok = window.len() as u64 <= self.written
+            && window.len() <= self.tail.len()
+            && self.tail.ends_with(window);
+        match ok {
+            true => Ok(()),
+            false => Err(self.fail(format!(
+                "point {}'s window is not the data before it (the index is of another file, or stale)",
+                i + 1
+            ))),
+        }
+    }
+
+    fn write(&mut self, piece: &[u8]) -> Result<(), Failure> {
+        self.out.write_all(piece).map_err(Failure::Write)?;
+        self.written += piece.len() as u64;
+        if piece.len() >= WINDOW {
+            self.tail.clear();
+            self.tail.extend_from_slice(&piece[piece.len() - WINDOW..]);
+        } else {
+            self.tail.extend_from_slice(piece);
+            if self.tail.len() > 2 * WINDOW {
+                self.tail.drain(..self.tail.len() - WINDOW);
+            }
+        }
+        Ok(())
+    }
+}
