@@ -1,7 +1,7 @@
 //! Decompressing a whole .gz with its index on several threads. Spans (point to next
 //! point) are inflated in parallel and written in order, through bounded channels: at
-//! most `threads + 1` spans are under way and each holds a few pieces, so memory does
-//! not grow with the file or the span size.
+//! most `threads + 1` spans are under way, together holding at most 128 MiB of output
+//! (a few pieces each at least), so memory does not grow with the file or the spans.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
@@ -19,11 +19,15 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use super::plan::{Plan, SpanPlan};
-use super::span::{Finished, SpanError, inflate_span};
+use super::span::{Finished, PIECE, SpanError, inflate_span};
 use crate::gzip::{Decoded, StreamCrc};
 
-/// Pieces a span may have waiting for the writer.
-const PIECES: usize = 4;
+/// Output all spans under way may hold waiting for the writer. A span waiting its turn
+/// must be able to run ahead while the one before it is written, or the threads take
+/// turns instead of working at once: so each may hold its whole output up to an equal
+/// share of this (at least a few pieces, whatever the thread count).
+const BUFFERED: u64 = 128 << 20;
+const MIN_PIECES: u64 = 4;
 const WINDOW: usize = super::format::WINDOW;
 
 /// Why indexed decompression stopped.
@@ -70,7 +74,7 @@ pub(crate) fn decompress(
         let result = (|| {
             for (i, span) in spans.iter().enumerate() {
                 while pending.len() <= threads && next < spans.len() {
-                    let (tx, rx) = sync_channel(PIECES);
+                    let (tx, rx) = sync_channel(capacity(spans[next].len, threads));
                     // The workers outlive this loop: a send cannot fail.
                     let _ = job_tx.send((next, tx));
                     pending.push_back(rx);
@@ -104,6 +108,14 @@ pub(crate) fn decompress(
         trailing_garbage: 0,
         indexed_spans: spans.len() as u64,
     })
+}
+
+/// Messages a span's channel holds: its pieces, up to its share of [`BUFFERED`], and
+/// its window and end.
+fn capacity(span_len: u64, threads: usize) -> usize {
+    let share = BUFFERED / (threads as u64 + 1) / PIECE as u64;
+    let pieces = span_len.div_ceil(PIECE as u64);
+    (pieces.min(share).max(MIN_PIECES) + 2) as usize
 }
 
 /// One inflating thread: takes the next span, sends its window, pieces and end.

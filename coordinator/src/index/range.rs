@@ -42,7 +42,7 @@ pub(crate) fn extract(
     let mut range = Range::new(out, offset - spans[first].uncompressed, end - offset);
     let mut tail: Vec<u8> = Vec::new();
     for (k, span) in spans.iter().enumerate().skip(first) {
-        if span.uncompressed >= end || span.len == 0 && !span.last {
+        if span.uncompressed >= end {
             break;
         }
         let window = plan

@@ -211,3 +211,7 @@ impl<'a> Input<'a> {
         self.eof && self.start == self.end
     }
 }
+
+#[cfg(test)]
+#[path = "span_tests.rs"]
+mod tests;
