@@ -163,7 +163,7 @@ mod tests {
     fn a_window_is_not_asked_of_an_independent_chunk() {
         let mut req = pull("f", "");
         req.return_window = true;
-        assert_eq!(check_request(&req, MAX), Ok(()));
+        assert_eq!(check_request(&req, MAX), Ok(Engine::ZlibRs));
         req.independent = true;
         assert_eq!(
             check_request(&req, MAX),
