@@ -53,8 +53,10 @@ fn made_by(dir: &Dir, name: &str, data: &[u8], maker: &str) -> PathBuf {
     let bytes = match maker {
         "gzip" => tool("gzip", &["-c"], &src),
         "pigz" => tool("pigz", &["-c"], &src),
-        "gzfleet" => compress_file(dir, &src, &["-b", "128K"]),
-        "gzfleet-i" => compress_file(dir, &src, &["-b", "128K", "-i"]),
+        // zlib-rs primes chunks with the window before them; libdeflate (the default)
+        // makes independent ones.
+        "gzfleet" => compress_file(dir, &src, &["-b", "128K", "--engine", "zlib-rs"]),
+        "gzfleet-i" => compress_file(dir, &src, &["-b", "128K"]),
         other => panic!("no maker {other}"),
     };
     std::fs::write(&gz, bytes).unwrap();

@@ -244,7 +244,7 @@ mod tests {
         assert!(parse(text.as_bytes()).is_ok());
         let cut = &text[..text.len() / 2];
         assert!(parse(cut.as_bytes()).is_err(), "a cut journal was accepted");
-        let other = text.replace("\"version\": 2", "\"version\": 1");
+        let other = text.replace("\"version\": 3", "\"version\": 2");
         assert_ne!(other, text);
         assert!(
             parse(other.as_bytes()).is_err(),

@@ -13,8 +13,6 @@
 //! An index is advice, never truth: a missing, stale or damaged one costs speed,
 //! never correctness.
 
-// IndexWriter and Point are the compress side's (`compress --index`, `gzfleet index`).
-#[allow(dead_code)]
 mod format;
 mod inflate;
 mod parallel;
