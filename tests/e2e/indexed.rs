@@ -332,3 +332,29 @@ fn a_multi_member_file_with_gztools_index_decodes_whole() {
     assert_ok!(r);
     assert!(r.stdout == data[3_145_700..3_145_900]);
 }
+
+/// Spans shorter than the 32 KiB window: the span after the first is checked against
+/// history that reaches back before the first, which the first point's window supplies.
+#[test]
+fn a_range_after_spans_shorter_than_the_window_reads_right() {
+    let dir = Dir::new("idx-short-spans");
+    let data = text(600_000, 2);
+    let src = dir.file("d", &data);
+    let gz = dir.join("d.gz");
+    std::fs::write(&gz, tool("gzip", &["-c"], &src)).unwrap();
+    assert_ok!(run(gzfleet()
+        .args(["index", "--index-span", "8K"])
+        .arg(&gz)));
+    for (offset, length) in [(100_000usize, 50_000usize), (9_000, 70_000)] {
+        let r = run(gzfleet()
+            .args(["decompress", "-c", "--offset", &offset.to_string()])
+            .args(["--length", &length.to_string()])
+            .arg(&gz));
+        assert_ok!(r);
+        assert!(
+            r.stdout == data[offset..offset + length],
+            "bytes at {offset}"
+        );
+        assert!(r.stderr.is_empty(), "{}", r.stderr);
+    }
+}

@@ -52,8 +52,23 @@ pub enum BlockError {
 
 /// Walks `data` from its first bit until the end of its first final block.
 pub fn walk(data: &[u8]) -> Result<Walk, BlockError> {
-    let mut bits = Bits::new(data);
     let mut blocks = Vec::new();
+    let end_bit = walk_with(data, |b| blocks.push(b))?;
+    Ok(Walk { blocks, end_bit })
+}
+
+/// As [`walk`], keeping only the final block and where it ends: memory stays fixed
+/// however many blocks there are (a hostile stream of empty blocks has one every 10
+/// bits).
+pub fn last_block(data: &[u8]) -> Result<(Block, u64), BlockError> {
+    let mut last = None;
+    let end_bit = walk_with(data, |b| last = Some(b))?;
+    Ok((last.ok_or(BlockError::NoFinal)?, end_bit))
+}
+
+/// The walk, handing each block to `seen`; returns the bit after the final block.
+fn walk_with(data: &[u8], mut seen: impl FnMut(Block)) -> Result<u64, BlockError> {
+    let mut bits = Bits::new(data);
     loop {
         let start_bit = bits.pos();
         let last = bits.take(1)? == 1;
@@ -74,16 +89,13 @@ pub fn walk(data: &[u8]) -> Result<Walk, BlockError> {
                 skip_codes(&mut bits, &litlen, &dist, start_bit)?;
             }
         }
-        blocks.push(Block {
+        seen(Block {
             start_bit,
             kind,
             last,
         });
         if last {
-            return Ok(Walk {
-                blocks,
-                end_bit: bits.pos(),
-            });
+            return Ok(bits.pos());
         }
         if bits.pos() >= data.len() as u64 * 8 {
             return Err(BlockError::NoFinal);
@@ -97,12 +109,11 @@ pub fn walk(data: &[u8]) -> Result<Walk, BlockError> {
 /// flush writes. The result inflates to the same bytes and may be followed by more
 /// blocks, or by a final empty block to close it.
 pub fn end_open(deflate: &mut Vec<u8>) -> Result<(), BlockError> {
-    let walk = walk(deflate)?;
-    let last = walk.blocks.last().ok_or(BlockError::NoFinal)?;
+    let (last, end_bit) = last_block(deflate)?;
     let at = last.start_bit;
     deflate[(at / 8) as usize] &= !(1u8 << (at % 8));
-    let used = (walk.end_bit % 8) as u32;
-    deflate.truncate(walk.end_bit.div_ceil(8) as usize);
+    let used = (end_bit % 8) as u32;
+    deflate.truncate(end_bit.div_ceil(8) as usize);
     if used != 0 {
         // Padding bits after the final block carry no meaning; the marker's header
         // bits (all zero) go there.

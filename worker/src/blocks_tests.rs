@@ -182,3 +182,23 @@ fn damage_is_an_error_never_a_panic() {
         let _ = end_open(&mut bad);
     }
 }
+
+#[test]
+fn last_block_is_the_walks_last_and_end() {
+    // Many empty fixed blocks (10 bits each), then a final one.
+    let mut bits = Vec::new();
+    for i in 0..1000 {
+        bits.extend([(i == 999) as u8, 1, 0]);
+        bits.extend([0u8; 7]);
+    }
+    let mut data = vec![0u8; bits.len().div_ceil(8)];
+    for (i, b) in bits.iter().enumerate() {
+        data[i / 8] |= b << (i % 8);
+    }
+    let walked = walk(&data).unwrap();
+    assert_eq!(walked.blocks.len(), 1000);
+    let (last, end) = last_block(&data).unwrap();
+    assert_eq!(last, *walked.blocks.last().unwrap());
+    assert_eq!(end, walked.end_bit);
+    assert!(last.last);
+}

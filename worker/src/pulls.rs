@@ -215,10 +215,12 @@ pub(crate) enum WindowFrom {
 }
 
 impl WindowFrom {
-    pub fn of(input: &Input, offset: u64) -> WindowFrom {
+    pub fn of(input: &Input) -> WindowFrom {
         match input {
             Input::Bytes { dictionary, .. } => WindowFrom::InHand(dictionary.clone()),
             Input::File(range) => {
+                // Before the range actually read, whatever else the request says.
+                let offset = range.offset;
                 let before = offset.min(MAX_DICTIONARY as u64);
                 WindowFrom::File(FileRange {
                     offset: offset - before,
@@ -266,7 +268,7 @@ mod tests {
             mtime_ns: crate::range::mtime_ns(&meta),
         };
         for (offset, from) in [(40_000, 40_000 - MAX_DICTIONARY), (100, 0), (0, 0)] {
-            let window = WindowFrom::of(&Input::File(range(offset)), offset)
+            let window = WindowFrom::of(&Input::File(range(offset)))
                 .read()
                 .await
                 .unwrap();
@@ -276,11 +278,11 @@ mod tests {
             data: Bytes::from_static(b"chunk"),
             dictionary: Bytes::from_static(b"before"),
         };
-        let window = WindowFrom::of(&in_hand, 6).read().await.unwrap();
+        let window = WindowFrom::of(&in_hand).read().await.unwrap();
         assert_eq!(&window[..], b"before");
         // Changed since the coordinator saw it: refused as the chunk's read would be.
         std::fs::write(&path, b"short").unwrap();
-        let e = WindowFrom::of(&Input::File(range(40_000)), 40_000)
+        let e = WindowFrom::of(&Input::File(range(40_000)))
             .read()
             .await
             .unwrap_err();

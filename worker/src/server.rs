@@ -172,9 +172,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
         };
         // Taken before the input goes to the pool: the window an index point needs
         // (see `WindowFrom`).
-        let window_from = req
-            .return_window
-            .then(|| WindowFrom::of(&input, req.offset));
+        let window_from = req.return_window.then(|| WindowFrom::of(&input));
         let job = Job {
             input,
             engine,

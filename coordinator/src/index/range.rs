@@ -48,7 +48,12 @@ pub(crate) fn extract(
         let window = plan
             .window(span)
             .map_err(|e| RangeError::Index(e.to_string()))?;
-        if k > first && !tail.ends_with(&window) {
+        if k == first {
+            // The first span's window is trusted (it primes the inflater, as gztool
+            // trusts it); it is also the history a short first span's successor is
+            // checked against.
+            keep_tail(&mut tail, &window);
+        } else if !tail.ends_with(&window) {
             return Err(RangeError::Index(format!(
                 "point {}'s window is not the data before it (the index is stale or of another file)",
                 k + 1

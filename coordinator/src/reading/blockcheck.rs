@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use gzfleet_worker::blocks::{BlockError, walk};
+use gzfleet_worker::blocks::{BlockError, last_block};
 use memmap2::Mmap;
 
 use crate::error::Error;
@@ -64,7 +64,7 @@ fn locate(path: &Path, member: u64) -> Option<String> {
         if m == member {
             return finding(deflate, deflate_at as u64);
         }
-        let end = walk(deflate).ok()?.end_bit.div_ceil(8) as usize;
+        let end = last_block(deflate).ok()?.1.div_ceil(8) as usize;
         start = deflate_at + end + 8;
     }
     None
@@ -72,19 +72,18 @@ fn locate(path: &Path, member: u64) -> Option<String> {
 
 /// What the walk of one member's deflate data (at file offset `at`) shows.
 fn finding(deflate: &[u8], at: u64) -> Option<String> {
-    match walk(deflate) {
-        Ok(walked) => {
+    match last_block(deflate) {
+        Ok((last, end_bit)) => {
             // The stream ends; if whole deflate blocks go on after it (from the next
             // byte, where the chunk after a final last block starts, or else from the
             // next sync marker), a final block came too early.
-            let last = walked.blocks.last()?;
-            let end = walked.end_bit.div_ceil(8) as usize;
+            let end = end_bit.div_ceil(8) as usize;
             let rest = deflate.get(end..)?;
-            let resume = match walk(rest) {
+            let resume = match last_block(rest) {
                 Ok(_) => end,
                 Err(_) => end + next_sync_marker(rest)?,
             };
-            let rest_end = resume + walk(&deflate[resume..]).ok()?.end_bit.div_ceil(8) as usize;
+            let rest_end = resume + last_block(&deflate[resume..]).ok()?.1.div_ceil(8) as usize;
             (rest_end + 8 <= deflate.len()).then(|| {
                 format!(
                     "a final block at byte {} ends the deflate data early, and deflate blocks go on after it to byte {}: a chunk was written with its final bit set",
@@ -137,6 +136,7 @@ fn last_sync_marker(data: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gzfleet_worker::blocks::walk;
     use gzfleet_worker::engine::compress_chunk;
 
     fn chunks(n: usize) -> Vec<Vec<u8>> {

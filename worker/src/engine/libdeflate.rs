@@ -35,7 +35,7 @@ pub(super) fn deflate(data: &[u8], level: u32) -> Result<Vec<u8>, EngineError> {
         }
         let compressor = compressors[level as usize].get_or_insert_with(|| Compressor::new(lvl));
         // The bound covers incompressible input (stored blocks); the surgery below adds
-        // at most 6 bytes.
+        // at most 5 bytes (and may grow the vector if it must).
         let mut out = vec![0u8; compressor.deflate_compress_bound(data.len()) + 8];
         let n = compressor
             .deflate_compress(data, &mut out)
@@ -46,5 +46,8 @@ pub(super) fn deflate(data: &[u8], level: u32) -> Result<Vec<u8>, EngineError> {
     blocks::end_open(&mut out).map_err(|e| {
         EngineError::Deflate(format!("libdeflate's output did not walk as deflate: {e}"))
     })?;
+    // The bound is for incompressible input; a chunk waiting its turn in the
+    // coordinator's window should hold what it compressed to, not the bound.
+    out.shrink_to_fit();
     Ok(out)
 }
