@@ -28,8 +28,13 @@ fuzz_target!(|data: &[u8]| {
             let status = tonic::Status::from(refused);
             assert_eq!(status.code(), tonic::Code::InvalidArgument);
         }
-        Ok(()) => {
-            assert!(req.level <= 9, "level {}", req.level);
+        Ok(engine) => {
+            assert!(engine.levels().contains(&req.level), "level {}", req.level);
+            assert!(req.independent || engine.takes_dictionary());
+            match req.engine.as_str() {
+                "" => assert_eq!(engine.name(), "zlib-rs"),
+                name => assert_eq!(engine.name(), name),
+            }
             assert!(req.job_id.len() <= MAX_JOB_ID);
             assert!(req.dictionary.len() <= 32 << 10);
             assert!(!req.independent || req.dictionary.is_empty());
