@@ -4,8 +4,10 @@
 //! that ends with a final block into data that ends open and byte-aligned with a sync
 //! marker, so it can be followed by more deflate blocks.
 //!
-//! Engines without a flush (libdeflate) always end with a final block; this is how
-//! their chunks become concatenable. Only the block structure is decoded: Huffman
+//! Used by `gzfleet test` to say where a damaged member's blocks break, and by the
+//! tests as the reference for the libdeflate engine, whose patched compressor ends
+//! its chunks open itself (it once used [`end_open`], which costs a second decoding
+//! of every code). Only the block structure is decoded: Huffman
 //! codes and extra bits are read and checked, no output is produced and distances are
 //! not checked against history (the coordinator's checks and gzip's CRC do that).
 //! Hand-written because no crate exposes block boundaries: inflaters consume them.

@@ -155,6 +155,49 @@ fn surgery_on_every_shape_of_libdeflate_output() {
     check_chunk(Engine::Libdeflate, b"", &[], 6);
 }
 
+/// gzfleet's patched copy of libdeflate (worker/libdeflate) must give exactly stock
+/// libdeflate's bytes with the final block opened by the block walker's surgery: at
+/// every level, through the stored-only path (level 0, and inputs at and around each
+/// level's passthrough size), several stored blocks, one block, many blocks, and
+/// outputs whose last block ends on a byte boundary.
+#[test]
+fn the_patched_compressor_is_stock_libdeflate_opened() {
+    let mut mixed = sample(300_000);
+    mixed.extend(noise(300_000, 3));
+    mixed.extend(sample(300_000));
+    let text = sample(4000);
+    let mut vectors: Vec<&[u8]> = vec![
+        b"",
+        b"x",
+        &text[..100],
+        &text,
+        &mixed,
+        &mixed[300_000..(300_000 + 65_535)],
+        &mixed[300_000..(300_000 + 65_536)],
+        &mixed[300_000..(300_000 + 2 * 65_535 + 1)],
+    ];
+    for len in (0..=56).step_by(4).flat_map(|n| [n.max(1) - 1, n, n + 1]) {
+        vectors.push(&text[..len]);
+    }
+    for level in 0..=12 {
+        let mut aligned = 0;
+        for len in 1..600 {
+            let raw = raw_libdeflate(&text[..len], level);
+            if aligned < 3 && walk(&raw).unwrap().end_bit.is_multiple_of(8) {
+                vectors.push(&text[..len]);
+                aligned += 1;
+            }
+        }
+        for data in &vectors {
+            let mut opened = raw_libdeflate(data, level);
+            crate::blocks::end_open(&mut opened).unwrap();
+            let ours = Engine::Libdeflate.compress(data, &[], level).unwrap();
+            assert_eq!(ours.deflate, opened, "level {level}, {} bytes", data.len());
+        }
+        vectors.truncate(vectors.len() - aligned);
+    }
+}
+
 /// A final block that ends exactly on a byte boundary leaves no padding: the marker's
 /// header then needs a byte of its own. Found by search, so it is the real case.
 #[test]
