@@ -48,18 +48,25 @@ impl Command {
     }
 }
 
+/// Each subcommand is displayed as `gzfleet`, so that `-V` prints `gzfleet VERSION`
+/// wherever it is typed (clap would say `gzfleet-compress`).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compress files (or stdin) into gzip, here or on workers
+    #[command(display_name = "gzfleet")]
     Compress(Box<CompressArgs>),
     /// Decompress .gz files (all members; as gzip -d)
+    #[command(display_name = "gzfleet")]
     Decompress(DecompressArgs),
     /// Check .gz files completely: structure, CRC-32 and length (as gzip -t)
+    #[command(display_name = "gzfleet")]
     Test(TestArgs),
     /// Show sizes and ratios of .gz files (as gzip -l)
+    #[command(display_name = "gzfleet")]
     List(ListArgs),
     /// Build an index (gztool's format) for existing .gz files, in one pass: FILE.gz
     /// gets FILE.gzi, for parallel and random-access decompression
+    #[command(display_name = "gzfleet")]
     Index(IndexArgs),
 }
 
