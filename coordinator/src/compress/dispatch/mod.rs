@@ -391,5 +391,8 @@ impl Drop for Dispatcher<'_> {
 }
 
 #[cfg(test)]
+#[path = "dispatch_fakes.rs"]
+mod fakes;
+#[cfg(test)]
 #[path = "dispatch_tests.rs"]
 mod tests;
