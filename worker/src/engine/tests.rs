@@ -249,7 +249,7 @@ fn ids_are_stable_distinct_and_fingerprinted() {
     assert_eq!(zlib.len(), "flate2-zlib-rs;sync-flush;v1;".len() + 8);
     assert_eq!(engine_id(), zlib);
     let ld = Engine::Libdeflate.id();
-    assert!(ld.starts_with("libdeflate;end-open;v1;"), "{ld}");
+    assert!(ld.starts_with("libdeflate;end-open;v2;"), "{ld}");
     assert_ne!(zlib, ld);
     for &engine in Engine::ALL {
         assert_eq!(Engine::from_name(engine.name()), Some(engine));
