@@ -78,6 +78,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The index of a file about to be replaced could not be removed: left there, it
+    /// would be taken for the new file's.
+    #[error("{}: cannot remove this index of the file being replaced: {}", .path.display(), io_message(.source))]
+    StaleIndex {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// The output exists and -f was not given.
     #[error("{} already exists; use -f to overwrite", .0.display())]
     Exists(PathBuf),

@@ -99,6 +99,11 @@ impl PartialFile {
         &self.partial
     }
 
+    /// Where it goes once committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// Where failures are reported: the output the user asked for.
     pub fn place(&self) -> Place {
         Place::Path(self.target.clone())
@@ -123,21 +128,55 @@ impl PartialFile {
         self.file.sync_data().map_err(|e| self.failed(e))
     }
 
-    /// Makes the file durable, gives it the input's owner, permissions and times, and
-    /// renames it into place. Returns the bytes written.
-    pub fn commit(self, like: Option<&fs::Metadata>) -> Result<u64, Error> {
-        self.commit_with(like, None)
-    }
-
-    /// As [`PartialFile::commit`], with `mtime` instead of the input's (gunzip -N).
+    /// Makes the file durable, gives it the input's owner, permissions and times (with
+    /// `mtime` instead of the input's: gunzip -N), and renames it into place. Returns
+    /// the bytes written.
     pub fn commit_with(
         self,
         like: Option<&fs::Metadata>,
         mtime: Option<SystemTime>,
     ) -> Result<u64, Error> {
+        let mut file = self;
+        file.commit_replacing(like, mtime, &[])
+    }
+
+    /// As [`PartialFile::commit_with`], removing `stale` files (indexes describing
+    /// what the target held) on the way. Failing, the file is still there under its
+    /// temporary name, for the caller to keep or discard; done, it is to be dropped.
+    ///
+    /// They go after the data is durable and just before the rename. Not earlier: a
+    /// run that fails before this point must leave the old file and its index as they
+    /// were, a pair that agrees. Not after the rename: a crash between the two would
+    /// leave the new file beside the old index, which readers take for the new one's
+    /// (`--offset` trusts a point's window), and a stale index can give wrong bytes
+    /// where a missing one only costs speed. So if the rename itself fails, the old
+    /// file is left without its index: slower to read, still right. The folder is
+    /// synced between, so that the removal cannot reach the disk after the rename.
+    pub fn commit_replacing(
+        &mut self,
+        like: Option<&fs::Metadata>,
+        mtime: Option<SystemTime>,
+        stale: &[PathBuf],
+    ) -> Result<u64, Error> {
         self.file.sync_all().map_err(|e| self.failed(e))?;
         if let Some(meta) = like {
             copy_stat(&self.file, meta, mtime);
+        }
+        for path in stale {
+            match fs::remove_file(path) {
+                Ok(()) => {
+                    if let Ok(d) = File::open(parent_dir(path)) {
+                        let _ = d.sync_all();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::StaleIndex {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
         }
         fs::rename(&self.partial, &self.target).map_err(|e| self.failed(e))?;
         if let Ok(d) = File::open(parent_dir(&self.target)) {
@@ -200,7 +239,7 @@ mod tests {
             PartialFile::create(&target, false),
             Err(Error::PartialExists(_))
         ));
-        assert_eq!(p.commit(None).unwrap(), 5);
+        assert_eq!(p.commit_with(None, None).unwrap(), 5);
         assert_eq!(fs::read(&target).unwrap(), b"hello");
         assert!(!partial_path(&target).exists());
     }
@@ -214,7 +253,7 @@ mod tests {
         drop(p);
         let mut again = PartialFile::reopen(&target, 7).unwrap();
         again.write_bytes(b"!").unwrap();
-        again.commit(None).unwrap();
+        again.commit_with(None, None).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"durable!");
         let missing = PartialFile::reopen(&dir.path().join("none"), 1);
         assert!(

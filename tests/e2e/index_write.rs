@@ -16,7 +16,7 @@ const SPAN: [&str; 2] = ["--index-span", "512K"];
 /// gztool extracts `data[offset..]` at each offset, rapidgzip all of it, and so does
 /// gzfleet's own parallel decompression, without a word (it warns of an index it
 /// cannot use).
-fn accepted(gz: &Path, gzi: &Path, data: &[u8], offsets: &[usize]) {
+pub(crate) fn accepted(gz: &Path, gzi: &Path, data: &[u8], offsets: &[usize]) {
     let r = run(gzfleet()
         .args(["decompress", "-c", "-p", "2", "--index-file"])
         .arg(gzi)

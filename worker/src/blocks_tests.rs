@@ -1,10 +1,13 @@
-use std::io::{Read, Write};
+//! The block walker against zlib's deflate output: every block kind, every bit
+//! position a stream can end at, damage, and opening a stream for concatenation.
+
+use std::io::Write;
 
 use flate2::Compression;
-use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 
 use super::*;
+use crate::test_data::{noise, raw_inflate, words};
 
 fn deflate(data: &[u8], level: u32) -> Vec<u8> {
     let mut e = DeflateEncoder::new(Vec::new(), Compression::new(level));
@@ -12,39 +15,20 @@ fn deflate(data: &[u8], level: u32) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// A whole stream, which must end with a final block.
 fn inflate(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    DeflateDecoder::new(data).read_to_end(&mut out).unwrap();
-    out
+    raw_inflate(data, &[], true).expect("a complete deflate stream")
 }
 
 /// Text with near and far repeats, so deflate chooses dynamic blocks.
 fn text(len: usize, seed: u64) -> Vec<u8> {
-    let words = [
-        "gzip ", "chunk ", "worker ", "the ", "\n", "deflate ", "1952 ",
-    ];
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(words[(x % 7) as usize].as_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    words(
+        len,
+        seed,
+        &[
+            "gzip ", "chunk ", "worker ", "the ", "\n", "deflate ", "1952 ",
+        ],
+    )
 }
 
 /// A final empty fixed-Huffman block: what closes a stream of open chunks.

@@ -44,6 +44,9 @@ pub mod server;
 #[cfg(feature = "server")]
 pub mod validate;
 
+#[cfg(test)]
+mod test_data;
+
 /// Metadata on a status that says the *input* is the problem (a pull request's file
 /// changed, differs or cannot be read on the worker), not the worker: the coordinator
 /// tries the chunk elsewhere instead of taking the worker down. A proxy never sets it.

@@ -10,7 +10,8 @@
 //! renamed into place just after the output: finished and fsynced before the output
 //! is committed, so an output in place never waits for an index that could still fail
 //! to be written, and an index in place always describes a finished output. Dropped
-//! unfinished, it removes itself, unless kept beside a partial output for `--resume`.
+//! before it is in place (sealed or not), it removes itself, unless kept beside a
+//! partial output for `--resume`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -35,16 +36,10 @@ pub(crate) struct IndexMark {
     pub bytes: u64,
 }
 
-/// The index gztool uses for `gz`: `data.gz` gets `data.gzi`, any other name `.gzi`
-/// appended (`x.tgz.gzi`), as gztool names it.
-pub(crate) fn index_path(gz: &Path) -> PathBuf {
-    let mut name = gz.as_os_str().to_owned();
-    match gz.as_os_str().as_encoded_bytes().ends_with(b".gz") {
-        true => name.push("i"),
-        false => name.push(".gzi"),
-    }
-    PathBuf::from(name)
-}
+/// The index gztool uses for `gz` (`data.gz` gets `data.gzi`, `x.tgz` gets
+/// `x.tgz.gzi`): the readers' own function, so that what is written, and what is
+/// removed as stale, is exactly what `decompress` will look for.
+pub(crate) use crate::index::index_path_for as index_path;
 
 /// Chunks between index points: the span rounded to whole chunks, at least one.
 pub(crate) fn step(span: u64, block: u64) -> u64 {
@@ -172,55 +167,33 @@ impl IndexOut {
 
     /// Completes the index (the input's size, the final counts) and makes it durable,
     /// still under its temporary name. An output with no chunk (empty input) still gets
-    /// its one point, at its first deflate byte, as gztool gives one.
-    pub fn seal(mut self, output_at: u64, input_size: u64) -> Result<Sealed, Error> {
+    /// its one point, at its first deflate byte, as gztool gives one. Failed or not,
+    /// the index stays this one's to commit, keep or drop: a failure here is the
+    /// output's too, and the partial output kept for `--resume` needs its index beside
+    /// it (resuming cuts the index back to the journal's mark and undoes the counts).
+    pub fn seal(&mut self, output_at: u64, input_size: u64) -> Result<(), Error> {
         if self.points() == 0 {
             self.push(output_at, 0, &[])?;
         }
-        let writer = self.writer.take().expect("sealed once");
-        let file = writer
+        let writer = self.writer();
+        let sealed = writer
             .finish(input_size)
-            .and_then(|f| f.sync_all().map(|()| f));
-        match file {
-            Ok(_) => Ok(Sealed {
-                target: std::mem::take(&mut self.target),
-                partial: std::mem::take(&mut self.partial),
-            }),
-            Err(e) => {
-                let _ = fs::remove_file(&self.partial);
-                Err(write_error(&self.target, e))
-            }
-        }
+            .and_then(|()| writer.get_mut().sync_all());
+        sealed.map_err(|e| write_error(&self.target, e))
     }
 
-    /// Leaves the partial index beside the partial output it belongs to, for
-    /// `--resume`.
-    pub fn keep(mut self) {
-        self.writer = None;
-        self.partial = PathBuf::new();
+    /// Where it goes once sealed and its output is in place.
+    pub fn target(&self) -> &Path {
+        &self.target
     }
-}
 
-impl Drop for IndexOut {
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = fs::remove_file(&self.partial);
-        }
-    }
-}
-
-/// A complete index under its temporary name, waiting for its output to be in place.
-pub(crate) struct Sealed {
-    target: PathBuf,
-    partial: PathBuf,
-}
-
-impl Sealed {
-    /// Renames it into place (after the output was).
+    /// Renames the sealed index into place (after its output was). Failing, it is
+    /// removed: its output is in place and finished, and a temporary index beside it
+    /// would only be litter.
     pub fn commit(mut self) -> Result<(), Error> {
-        let partial = std::mem::take(&mut self.partial);
-        if let Err(e) = fs::rename(&partial, &self.target) {
-            let _ = fs::remove_file(&partial);
+        self.writer = None;
+        if let Err(e) = fs::rename(&self.partial, &self.target) {
+            let _ = fs::remove_file(&self.partial);
             return Err(write_error(&self.target, e));
         }
         if let Ok(d) = File::open(parent_dir(&self.target)) {
@@ -228,12 +201,18 @@ impl Sealed {
         }
         Ok(())
     }
+
+    /// Leaves the partial index beside the partial output it belongs to, for
+    /// `--resume`.
+    pub fn keep(mut self) {
+        self.writer = None;
+    }
 }
 
-impl Drop for Sealed {
-    /// Not committed (its output failed to be put in place): it describes nothing.
+impl Drop for IndexOut {
+    /// Neither committed nor kept: it describes nothing that will be finished.
     fn drop(&mut self) {
-        if !self.partial.as_os_str().is_empty() {
+        if self.writer.take().is_some() {
             let _ = fs::remove_file(&self.partial);
         }
     }
@@ -271,9 +250,9 @@ mod tests {
         let target = dir.path().join("a.gzi");
         let mut index = IndexOut::create(&target, false).unwrap();
         index.push(10, 0, &[]).unwrap();
-        let sealed = index.seal(10, 5).unwrap();
+        index.seal(10, 5).unwrap();
         assert!(!target.exists());
-        sealed.commit().unwrap();
+        index.commit().unwrap();
         assert!(target.exists() && !partial_path(&target).exists());
         assert!(matches!(
             IndexOut::create(&target, false),

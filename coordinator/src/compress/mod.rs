@@ -237,6 +237,7 @@ fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
     let needs = Needs {
         block: plan.encoding.block,
         engine: plan.encoding.engine,
+        window: plan.pull && plan.index.is_some() && !plan.encoding.independent,
     };
     match &plan.fleet {
         FleetPlan::Local { threads } => Fleet::local(*threads, needs),

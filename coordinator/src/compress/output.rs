@@ -2,14 +2,16 @@
 //! resume journal beside it. Every `--sync-interval` the file is fsynced and then the
 //! journal records how far it is durable: never the other way round. An index
 //! (`--index`, see `index_out.rs`) goes along: points pushed as chunks are written,
-//! made durable with the file, finished before it and renamed into place after it.
+//! made durable with the file, finished before it and renamed into place after it;
+//! kept with it when the file is kept for `--resume`. A file put in place takes the
+//! place of any index that described what was there before.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::index_out::{IndexOut, Sealed};
+use super::index_out::{IndexOut, index_path};
 use super::journal::{Durable, JobIdentity, Journal};
 use super::objects::ObjectOutput;
 use crate::error::{Error, Place};
@@ -216,7 +218,8 @@ impl Output {
 
     /// Writes the trailer and puts the file in place (removing the journal), then its
     /// index. Returns the bytes written. If that fails, the output is abandoned as for
-    /// any failure. `input_size` is the input's length (for the index).
+    /// any failure, its index with it. `input_size` is the input's length (for the
+    /// index).
     pub fn finish(
         mut self,
         trailer: &[u8],
@@ -229,33 +232,29 @@ impl Output {
         if let Err(e) = self.write(trailer) {
             return Err(self.abandon(e));
         }
-        let sealed = match self.seal_index(at, input_size) {
-            Ok(sealed) => sealed,
-            Err(e) => return Err(self.abandon(e)),
-        };
-        let written = match self {
-            Output::Stdout { written, .. } => {
+        let sealed = self.index().map_or(Ok(()), |i| i.seal(at, input_size));
+        if let Err(e) = sealed {
+            return Err(self.abandon(e));
+        }
+        match self {
+            Output::Stdout { written, index, .. } => {
                 io::stdout().flush().map_err(|source| Error::Write {
                     output: Place::Stdout,
                     source,
                 })?;
-                written
+                index.map_or(Ok(()), IndexOut::commit)?;
+                Ok(written)
             }
-            Output::File(mut f) => f.commit(like)?,
-            Output::Object(o, _) => o.finish()?,
-        };
-        sealed.map_or(Ok(()), Sealed::commit)?;
-        Ok(written)
-    }
-
-    /// The index completed and durable (not yet in place); `at` is where the deflate
-    /// data ends (the trailer's start), for an output with no chunk.
-    fn seal_index(&mut self, at: u64, input_size: u64) -> Result<Option<Sealed>, Error> {
-        let index = match self {
-            Output::Stdout { index, .. } | Output::Object(_, index) => index.take(),
-            Output::File(f) => f.index.take(),
-        };
-        index.map(|i| i.seal(at, input_size)).transpose()
+            Output::File(mut f) => match f.commit(like) {
+                Ok(written) => Ok(written),
+                Err(e) => Err(Output::File(f).abandon(e)),
+            },
+            Output::Object(o, index) => {
+                let written = o.finish()?;
+                index.map_or(Ok(()), IndexOut::commit)?;
+                Ok(written)
+            }
+        }
     }
 
     /// Ends a failed job. What an interrupted run made durable is kept for --resume,
@@ -346,24 +345,29 @@ impl JournaledFile {
         }
     }
 
-    /// Puts the finished file in place and removes the journal.
+    /// Puts the finished file in place and removes the journal, then puts its sealed
+    /// index in place. Any index a reader would take for the new file's is removed as
+    /// the file goes in (see [`PartialFile::commit_replacing`] for when): the one
+    /// beside it, as readers look for it, whether or not this run writes one there,
+    /// and the one this run replaces elsewhere (`--index-file`).
     fn commit(&mut self, like: Option<&fs::Metadata>) -> Result<u64, Error> {
-        let file = self.file.take().expect("committed once");
-        let partial = file.path().to_path_buf();
-        let durable = self.journal.as_ref().is_some_and(|j| j.durable.chunks > 0);
-        match file.commit(like) {
+        let mut file = self.file.take().expect("committed once");
+        let mut stale = vec![index_path(file.target())];
+        if let Some(index) = &self.index
+            && index.target() != stale[0]
+        {
+            stale.push(index.target().to_path_buf());
+        }
+        match file.commit_replacing(like, None, &stale) {
             Ok(n) => {
                 let _ = fs::remove_file(&self.journal_path);
+                self.index.take().map_or(Ok(()), IndexOut::commit)?;
                 Ok(n)
             }
-            // The rename or the last fsync failed: the partial file is still there.
-            Err(error) if durable => Err(Error::Kept {
-                error: Box::new(error),
-                partial,
-            }),
+            // Still under its temporary name, its index sealed beside it: the caller
+            // abandons both as for any failure (kept for --resume if durable).
             Err(error) => {
-                let _ = fs::remove_file(&partial);
-                let _ = fs::remove_file(&self.journal_path);
+                self.file = Some(file);
                 Err(error)
             }
         }
@@ -375,3 +379,7 @@ impl Drop for JournaledFile {
         self.abandon();
     }
 }
+
+#[cfg(test)]
+#[path = "output_tests.rs"]
+mod tests;

@@ -71,6 +71,8 @@ pub(crate) struct WorkerInfo {
     pub max_chunk: u64,
     /// Every engine it has, by name, with its id (fingerprint).
     pub engines: Vec<(String, String)>,
+    /// Whether it honours `CompressRequest.return_window` (pull mode, `--index`).
+    pub returns_window: bool,
     pub version: String,
 }
 
@@ -81,6 +83,9 @@ pub(crate) struct Needs {
     pub block: u64,
     /// The engine every chunk is compressed with, with exactly this build's id.
     pub engine: Engine,
+    /// Workers return the window of index-point chunks: pull mode with `--index`, and
+    /// primed chunks (not `-i`), whose points need the input before them.
+    pub window: bool,
 }
 
 pub(crate) trait Link: Send + Sync + 'static {

@@ -86,6 +86,7 @@ impl Link for LocalLink {
                 .iter()
                 .map(|e| (e.name().to_string(), e.id().to_string()))
                 .collect(),
+            returns_window: true,
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         Box::pin(async move { Ok(info) })

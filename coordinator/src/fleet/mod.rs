@@ -149,6 +149,7 @@ impl Fleet {
             queue_depth: 2 * threads,
             max_chunk: u64::MAX,
             engines: Vec::new(),
+            returns_window: true,
             version: String::new(),
         };
         let mut fleet = Fleet::empty(None, needs, false);

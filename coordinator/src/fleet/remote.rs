@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
-use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, RangeRef};
+use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, InfoResponse, RangeRef};
 use gzfleet_worker::INPUT_ERROR;
 use gzfleet_worker::framing::{Bounded, Overrun};
 use gzfleet_worker::limits::{
@@ -250,13 +250,7 @@ impl Link for GrpcLink {
                     .await
                     .map_err(|s| describe(&s, tls))?
                     .into_inner();
-                Ok(WorkerInfo {
-                    slots: info.slots.max(1) as usize,
-                    queue_depth: info.queue_depth as usize,
-                    max_chunk: info.max_chunk_bytes,
-                    engines: offered(info.engines, info.engine),
-                    version: info.version,
-                })
+                Ok(worker_info(info))
             };
             tokio::time::timeout(PROBE_TIMEOUT, check)
                 .await
@@ -329,6 +323,20 @@ fn describe(status: &Status, tls: Handshake) -> String {
     crate::error::without_os_error(text)
 }
 
+/// What a worker's Info says, as the fleet judges it. A worker that lists no engines
+/// predates return_window too (engines came first): it ignores the field and answers
+/// without the window, which must exclude it as too old rather than look like a lie.
+fn worker_info(info: InfoResponse) -> WorkerInfo {
+    WorkerInfo {
+        slots: info.slots.max(1) as usize,
+        queue_depth: info.queue_depth as usize,
+        max_chunk: info.max_chunk_bytes,
+        returns_window: !info.engines.is_empty(),
+        engines: offered(info.engines, info.engine),
+        version: info.version,
+    }
+}
+
 /// The engines a worker offers, by name and id. A worker from before engines could be
 /// chosen reports only its zlib-rs id.
 fn offered(engines: Vec<EngineInfo>, legacy: String) -> Vec<(String, String)> {
@@ -398,6 +406,30 @@ mod tests {
             ),
             AttemptError::Rejected(_)
         ));
+    }
+
+    #[test]
+    fn a_worker_listing_no_engines_is_taken_for_one_without_windows() {
+        let old = worker_info(InfoResponse {
+            engine: "zlib-rs/1".into(),
+            version: "0.1.0".into(),
+            ..InfoResponse::default()
+        });
+        assert_eq!(
+            old.engines,
+            [("zlib-rs".to_string(), "zlib-rs/1".to_string())]
+        );
+        assert!(!old.returns_window);
+        let new = worker_info(InfoResponse {
+            engine: "zlib-rs/1".into(),
+            engines: vec![EngineInfo {
+                name: "zlib-rs".into(),
+                id: "zlib-rs/1".into(),
+                ..EngineInfo::default()
+            }],
+            ..InfoResponse::default()
+        });
+        assert!(new.returns_window);
     }
 
     #[test]

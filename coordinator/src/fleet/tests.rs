@@ -6,6 +6,7 @@ fn fleet_of(addrs: &[&str]) -> Fleet {
     let needs = Needs {
         block: 1 << 20,
         engine: gzfleet_worker::engine::Engine::ZlibRs,
+        window: false,
     };
     let mut f = Fleet::empty(Some(Discovery::default()), needs, true);
     let now = Instant::now();

@@ -429,6 +429,12 @@ fn unsuitable(info: &WorkerInfo, needs: Needs) -> Option<String> {
             engine.id()
         ));
     }
+    if needs.window && !info.returns_window {
+        return Some(format!(
+            "is too old to return index windows (gzfleet-worker {} lists no engines), which --pull with --index needs; run the same gzfleet version on every worker, or drop --pull or --index",
+            info.version
+        ));
+    }
     if info.max_chunk < block {
         return Some(format!(
             "accepts chunks up to {}, smaller than the block size {} (lower -b, or raise the worker's --max-chunk)",

@@ -34,6 +34,7 @@ fn info(slots: usize, queue_depth: usize) -> WorkerInfo {
             .iter()
             .map(|e| (e.name().into(), e.id().into()))
             .collect(),
+        returns_window: true,
         version: "test".into(),
     }
 }
@@ -41,6 +42,7 @@ fn info(slots: usize, queue_depth: usize) -> WorkerInfo {
 const BLOCK: Needs = Needs {
     block: 1 << 20,
     engine: Engine::ZlibRs,
+    window: false,
 };
 const MS: Duration = Duration::from_millis(1);
 
@@ -277,4 +279,35 @@ fn a_worker_without_the_jobs_engine_is_excluded_naming_what_it_has() {
     let ticket = w.start_probe(t0).unwrap();
     let outcome = w.probe_finished(ticket, Ok(old), BLOCK, t0).unwrap();
     assert!(matches!(outcome, ProbeOutcome::Up { .. }), "{outcome:?}");
+}
+
+#[test]
+fn a_worker_too_old_for_windows_is_excluded_only_when_windows_are_needed() {
+    let t0 = Instant::now();
+    // What a worker from before the engines list reports (see remote::worker_info).
+    let mut old = info(2, 4);
+    old.engines.retain(|(name, _)| name == "zlib-rs");
+    old.returns_window = false;
+    old.version = "0.1.0".into();
+    let pull_index = Needs {
+        window: true,
+        ..BLOCK
+    };
+    let mut w = Worker::listed(Arc::new(Named), t0);
+    let ticket = w.start_probe(t0).unwrap();
+    let outcome = w
+        .probe_finished(ticket, Ok(old.clone()), pull_index, t0)
+        .unwrap();
+    assert!(
+        matches!(&outcome, ProbeOutcome::Excluded(why)
+            if why.contains("too old to return index windows") && why.contains("0.1.0")),
+        "{outcome:?}"
+    );
+    // Pushed, or without an index, it serves as before; a current worker serves both.
+    for (info, needs) in [(old, BLOCK), (info(2, 4), pull_index)] {
+        let mut w = Worker::listed(Arc::new(Named), t0);
+        let ticket = w.start_probe(t0).unwrap();
+        let outcome = w.probe_finished(ticket, Ok(info), needs, t0).unwrap();
+        assert!(matches!(outcome, ProbeOutcome::Up { .. }), "{outcome:?}");
+    }
 }

@@ -91,7 +91,9 @@ impl<W: Write + Seek> IndexWriter<W> {
     /// point recorded earlier from [`IndexWriter::points`] and
     /// [`IndexWriter::byte_len`]). Bytes past `byte_len` must be gone already (the
     /// caller truncates the file, e.g. `File::set_len(byte_len)`): the writer only
-    /// seeks there.
+    /// seeks there. The header is marked growing again: the index may have been
+    /// finished once (a run that failed after sealing it keeps it for `--resume`), and
+    /// counts that no longer describe it must not make it look complete.
     pub fn reopen(mut w: W, points: u64, byte_len: u64) -> io::Result<Self> {
         if byte_len < HEADER + points * POINT_FIXED {
             return Err(io::Error::new(
@@ -99,6 +101,9 @@ impl<W: Write + Seek> IndexWriter<W> {
                 format!("an index of {points} points cannot end at byte {byte_len}"),
             ));
         }
+        w.seek(SeekFrom::Start(16))?;
+        w.write_all(&0u64.to_be_bytes())?;
+        w.write_all(&u64::MAX.to_be_bytes())?;
         w.seek(SeekFrom::Start(byte_len))?;
         Ok(Self {
             out: w,
@@ -145,15 +150,22 @@ impl<W: Write + Seek> IndexWriter<W> {
     }
 
     /// Writes the uncompressed size and the final counts (have = size), which make
-    /// the index complete. Returns the destination, flushed.
-    pub fn finish(mut self, uncompressed_size: u64) -> io::Result<W> {
+    /// the index complete, and flushes. The writer keeps the destination: a caller
+    /// whose next step fails still holds it, to make durable what the journal counts
+    /// ([`IndexWriter::reopen`] cuts the rest off and undoes the counts).
+    pub fn finish(&mut self, uncompressed_size: u64) -> io::Result<()> {
+        self.out.seek(SeekFrom::Start(self.byte_len))?;
         self.out.write_all(&uncompressed_size.to_be_bytes())?;
         self.out.seek(SeekFrom::Start(16))?;
         self.out.write_all(&self.points.to_be_bytes())?;
         self.out.write_all(&self.points.to_be_bytes())?;
         self.out.seek(SeekFrom::Start(self.byte_len + 8))?;
-        self.out.flush()?;
-        Ok(self.out)
+        self.out.flush()
+    }
+
+    #[cfg(test)]
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 

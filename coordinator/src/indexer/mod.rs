@@ -112,7 +112,8 @@ fn build(path: &Path, target: &Path, span: u64, force: bool) -> Result<Built, Er
         output: walk.output,
         garbage,
     };
-    index.seal(walk.input, walk.output)?.commit()?;
+    index.seal(walk.input, walk.output)?;
+    index.commit()?;
     Ok(built)
 }
 

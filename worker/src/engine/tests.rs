@@ -4,39 +4,16 @@
 
 use super::*;
 use crate::blocks::{BlockKind, walk};
-use flate2::{Decompress, FlushDecompress};
+use crate::test_data::{noise, raw_inflate};
 
-fn inflate(deflate: &[u8], dictionary: &[u8], expect_len: usize) -> Vec<u8> {
-    let mut d = Decompress::new(false);
-    if !dictionary.is_empty() {
-        d.set_dictionary(dictionary).unwrap();
-    }
-    let mut out = Vec::with_capacity(expect_len + 16);
-    d.decompress_vec(deflate, &mut out, FlushDecompress::Sync)
-        .unwrap();
-    assert_eq!(
-        d.total_in() as usize,
-        deflate.len(),
-        "trailing deflate bytes"
-    );
-    out
+/// An open chunk (no final block), all of it read.
+fn inflate(deflate: &[u8], dictionary: &[u8]) -> Vec<u8> {
+    raw_inflate(deflate, dictionary, false).expect("inflates whole, nothing after an end")
 }
 
 fn sample(len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(7) as u8 % 17 + b'a')
-        .collect()
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
         .collect()
 }
 
@@ -49,11 +26,7 @@ fn check_chunk(engine: Engine, data: &[u8], dictionary: &[u8], level: u32) -> Ch
         out.deflate.ends_with(&[0, 0, 0xff, 0xff]),
         "{what}: no sync marker"
     );
-    assert_eq!(
-        inflate(&out.deflate, dictionary, data.len()),
-        data,
-        "{what}"
-    );
+    assert_eq!(inflate(&out.deflate, dictionary), data, "{what}");
     assert_eq!(out.crc32, crc32fast::hash(data), "{what}");
     assert_eq!(out.input_len, data.len() as u64, "{what}");
     // Closed with a final empty fixed block, the walk must end in that block: any
@@ -102,7 +75,7 @@ fn the_dictionary_is_used_and_required() {
     let primed = compress_chunk(&data, &dict, 6).unwrap();
     let plain = compress_chunk(&data, &[], 6).unwrap();
     assert!(primed.deflate.len() * 4 < plain.deflate.len());
-    assert_eq!(inflate(&primed.deflate, &dict, data.len()), data);
+    assert_eq!(inflate(&primed.deflate, &dict), data);
 }
 
 #[test]

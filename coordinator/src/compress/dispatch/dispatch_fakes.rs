@@ -64,6 +64,7 @@ pub(super) fn info() -> WorkerInfo {
         queue_depth: 2,
         max_chunk: 1 << 20,
         engines: vec![("zlib-rs".into(), engine_id().into())],
+        returns_window: true,
         version: "test".into(),
     }
 }
@@ -134,6 +135,7 @@ pub(super) fn fleet(fakes: &[&Arc<Fake>]) -> Fleet {
     let needs = Needs {
         block: 1 << 20,
         engine: Engine::ZlibRs,
+        window: false,
     };
     Fleet::of_links(links, needs)
 }
