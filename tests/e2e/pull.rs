@@ -202,7 +202,9 @@ fn an_input_that_changes_mid_job_fails_and_leaves_nothing_complete_looking() {
     let dir = Dir::new("pull-changes");
     let shared = dir.join("shared");
     let input = shared.join("data");
-    put(&input, &text(32 << 20, 88));
+    // zlib-rs at -9 on 64 MiB: seconds of work on two cores, so the change below
+    // lands mid-job even on a loaded machine.
+    put(&input, &text(64 << 20, 88));
     let root = shared.to_str().unwrap();
     let ws = [
         Worker::start(&["--slots", "1", "--root", root]),
@@ -213,6 +215,8 @@ fn an_input_that_changes_mid_job_fails_and_leaves_nothing_complete_looking() {
         .args([
             "compress",
             "-9",
+            "--engine",
+            "zlib-rs",
             "-b",
             "128K",
             "--pull",
