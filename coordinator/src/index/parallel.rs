@@ -2,6 +2,9 @@
 //! point) are inflated in parallel and written in order, through bounded channels: at
 //! most `threads + 1` spans are under way, together holding at most 128 MiB of output
 //! (a few pieces each at least), so memory does not grow with the file or the spans.
+//! A span inflated whole (`whole`) holds its compressed bytes and all its output at
+//! once instead of a channel's worth: it is only sent that way when that fits in the
+//! same per-span share, so the sum stays within the budget.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
@@ -19,7 +22,10 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use super::plan::{Plan, SpanPlan};
-use super::span::{Finished, PIECE, SpanError, inflate_span};
+use bytes::Bytes;
+
+use super::span::{Finished, PIECE, SpanError, inflate_span_fast};
+use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};
 
 /// Output all spans under way may hold waiting for the writer. A span waiting its turn
@@ -44,7 +50,7 @@ pub(crate) enum Failure {
 
 enum Msg {
     Window(Vec<u8>),
-    Piece(Vec<u8>),
+    Piece(Bytes),
     Done(Result<Finished, String>),
 }
 
@@ -64,10 +70,11 @@ pub(crate) fn decompress(
         tail: Vec::with_capacity(2 * WINDOW),
         crc: StreamCrc::default(),
         file_len: plan.gz_len(),
+        whole: 0,
     };
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| work(plan, &job_rx));
+            s.spawn(|| work(plan, &job_rx, whole_cap(threads)));
         }
         let mut pending: VecDeque<Receiver<Msg>> = VecDeque::new();
         let mut next = 0;
@@ -107,6 +114,7 @@ pub(crate) fn decompress(
         trailing_zeros: 0,
         trailing_garbage: 0,
         indexed_spans: spans.len() as u64,
+        whole_spans: writer.whole,
     })
 }
 
@@ -118,8 +126,14 @@ fn capacity(span_len: u64, threads: usize) -> usize {
     (pieces.min(share).max(MIN_PIECES) + 2) as usize
 }
 
+/// Memory a span may hold to be inflated whole: its share of [`BUFFERED`], as a
+/// streamed span's channel has.
+fn whole_cap(threads: usize) -> u64 {
+    (BUFFERED / (threads as u64 + 1)).min(MAX_WHOLE)
+}
+
 /// One inflating thread: takes the next span, sends its window, pieces and end.
-fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
+fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap: u64) {
     loop {
         let job = jobs.lock().map(|rx| rx.recv());
         let Ok(Ok((i, tx))) = job else { return };
@@ -135,12 +149,13 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
             return;
         }
         let mut emit = |piece| tx.send(Msg::Piece(piece)).is_ok();
-        let done = inflate_span(
+        let done = inflate_span_fast(
             plan.gz(),
             span.start,
             &window,
             span.len,
             span.end,
+            whole_cap,
             &mut emit,
         );
         let done = match done {
@@ -163,6 +178,8 @@ struct Writer<'a> {
     crc: StreamCrc,
     /// The .gz's length: the last span's trailer must end it.
     file_len: u64,
+    /// Spans inflated whole (`whole`).
+    whole: u64,
 }
 
 impl Writer<'_> {
@@ -185,6 +202,7 @@ impl Writer<'_> {
                 Ok(Msg::Piece(p)) => self.write(&p)?,
                 Ok(Msg::Done(Ok(f))) => {
                     self.crc.append(f.crc, f.len);
+                    self.whole += u64::from(f.whole);
                     if span.last && f.end + 8 != self.file_len {
                         return Err(self.fail(
                             "the gzip member does not end the file (several members, or data after it)".into(),
