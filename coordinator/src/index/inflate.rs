@@ -3,11 +3,15 @@
 //! at a block boundary and say where in the input it lies). flate2 exposes none of
 //! these, so this is a safe wrapper over zlib's C API as libz-rs-sys gives it, on the
 //! same zlib-rs flate2 uses. And [`WholeInflate`], libdeflate's whole-buffer
-//! decompressor, with the count of input consumed that libdeflater does not return.
+//! decompressor, with the count of input consumed that libdeflater does not return;
+//! and [`read_at_into`], which reads its input without zeroing the buffer first.
 //! The only `unsafe` of the index code lives here.
 
 use std::ffi::{c_int, c_void};
+use std::fs::File;
+use std::io;
 use std::mem::size_of;
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 use libdeflate_sys::{
@@ -208,4 +212,43 @@ impl Drop for WholeInflate {
         // SAFETY: allocated in new(), freed once.
         unsafe { libdeflate_free_decompressor(self.d.as_ptr()) };
     }
+}
+
+/// Appends `len` bytes of `file` from offset `at` to `out`, straight into its spare
+/// capacity (no zeroing first: this is a span's compressed bytes, megabytes). An
+/// error when the file ends first.
+pub(crate) fn read_at_into(file: &File, out: &mut Vec<u8>, len: usize, at: u64) -> io::Result<()> {
+    out.reserve(len);
+    let mut done = 0usize;
+    while done < len {
+        let spare = &mut out.spare_capacity_mut()[..len - done];
+        let offset = libc::off_t::try_from(at + done as u64)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `spare` is writable memory of the length given; pread writes at most
+        // that many bytes into it.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast::<c_void>(),
+                spare.len(),
+                offset,
+            )
+        };
+        match n {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n if n < 0 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            n => {
+                // SAFETY: pread initialised the first `n` (<= spare.len()) bytes of the
+                // spare capacity.
+                unsafe { out.set_len(out.len() + n as usize) };
+                done += n as usize;
+            }
+        }
+    }
+    Ok(())
 }

@@ -68,6 +68,8 @@ pub(crate) fn decompress(
         out,
         written: 0,
         tail: Vec::with_capacity(2 * WINDOW),
+        recent: VecDeque::new(),
+        recent_len: 0,
         crc: StreamCrc::default(),
         file_len: plan.gz_len(),
         whole: 0,
@@ -173,8 +175,14 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap
 struct Writer<'a> {
     out: &'a mut dyn Write,
     written: u64,
-    /// The last 32 KiB written (up to 64 KiB before it is trimmed).
+    /// The last 32 KiB written before the current span (up to 64 KiB before it is
+    /// trimmed).
     tail: Vec<u8>,
+    /// The current span's last pieces, enough to cover 32 KiB: shared, not copied,
+    /// until the span is done and they are joined to `tail` (a copy of every piece's
+    /// end would cost an eighth of the output again).
+    recent: VecDeque<Bytes>,
+    recent_len: usize,
     crc: StreamCrc,
     /// The .gz's length: the last span's trailer must end it.
     file_len: u64,
@@ -199,8 +207,9 @@ impl Writer<'_> {
         }
         loop {
             match rx.recv() {
-                Ok(Msg::Piece(p)) => self.write(&p)?,
+                Ok(Msg::Piece(p)) => self.write(p)?,
                 Ok(Msg::Done(Ok(f))) => {
+                    self.settle_tail();
                     self.crc.append(f.crc, f.len);
                     self.whole += u64::from(f.whole);
                     if span.last && f.end + 8 != self.file_len {
@@ -229,18 +238,32 @@ impl Writer<'_> {
         }
     }
 
-    fn write(&mut self, piece: &[u8]) -> Result<(), Failure> {
-        self.out.write_all(piece).map_err(Failure::Write)?;
+    fn write(&mut self, piece: Bytes) -> Result<(), Failure> {
+        self.out.write_all(&piece).map_err(Failure::Write)?;
         self.written += piece.len() as u64;
-        if piece.len() >= WINDOW {
-            self.tail.clear();
-            self.tail.extend_from_slice(&piece[piece.len() - WINDOW..]);
-        } else {
-            self.tail.extend_from_slice(piece);
-            if self.tail.len() > 2 * WINDOW {
-                self.tail.drain(..self.tail.len() - WINDOW);
-            }
+        self.recent_len += piece.len();
+        self.recent.push_back(piece);
+        while self.recent_len - self.recent[0].len() >= WINDOW {
+            let old = self.recent.pop_front().expect("more than one piece");
+            self.recent_len -= old.len();
         }
         Ok(())
+    }
+
+    /// The span is done: its last bytes join the tail the next window is checked
+    /// against.
+    fn settle_tail(&mut self) {
+        for piece in self.recent.drain(..) {
+            if piece.len() >= WINDOW {
+                self.tail.clear();
+                self.tail.extend_from_slice(&piece[piece.len() - WINDOW..]);
+            } else {
+                self.tail.extend_from_slice(&piece);
+                if self.tail.len() > 2 * WINDOW {
+                    self.tail.drain(..self.tail.len() - WINDOW);
+                }
+            }
+        }
+        self.recent_len = 0;
     }
 }

@@ -83,8 +83,14 @@ pub(crate) fn inflate_span_fast(
     whole_cap: u64,
     emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> Result<Finished, SpanError> {
-    let fits = whole::footprint(start, window.len(), len, end).is_some_and(|n| n <= whole_cap);
-    if fits && let Some(done) = whole::inflate(gz, start, window, len, end, emit)? {
+    let gz_len = match end {
+        End::Stream => gz.metadata().map_or(0, |m| m.len()),
+        End::Point { .. } => 0,
+    };
+    if let Some(how) = whole::plan(start, window.len(), len, end, gz_len)
+        && how.footprint <= whole_cap
+        && let Some(done) = whole::inflate(gz, start, window, len, how, emit)?
+    {
         return Ok(done);
     }
     inflate_span(gz, start, window, len, end, emit)

@@ -1,15 +1,18 @@
 //! A span inflated in one call by libdeflate, which is much faster than zlib's
 //! streaming inflate but has no dictionary, no way to start mid-byte and no way to stop
 //! at a block boundary. So only spans that start on a byte (`bits == 0`), end at a
-//! point on a byte (`End::Point { bits: 0 }`) and fit in memory take this path, and
-//! the span is made into a whole deflate stream of its own:
+//! point on a byte (`End::Point { bits: 0 }`) or with the stream, and fit in memory
+//! take this path, and the span is made into a whole deflate stream of its own:
 //!
 //! ```text
 //! [window as non-final stored blocks][the span's bytes][01 LEN NLEN][LEN random bytes]
 //! ```
 //!
 //! The stream must inflate to exactly `window + len + LEN` bytes, consume every input
-//! byte, and end with the random bytes. Anything else refuses the path, and the
+//! byte, and end with the random bytes. The last span, which ends with the deflate
+//! stream, needs no tail: its bytes are taken up to where the trailer must start, and
+//! the stream's own final block must end exactly there with exactly `window + len`
+//! bytes out, which is all the streaming path proves of it. Anything else refuses the path, and the
 //! streaming path (`span`) inflates the span again and gives its verdict (so a refusal
 //! costs time, never correctness, and names nothing by itself).
 //!
@@ -41,17 +44,16 @@
 //! (the CRC-32 of all spans against the trailer).
 //!
 //! Memory: the compressed bytes and the output are both held while libdeflate runs,
-//! the output until its last piece is written; [`footprint`] is that sum, and the
+//! the output until its last piece is written; [`Whole::footprint`] is that sum, and the
 //! caller only sends a span here when it is within its share of the budget.
 
 use std::collections::hash_map::RandomState;
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::os::unix::fs::FileExt;
 
 use bytes::Bytes;
 
-use super::inflate::WholeInflate;
+use super::inflate::{WholeInflate, read_at_into};
 use super::span::{End, Finished, PIECE, SpanError, Start};
 
 /// The most a span may hold in memory to be inflated whole, whatever the budget.
@@ -63,24 +65,41 @@ const TAIL: [u8; 5] = [0x01, MARK as u8, 0, !(MARK as u8), 0xFF];
 /// Largest stored block.
 const STORED: usize = 0xFFFF;
 
-/// Bytes a span inflated whole holds at its peak (its stream and its output), or None
-/// when it cannot be inflated whole (a bit offset, or the end of the stream).
-pub(crate) fn footprint(start: Start, window: usize, len: u64, end: End) -> Option<u64> {
-    let End::Point {
-        compressed,
-        bits: 0,
-    } = end
-    else {
-        return None;
+/// How a span can be inflated whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Whole {
+    /// Offset in the .gz just after the span's bytes.
+    to: u64,
+    /// Closed by the random tail (at a point); else the stream's own final block must
+    /// end exactly at `to`, where the trailer starts.
+    tail: bool,
+    /// Bytes held at the peak: the stream built and the output.
+    pub footprint: u64,
+}
+
+/// How the span can be inflated whole, or None when it cannot (a bit offset). The last
+/// span's bytes end where the trailer's 8 begin, before `gz_len`.
+pub(crate) fn plan(start: Start, window: usize, len: u64, end: End, gz_len: u64) -> Option<Whole> {
+    let (to, tail) = match end {
+        End::Point {
+            compressed,
+            bits: 0,
+        } => (compressed, true),
+        End::Point { .. } => return None,
+        End::Stream => (gz_len.checked_sub(8)?, false),
     };
-    if start.bits != 0 || compressed < start.compressed {
+    if start.bits != 0 {
         return None;
     }
-    let header = window.div_ceil(STORED) as u64 * 5;
-    let stream =
-        header + window as u64 + (compressed - start.compressed) + (TAIL.len() + MARK) as u64;
-    let output = window as u64 + len + MARK as u64;
-    Some(stream.saturating_add(output))
+    let added = if tail { (TAIL.len() + MARK) as u64 } else { 0 };
+    let window = window as u64;
+    let stream = window.div_ceil(STORED as u64) * 5 + window + to.checked_sub(start.compressed)?;
+    let output = window + len + if tail { MARK as u64 } else { 0 };
+    Some(Whole {
+        to,
+        tail,
+        footprint: (stream + added).saturating_add(output),
+    })
 }
 
 /// Inflates the span whole and hands its output to `emit` in pieces, once checked.
@@ -90,13 +109,10 @@ pub(crate) fn inflate(
     start: Start,
     window: &[u8],
     len: u64,
-    end: End,
+    how: Whole,
     emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> Result<Option<Finished>, SpanError> {
-    let End::Point { compressed: at, .. } = end else {
-        return Ok(None);
-    };
-    let Some(out) = inflate_checked(gz, start, window, len, at) else {
+    let Some(out) = inflate_checked(gz, start, window, len, how) else {
         return Ok(None);
     };
     let out = Bytes::from(out).slice(window.len()..);
@@ -112,16 +128,25 @@ pub(crate) fn inflate(
     Ok(Some(Finished {
         crc,
         len,
-        end: at,
+        end: how.to,
         whole: true,
     }))
 }
 
 /// The window and the span's output, or None when any check fails.
-fn inflate_checked(gz: &File, start: Start, window: &[u8], len: u64, end: u64) -> Option<Vec<u8>> {
-    let span = usize::try_from(end.checked_sub(start.compressed)?).ok()?;
+fn inflate_checked(
+    gz: &File,
+    start: Start,
+    window: &[u8],
+    len: u64,
+    how: Whole,
+) -> Option<Vec<u8>> {
+    let span = usize::try_from(how.to.checked_sub(start.compressed)?).ok()?;
     let len = usize::try_from(len).ok()?;
-    let mark = random_mark();
+    let (mark, added) = match how.tail {
+        true => (random_mark(), MARK),
+        false => ([0; MARK], 0),
+    };
     let mut stream = Vec::with_capacity(
         window.len().div_ceil(STORED) * 5 + window.len() + span + TAIL.len() + MARK,
     );
@@ -132,22 +157,20 @@ fn inflate_checked(gz: &File, start: Start, window: &[u8], len: u64, end: u64) -
         stream.extend_from_slice(&(!n).to_le_bytes());
         stream.extend_from_slice(block);
     }
-    let from = stream.len();
-    stream.resize(from + span, 0);
     // A short or failed read: the streaming path reads again and says what is wrong.
-    gz.read_exact_at(&mut stream[from..], start.compressed)
-        .ok()?;
-    stream.extend_from_slice(&TAIL);
-    stream.extend_from_slice(&mark);
+    read_at_into(gz, &mut stream, span, start.compressed).ok()?;
+    if how.tail {
+        stream.extend_from_slice(&TAIL);
+        stream.extend_from_slice(&mark);
+    }
 
     let data = window.len() + len;
-    let mut out = Vec::with_capacity(data + MARK);
+    let mut out = Vec::with_capacity(data + added);
     let (consumed, produced) = WholeInflate::new().run(&stream, &mut out)?;
-    drop(stream);
-    let swallowed = len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
-    if consumed != from + span + TAIL.len() + MARK
-        || produced != data + MARK
-        || out[data..] != mark
+    let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
+    if consumed != stream.len()
+        || produced != data + added
+        || out[data..] != mark[..added]
         || swallowed
     {
         return None;

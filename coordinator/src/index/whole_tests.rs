@@ -67,8 +67,14 @@ fn whole(f: &File, start: Start, window: &[u8], len: u64, end: End) -> Outcome {
         out.extend_from_slice(&p);
         true
     };
-    let r = inflate(f, start, window, len, end, &mut emit);
+    let gz_len = f.metadata().unwrap().len();
+    let how = plan(start, window.len(), len, end, gz_len).expect("a span that qualifies");
+    let r = inflate(f, start, window, len, how, &mut emit);
     (r, out)
+}
+
+fn footprint(start: Start, window: usize, len: u64, end: End) -> Option<u64> {
+    plan(start, window, len, end, 1000).map(|how| how.footprint)
 }
 
 fn fast(f: &File, s: Start, w: &[u8], len: u64, end: End, cap: u64) -> (Finished, Vec<u8>) {
@@ -188,8 +194,41 @@ fn only_byte_aligned_points_inside_the_stream_qualify() {
         bits: 5,
     };
     assert_eq!(footprint(at(10), w, 5, odd_end), None);
-    assert_eq!(footprint(at(10), w, 5, End::Stream), None);
     assert_eq!(footprint(at(30), w, 5, point(20)), None);
+    // The last span: up to the trailer, which must fit after it.
+    assert!(footprint(at(10), w, 5, End::Stream).is_some());
+    assert_eq!(plan(at(10), w, 5, End::Stream, 17), None);
+    assert_eq!(footprint(odd, w, 5, End::Stream), None);
+}
+
+/// The last span: its bytes up to the trailer hold the end of the stream, exactly.
+#[test]
+fn the_last_span_ends_exactly_where_the_trailer_starts() {
+    let a = part_a();
+    let b = part_b(&a);
+    let (z, bounds) = deflate(&[&a, &b], true);
+    let window = &a[a.len() - 32 * 1024..];
+    let from = at(bounds[0]);
+    let n = b.len() as u64;
+    let trailer = [7u8; 8];
+    let f = file(&[&z[..], &trailer].concat());
+    let (r, out) = whole(&f, from, window, n, End::Stream);
+    let done = r.unwrap().expect("inflated whole");
+    assert!(out == b);
+    assert_eq!((done.len, done.end, done.whole), (n, z.len() as u64, true));
+    for len in [n - 1, n + 1] {
+        let (r, _) = whole(&f, from, window, len, End::Stream);
+        assert!(matches!(r, Ok(None)), "{len}: {r:?}");
+    }
+    // Data after the trailer (the stream ends too early), or no trailer at all (the
+    // stream is cut short): refused.
+    for bad in [
+        [&z[..], &trailer, b"more"].concat(),
+        z[..z.len() - 2].to_vec(),
+    ] {
+        let (r, _) = whole(&file(&bad), from, window, n, End::Stream);
+        assert!(matches!(r, Ok(None)), "{r:?}");
+    }
 }
 
 #[test]
