@@ -270,3 +270,39 @@ fn a_stored_block_made_to_swallow_the_tail_is_refused() {
 fn the_tail_differs_every_time() {
     assert_ne!(random_mark(), random_mark());
 }
+
+/// Points near the right one and starts that are no block's: wherever the streaming
+/// path accepts a span, the whole path gives the same bytes, and it refuses the rest.
+#[test]
+fn agrees_with_streaming_wherever_the_points_are() {
+    let a = part_a();
+    let (z, bounds) = deflate(&[&a, &a], true);
+    let f = file(&z);
+    let n = a.len() as u64;
+    let mut accepted = 0;
+    for from in [0, 1, 2, 77] {
+        for end in bounds[0] - 12..bounds[0] + 12 {
+            for len in [n - 1, n, n + 1, n + 5] {
+                let (r, out) = whole(&f, at(from), &[], len, point(end));
+                let mut streamed_out = Vec::new();
+                let mut emit = |p: Bytes| {
+                    streamed_out.extend_from_slice(&p);
+                    true
+                };
+                let s =
+                    crate::index::span::inflate_span(&f, at(from), &[], len, point(end), &mut emit);
+                let case = format!("from {from} to {end}, {len} bytes");
+                match (r.unwrap(), s) {
+                    (Some(w), Ok(s)) => {
+                        assert!(out == streamed_out, "{case}");
+                        assert_eq!((w.crc, w.len, w.end), (s.crc, s.len, s.end), "{case}");
+                        accepted += 1;
+                    }
+                    (None, Err(_)) => {}
+                    (w, s) => panic!("{case}: whole {w:?}, streamed {s:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(accepted, 1, "only the true point");
+}
