@@ -12,9 +12,9 @@
 //! byte, and end with the random bytes. The last span, which ends with the deflate
 //! stream, needs no tail: its bytes are taken up to where the trailer must start, and
 //! the stream's own final block must end exactly there with exactly `window + len`
-//! bytes out, which is all the streaming path proves of it. Anything else refuses the path, and the
-//! streaming path (`span`) inflates the span again and gives its verdict (so a refusal
-//! costs time, never correctness, and names nothing by itself).
+//! bytes out, which is all the streaming path proves of it. Anything else refuses the
+//! path, and the streaming path (`span`) inflates the span again and gives its verdict
+//! (so a refusal costs time, never correctness, and names nothing by itself).
 //!
 //! Why that is as strict as the streaming path's check (inflation ends right after an
 //! end-of-block code at the point's byte and bit 0, not in the final block, with
@@ -22,8 +22,8 @@
 //! one-thread decoding reads, from the same proved start with the same history, so it
 //! produces the same bytes; only its reading of the tail can differ.
 //! - The output must end with the random bytes. Huffman codes and matches cannot turn
-//!   random bytes back into themselves but by chance (each byte would have to read as
-//!   itself: about 2^-128 for 32), so a stored block copied them. Its LEN and NLEN are
+//!   random bytes back into themselves but by chance (a table would have to read each
+//!   byte as itself: about 2^-128 for 32 bytes), so a stored block copied them. Its LEN and NLEN are
 //!   the 4 bytes before its data. If its data starts at the random bytes, they are
 //!   ours, and a final stored header fits before them only at the tail's first bit (a
 //!   header crossing from the span's last byte has a Huffman type): a block starts
