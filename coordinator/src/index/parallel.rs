@@ -21,9 +21,9 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
-use super::plan::{Plan, SpanPlan};
 use bytes::Bytes;
 
+use super::plan::{Plan, SpanPlan};
 use super::span::{Finished, PIECE, SpanError, inflate_span_fast};
 use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};

@@ -91,14 +91,19 @@ pub(crate) fn plan(start: Start, window: usize, len: u64, end: End, gz_len: u64)
     if start.bits != 0 {
         return None;
     }
-    let added = if tail { (TAIL.len() + MARK) as u64 } else { 0 };
+    let (added, mark) = match tail {
+        true => ((TAIL.len() + MARK) as u64, MARK as u64),
+        false => (0, 0),
+    };
     let window = window as u64;
-    let stream = window.div_ceil(STORED as u64) * 5 + window + to.checked_sub(start.compressed)?;
-    let output = window + len + if tail { MARK as u64 } else { 0 };
+    let stream = window.div_ceil(STORED as u64) * 5 + window + added;
+    let stream = stream.checked_add(to.checked_sub(start.compressed)?)?;
+    // An index may claim any length: one that overflows is no span to hold whole.
+    let output = window.checked_add(len)?.checked_add(mark)?;
     Some(Whole {
         to,
         tail,
-        footprint: (stream + added).saturating_add(output),
+        footprint: stream.checked_add(output)?,
     })
 }
 
@@ -164,7 +169,7 @@ fn inflate_checked(
         stream.extend_from_slice(&mark);
     }
 
-    let data = window.len() + len;
+    let data = window.len().checked_add(len)?;
     let mut out = Vec::with_capacity(data + added);
     let (consumed, produced) = WholeInflate::new().run(&stream, &mut out)?;
     let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;

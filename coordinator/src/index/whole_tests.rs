@@ -199,6 +199,8 @@ fn only_byte_aligned_points_inside_the_stream_qualify() {
     assert!(footprint(at(10), w, 5, End::Stream).is_some());
     assert_eq!(plan(at(10), w, 5, End::Stream, 17), None);
     assert_eq!(footprint(odd, w, 5, End::Stream), None);
+    // A length no span can have.
+    assert_eq!(footprint(at(10), w, u64::MAX - 40, point(20)), None);
 }
 
 /// The last span: its bytes up to the trailer hold the end of the stream, exactly.
