@@ -358,3 +358,61 @@ fn a_range_after_spans_shorter_than_the_window_reads_right() {
         assert!(r.stderr.is_empty(), "{}", r.stderr);
     }
 }
+
+/// gzfleet's own index (byte-aligned points) of its own files: every span inflated
+/// whole by libdeflate, with windows (zlib-rs primes chunks) and without (libdeflate,
+/// the default). A point moved by a byte
+/// either way, or a span's length by one, is refused: one warning, the right bytes.
+#[test]
+fn gzfleets_own_index_inflates_spans_whole_and_a_moved_point_is_caught() {
+    let dir = Dir::new("idx-whole");
+    let data = mixed(6 * MIB + 4321, 17);
+    let input = dir.file("data", &data);
+    for engine in ["libdeflate", "zlib-rs"] {
+        let gz = dir.join(&format!("{engine}.gz"));
+        assert_ok!(run(gzfleet()
+            .args(["compress", "-b", "128K", "--index", "--index-span", "512K"])
+            .args(["--engine", engine, "-o"])
+            .arg(&gz)
+            .arg(&input)));
+        let index = gz.with_extension("gzi");
+        let good = dir.join(&format!("{engine}.good.gzi"));
+        std::fs::copy(&index, &good).unwrap();
+        for p in ["1", "2"] {
+            let r = decompress(&gz, &["-p", p]);
+            assert_indexed(&r, &data);
+            let (spans, whole) = span_counts(&r.stderr);
+            assert!(spans > 10 && whole == spans, "{engine}: {}", r.stderr);
+        }
+        for (compressed, uncompressed) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+            let moved = gzfleet_coordinator::testing::move_point;
+            moved(&good, &index, 5, compressed, uncompressed).unwrap();
+            let r = decompress(&gz, &["-p", "2"]);
+            assert_ok!(r);
+            let what = format!("{engine}, point moved by {compressed}, {uncompressed}");
+            assert!(r.stdout == data, "{what}: wrong output");
+            assert_eq!(
+                r.stderr.matches("index not used").count(),
+                1,
+                "{what}: {}",
+                r.stderr
+            );
+        }
+    }
+}
+
+/// "(N spans of its index in parallel, M by libdeflate)" in -v's line.
+fn span_counts(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("spans of its index in parallel"))
+        .unwrap_or_else(|| panic!("no span count: {stderr}"));
+    let numbers: Vec<u64> = line
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}

@@ -36,6 +36,8 @@ pub(crate) struct Decoded {
     pub trailing_garbage: u64,
     /// Spans inflated in parallel with an index (0: decoded from the start, alone).
     pub indexed_spans: u64,
+    /// Of those, spans inflated whole by libdeflate (the rest streamed by zlib-rs).
+    pub whole_spans: u64,
 }
 
 /// Where in a member the input ended.

@@ -2,10 +2,22 @@
 //! in the middle of a byte), `inflateSetDictionary` (its window) and `Z_BLOCK` (stop
 //! at a block boundary and say where in the input it lies). flate2 exposes none of
 //! these, so this is a safe wrapper over zlib's C API as libz-rs-sys gives it, on the
-//! same zlib-rs flate2 uses. The only `unsafe` of the index code lives here.
+//! same zlib-rs flate2 uses. And [`WholeInflate`], libdeflate's whole-buffer
+//! decompressor, with the count of input consumed that libdeflater does not return;
+//! and [`read_at_into`], which reads its input without zeroing the buffer first.
+//! The only `unsafe` of the index code lives here.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
+use std::fs::File;
+use std::io;
 use std::mem::size_of;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+use libdeflate_sys::{
+    libdeflate_alloc_decompressor, libdeflate_decompressor, libdeflate_deflate_decompress_ex,
+    libdeflate_free_decompressor, libdeflate_result_LIBDEFLATE_SUCCESS,
+};
 
 use libz_rs_sys::{
     Z_BLOCK, Z_BUF_ERROR, Z_NO_FLUSH, Z_OK, Z_STREAM_END, inflate, inflateEnd, inflateInit2_,
@@ -144,4 +156,99 @@ impl Drop for RawInflate {
         // SAFETY: initialised in new(), ended once.
         unsafe { inflateEnd(&mut *self.strm) };
     }
+}
+
+/// libdeflate's decompressor: a whole raw deflate stream (up to and including its
+/// final block) in one buffer, into one buffer.
+pub(crate) struct WholeInflate {
+    d: NonNull<libdeflate_decompressor>,
+}
+
+// SAFETY: the decompressor is plain memory owned by this value; libdeflate keeps no
+// reference to it elsewhere.
+unsafe impl Send for WholeInflate {}
+
+impl WholeInflate {
+    pub fn new() -> Self {
+        // SAFETY: no arguments; null only when out of memory.
+        let d = unsafe { libdeflate_alloc_decompressor() };
+        // Out of memory for a few KiB: nothing else would work either.
+        Self {
+            d: NonNull::new(d).expect("libdeflate_alloc_decompressor: out of memory"),
+        }
+    }
+
+    /// Inflates the stream at the start of `input` into `out`'s spare capacity (the
+    /// stream's output must fit in it) and returns (bytes of input consumed, bytes
+    /// appended to `out`); None for bad data or output that does not fit.
+    pub fn run(&mut self, input: &[u8], out: &mut Vec<u8>) -> Option<(usize, usize)> {
+        let spare = out.spare_capacity_mut();
+        let (mut consumed, mut produced) = (0usize, 0usize);
+        // SAFETY: input and the spare capacity are live buffers of the lengths given;
+        // libdeflate reads only the one and writes only the other, within them.
+        let ret = unsafe {
+            libdeflate_deflate_decompress_ex(
+                self.d.as_ptr(),
+                input.as_ptr().cast::<c_void>(),
+                input.len(),
+                spare.as_mut_ptr().cast::<c_void>(),
+                spare.len(),
+                &mut consumed,
+                &mut produced,
+            )
+        };
+        if ret != libdeflate_result_LIBDEFLATE_SUCCESS || produced > spare.len() {
+            return None;
+        }
+        // SAFETY: libdeflate initialised the first `produced` bytes of the spare
+        // capacity (checked above to lie within it).
+        unsafe { out.set_len(out.len() + produced) };
+        Some((consumed, produced))
+    }
+}
+
+impl Drop for WholeInflate {
+    fn drop(&mut self) {
+        // SAFETY: allocated in new(), freed once.
+        unsafe { libdeflate_free_decompressor(self.d.as_ptr()) };
+    }
+}
+
+/// Appends `len` bytes of `file` from offset `at` to `out`, straight into its spare
+/// capacity (no zeroing first: this is a span's compressed bytes, megabytes). An
+/// error when the file ends first.
+pub(crate) fn read_at_into(file: &File, out: &mut Vec<u8>, len: usize, at: u64) -> io::Result<()> {
+    out.reserve(len);
+    let mut done = 0usize;
+    while done < len {
+        let spare = &mut out.spare_capacity_mut()[..len - done];
+        let offset = libc::off_t::try_from(at + done as u64)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `spare` is writable memory of the length given; pread writes at most
+        // that many bytes into it.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast::<c_void>(),
+                spare.len(),
+                offset,
+            )
+        };
+        match n {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n if n < 0 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            n => {
+                // SAFETY: pread initialised the first `n` (<= spare.len()) bytes of the
+                // spare capacity.
+                unsafe { out.set_len(out.len() + n as usize) };
+                done += n as usize;
+            }
+        }
+    }
+    Ok(())
 }

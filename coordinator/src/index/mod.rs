@@ -7,6 +7,8 @@
 //! - `plan`: finding a .gz's index and vetting it against the .gz; the spans.
 //! - `inflate`: raw inflation that starts mid-byte and stops at block boundaries.
 //! - `span`: one span inflated and its end proved to line up with the next point.
+//! - `whole`: a span on byte boundaries inflated in one call by libdeflate, as
+//!   strictly checked.
 //! - `parallel`: a whole file on several threads, written in order.
 //! - `range`: `--offset`/`--length`.
 //!
@@ -19,6 +21,7 @@ mod parallel;
 mod plan;
 mod range;
 mod span;
+mod whole;
 
 #[allow(unused_imports)]
 pub(crate) use format::{Index, IndexError, IndexWriter, Point, PointEntry};

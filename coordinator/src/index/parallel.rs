@@ -2,6 +2,9 @@
 //! point) are inflated in parallel and written in order, through bounded channels: at
 //! most `threads + 1` spans are under way, together holding at most 128 MiB of output
 //! (a few pieces each at least), so memory does not grow with the file or the spans.
+//! A span inflated whole (`whole`) holds its compressed bytes and all its output at
+//! once instead of a channel's worth: it is only sent that way when that fits in the
+//! same per-span share, so the sum stays within the budget.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
@@ -18,8 +21,11 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
+use bytes::Bytes;
+
 use super::plan::{Plan, SpanPlan};
-use super::span::{Finished, PIECE, SpanError, inflate_span};
+use super::span::{Finished, PIECE, SpanError, inflate_span_fast};
+use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};
 
 /// Output all spans under way may hold waiting for the writer. A span waiting its turn
@@ -44,7 +50,7 @@ pub(crate) enum Failure {
 
 enum Msg {
     Window(Vec<u8>),
-    Piece(Vec<u8>),
+    Piece(Bytes),
     Done(Result<Finished, String>),
 }
 
@@ -62,12 +68,15 @@ pub(crate) fn decompress(
         out,
         written: 0,
         tail: Vec::with_capacity(2 * WINDOW),
+        recent: VecDeque::new(),
+        recent_len: 0,
         crc: StreamCrc::default(),
         file_len: plan.gz_len(),
+        whole: 0,
     };
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| work(plan, &job_rx));
+            s.spawn(|| work(plan, &job_rx, whole_cap(threads)));
         }
         let mut pending: VecDeque<Receiver<Msg>> = VecDeque::new();
         let mut next = 0;
@@ -107,6 +116,7 @@ pub(crate) fn decompress(
         trailing_zeros: 0,
         trailing_garbage: 0,
         indexed_spans: spans.len() as u64,
+        whole_spans: writer.whole,
     })
 }
 
@@ -118,8 +128,14 @@ fn capacity(span_len: u64, threads: usize) -> usize {
     (pieces.min(share).max(MIN_PIECES) + 2) as usize
 }
 
+/// Memory a span may hold to be inflated whole: its share of [`BUFFERED`], as a
+/// streamed span's channel has.
+fn whole_cap(threads: usize) -> u64 {
+    (BUFFERED / (threads as u64 + 1)).min(MAX_WHOLE)
+}
+
 /// One inflating thread: takes the next span, sends its window, pieces and end.
-fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
+fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap: u64) {
     loop {
         let job = jobs.lock().map(|rx| rx.recv());
         let Ok(Ok((i, tx))) = job else { return };
@@ -135,12 +151,13 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
             return;
         }
         let mut emit = |piece| tx.send(Msg::Piece(piece)).is_ok();
-        let done = inflate_span(
+        let done = inflate_span_fast(
             plan.gz(),
             span.start,
             &window,
             span.len,
             span.end,
+            whole_cap,
             &mut emit,
         );
         let done = match done {
@@ -158,11 +175,19 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>) {
 struct Writer<'a> {
     out: &'a mut dyn Write,
     written: u64,
-    /// The last 32 KiB written (up to 64 KiB before it is trimmed).
+    /// The last 32 KiB written before the current span (up to 64 KiB before it is
+    /// trimmed).
     tail: Vec<u8>,
+    /// The current span's last pieces, enough to cover 32 KiB: shared, not copied,
+    /// until the span is done and they are joined to `tail` (a copy of every piece's
+    /// end would cost an eighth of the output again).
+    recent: VecDeque<Bytes>,
+    recent_len: usize,
     crc: StreamCrc,
     /// The .gz's length: the last span's trailer must end it.
     file_len: u64,
+    /// Spans inflated whole (`whole`).
+    whole: u64,
 }
 
 impl Writer<'_> {
@@ -182,9 +207,11 @@ impl Writer<'_> {
         }
         loop {
             match rx.recv() {
-                Ok(Msg::Piece(p)) => self.write(&p)?,
+                Ok(Msg::Piece(p)) => self.write(p)?,
                 Ok(Msg::Done(Ok(f))) => {
+                    self.settle_tail();
                     self.crc.append(f.crc, f.len);
+                    self.whole += u64::from(f.whole);
                     if span.last && f.end + 8 != self.file_len {
                         return Err(self.fail(
                             "the gzip member does not end the file (several members, or data after it)".into(),
@@ -211,18 +238,32 @@ impl Writer<'_> {
         }
     }
 
-    fn write(&mut self, piece: &[u8]) -> Result<(), Failure> {
-        self.out.write_all(piece).map_err(Failure::Write)?;
+    fn write(&mut self, piece: Bytes) -> Result<(), Failure> {
+        self.out.write_all(&piece).map_err(Failure::Write)?;
         self.written += piece.len() as u64;
-        if piece.len() >= WINDOW {
-            self.tail.clear();
-            self.tail.extend_from_slice(&piece[piece.len() - WINDOW..]);
-        } else {
-            self.tail.extend_from_slice(piece);
-            if self.tail.len() > 2 * WINDOW {
-                self.tail.drain(..self.tail.len() - WINDOW);
-            }
+        self.recent_len += piece.len();
+        self.recent.push_back(piece);
+        while self.recent_len - self.recent[0].len() >= WINDOW {
+            let old = self.recent.pop_front().expect("more than one piece");
+            self.recent_len -= old.len();
         }
         Ok(())
+    }
+
+    /// The span is done: its last bytes join the tail the next window is checked
+    /// against.
+    fn settle_tail(&mut self) {
+        for piece in self.recent.drain(..) {
+            if piece.len() >= WINDOW {
+                self.tail.clear();
+                self.tail.extend_from_slice(&piece[piece.len() - WINDOW..]);
+            } else {
+                self.tail.extend_from_slice(&piece);
+                if self.tail.len() > 2 * WINDOW {
+                    self.tail.drain(..self.tail.len() - WINDOW);
+                }
+            }
+        }
+        self.recent_len = 0;
     }
 }

@@ -60,7 +60,7 @@ pub(crate) fn extract(
             )));
         }
         let mut failed = None;
-        let mut emit = |piece: Vec<u8>| {
+        let mut emit = |piece: bytes::Bytes| {
             if let Err(e) = range.write_all(&piece) {
                 failed = Some(e);
                 return false;

@@ -4,12 +4,17 @@
 //! end-of-block code, at the point's byte and bit, not in the final block. The last
 //! span instead ends with the deflate stream, whose end is where the trailer lies.
 //! Output leaves in pieces (bounded, never the whole span), each with its CRC-32
-//! folded in here, on the inflating thread.
+//! folded in here, on the inflating thread. [`inflate_span_fast`] first tries the
+//! whole span at once with libdeflate (`whole`) when it fits a memory cap, and comes
+//! back here when that is refused.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use bytes::Bytes;
+
 use super::inflate::RawInflate;
+use super::whole;
 
 /// Bytes read from the .gz at a time.
 const INPUT: usize = 128 << 10;
@@ -44,6 +49,8 @@ pub(crate) struct Finished {
     /// Offset in the .gz just after the span's last bit (rounded up to the byte): for
     /// [`End::Stream`], where the trailer starts.
     pub end: u64,
+    /// Inflated whole by libdeflate (`whole`), not streamed.
+    pub whole: bool,
 }
 
 /// Why a span could not be inflated as its index says. Each is a reason to distrust
@@ -65,6 +72,30 @@ pub(crate) enum SpanError {
     Cancelled,
 }
 
+/// As [`inflate_span`], but whole with libdeflate when the span can be and holds at
+/// most `whole_cap` bytes of memory that way; streamed when not, or when refused.
+pub(crate) fn inflate_span_fast(
+    gz: &File,
+    start: Start,
+    window: &[u8],
+    len: u64,
+    end: End,
+    whole_cap: u64,
+    emit: &mut dyn FnMut(Bytes) -> bool,
+) -> Result<Finished, SpanError> {
+    let gz_len = match end {
+        End::Stream => gz.metadata().map_or(0, |m| m.len()),
+        End::Point { .. } => 0,
+    };
+    if let Some(how) = whole::plan(start, window.len(), len, end, gz_len)
+        && how.footprint <= whole_cap
+        && let Some(done) = whole::inflate(gz, start, window, len, how, emit)?
+    {
+        return Ok(done);
+    }
+    inflate_span(gz, start, window, len, end, emit)
+}
+
 /// Inflates `len` bytes from `start` (primed with `window`), handing each piece to
 /// `emit` (which returns false to stop: the reader is gone), then checks `end`.
 pub(crate) fn inflate_span(
@@ -73,7 +104,7 @@ pub(crate) fn inflate_span(
     window: &[u8],
     len: u64,
     end: End,
-    emit: &mut dyn FnMut(Vec<u8>) -> bool,
+    emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> Result<Finished, SpanError> {
     let mut z = RawInflate::new();
     if start.bits > 0 {
@@ -107,7 +138,7 @@ pub(crate) fn inflate_span(
         produced += step.produced as u64;
         if fill == piece.len() || (produced == len && fill > 0) {
             let next = vec![0u8; PIECE.min((len - produced) as usize)];
-            if !emit(std::mem::replace(&mut piece, next)) {
+            if !emit(Bytes::from(std::mem::replace(&mut piece, next))) {
                 return Err(SpanError::Cancelled);
             }
             fill = 0;
@@ -119,6 +150,7 @@ pub(crate) fn inflate_span(
                     crc: crc.finalize(),
                     len,
                     end: at,
+                    whole: false,
                 }),
                 _ => Err(SpanError::EarlyEnd),
             };
@@ -146,6 +178,7 @@ pub(crate) fn inflate_span(
                     crc: crc.finalize(),
                     len,
                     end: at,
+                    whole: false,
                 });
             }
             if at > compressed {

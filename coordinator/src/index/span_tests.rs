@@ -47,7 +47,7 @@ fn collect(
     end: End,
 ) -> (Result<Finished, SpanError>, Vec<u8>) {
     let mut out = Vec::new();
-    let mut emit = |p: Vec<u8>| {
+    let mut emit = |p: Bytes| {
         assert!(p.len() <= PIECE);
         out.extend_from_slice(&p);
         true

@@ -45,8 +45,8 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
                 d.compressed, d.uncompressed, d.trailing_zeros
             )),
             Ok(d) if d.indexed_spans > 0 => ui.info(format!(
-                "{input}: {} -> {} bytes ({} spans of its index in parallel)",
-                d.compressed, d.uncompressed, d.indexed_spans
+                "{input}: {} -> {} bytes ({} spans of its index in parallel, {} by libdeflate)",
+                d.compressed, d.uncompressed, d.indexed_spans, d.whole_spans
             )),
             Ok(d) => ui.info(format!(
                 "{input}: {} -> {} bytes",

@@ -35,8 +35,8 @@ pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
                 d.trailing_zeros
             )),
             Ok(d) if d.indexed_spans > 0 => ui.info(format!(
-                "{input}: OK ({} spans of its index in parallel)",
-                d.indexed_spans
+                "{input}: OK ({} spans of its index in parallel, {} by libdeflate)",
+                d.indexed_spans, d.whole_spans
             )),
             Ok(_) => ui.info(format!("{input}: OK")),
             Err(e) => tally.error(ui, blockcheck::explain(path, e)),
