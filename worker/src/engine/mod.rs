@@ -75,7 +75,7 @@ impl Engine {
     /// found best (README, "Engines"). libdeflate at every level that compresses: at
     /// 6 and 9 it is faster per core and smaller than zlib-rs even without the
     /// dictionary, and at 1 it is 15% smaller (zlib-rs's level 1 is larger than
-    /// pigz's) for 0.62x of the speed. ISA-L is faster still but its bytes depend
+    /// pigz's) for 0.93x of the speed. ISA-L is faster still but its bytes depend
     /// on the CPU, which a default must not. Level 0 only stores: zlib-rs, as ever.
     pub fn default_for(level: u32) -> Engine {
         match level {
@@ -85,8 +85,8 @@ impl Engine {
     }
 
     /// Names the engine and fingerprints it: the CRC of what it makes of a fixed
-    /// sample at several of its levels (all of them for libdeflate and ISA-L). Outputs are promised to be identical only between
-    /// engines with the same id, so workers report it and the coordinator refuses to
+    /// sample at several of its levels (all of them for libdeflate and ISA-L).
+    /// Outputs are promised to be identical only between engines with the same id, so workers report it and the coordinator refuses to
     /// mix engines. A name alone would let two releases that match differently pass
     /// for one another; the fingerprint does not.
     pub fn id(self) -> &'static str {
