@@ -129,19 +129,9 @@ impl PartialFile {
     }
 
     /// Makes the file durable, gives it the input's owner, permissions and times (with
-    /// `mtime` instead of the input's: gunzip -N), and renames it into place. Returns
-    /// the bytes written.
-    pub fn commit_with(
-        self,
-        like: Option<&fs::Metadata>,
-        mtime: Option<SystemTime>,
-    ) -> Result<u64, Error> {
-        let mut file = self;
-        file.commit_replacing(like, mtime, &[])
-    }
-
-    /// As [`PartialFile::commit_with`], removing `stale` files (indexes describing
-    /// what the target held) on the way. Failing, the file is still there under its
+    /// `mtime` instead of the input's: gunzip -N), and renames it into place, removing
+    /// `stale` files (indexes describing what the target held) on the way. Returns
+    /// the bytes written. Failing, the file is still there under its
     /// temporary name, for the caller to keep or discard; done, it is to be dropped.
     ///
     /// They go after the data is durable and just before the rename. Not earlier: a
@@ -239,7 +229,7 @@ mod tests {
             PartialFile::create(&target, false),
             Err(Error::PartialExists(_))
         ));
-        assert_eq!(p.commit_with(None, None).unwrap(), 5);
+        assert_eq!(p.commit_replacing(None, None, &[]).unwrap(), 5);
         assert_eq!(fs::read(&target).unwrap(), b"hello");
         assert!(!partial_path(&target).exists());
     }
@@ -253,7 +243,7 @@ mod tests {
         drop(p);
         let mut again = PartialFile::reopen(&target, 7).unwrap();
         again.write_bytes(b"!").unwrap();
-        again.commit_with(None, None).unwrap();
+        again.commit_replacing(None, None, &[]).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"durable!");
         let missing = PartialFile::reopen(&dir.path().join("none"), 1);
         assert!(

@@ -2,7 +2,8 @@
 //! takes the old index away as the new .gz goes in, while a run that fails leaves the
 //! old pair as it was; and a run that fails at the very end (its index sealed, the
 //! .gz not yet in place) keeps the partial .gz, its index and the journal together,
-//! so that `--resume` finishes both.
+//! so that `--resume` finishes both. Decompressing follows the same rule: `--rm` takes
+//! the index with its .gz, and a .gz decompressed over another drops the old index.
 
 use std::path::{Path, PathBuf};
 
@@ -134,4 +135,61 @@ fn a_run_failing_at_the_very_end_keeps_its_index_for_resume() {
         .filter(|n| n.contains("gzfleet-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn decompress_takes_the_index_with_its_gz_and_never_leaves_one_for_another() {
+    let dir = Dir::new("index-stale-decompress");
+    let data = text(1_500_000, 1203);
+    let input = dir.file("data", &data);
+    let (gz, gzi) = (dir.join("data.gz"), dir.join("data.gzi"));
+    let compress = |extra: &[&str]| {
+        assert_ok!(run(gzfleet()
+            .args(["compress", "-f", "--index"])
+            .args(ARGS)
+            .args(SPAN)
+            .args(extra)
+            .arg(&input)));
+    };
+    compress(&[]);
+    // The .gz is kept (gzfleet's default), so its index stays with it, untouched.
+    let index = std::fs::read(&gzi).unwrap();
+    std::fs::remove_file(&input).unwrap();
+    assert_ok!(run(gzfleet().arg("decompress").arg(&gz)));
+    assert!(std::fs::read(&gzi).unwrap() == index, "the index changed");
+    // With --rm the .gz goes, as gzip's does, and its index with it.
+    std::fs::remove_file(&input).unwrap();
+    assert_ok!(run(gzfleet().args(["decompress", "--rm"]).arg(&gz)));
+    assert!(std::fs::read(&input).unwrap() == data);
+    assert!(!gz.exists() && !gzi.exists(), "the index outlived its .gz");
+
+    // data.gz.gz (a .gz of other data, compressed again) decompressed over data.gz:
+    // the old data.gzi must not stay beside the .gz it does not describe.
+    compress(&[]);
+    let other = mixed(data.len(), 1204);
+    let other_gz = dir.join("other.gz");
+    assert_ok!(run(gzfleet()
+        .args(["compress", "-o"])
+        .arg(&other_gz)
+        .arg(dir.file("other", &other))));
+    let outer = dir.join("data.gz.gz");
+    assert_ok!(run(gzfleet()
+        .args(["compress", "-f", "-o"])
+        .arg(&outer)
+        .arg(&other_gz)));
+    assert_ok!(run(gzfleet().args(["decompress", "-f"]).arg(&outer)));
+    assert!(
+        !gzi.exists(),
+        "an index of other bytes is left beside data.gz"
+    );
+    assert_decodes(&gz, &other);
+
+    // A folder where an index would be is no index: compressing still succeeds.
+    std::fs::create_dir(&gzi).unwrap();
+    assert_ok!(run(gzfleet()
+        .args(["compress", "-f"])
+        .args(ARGS)
+        .arg(&input)));
+    assert!(gzi.is_dir());
+    assert_decodes(&gz, &data);
 }

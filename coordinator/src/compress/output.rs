@@ -352,12 +352,16 @@ impl JournaledFile {
     /// and the one this run replaces elsewhere (`--index-file`).
     fn commit(&mut self, like: Option<&fs::Metadata>) -> Result<u64, Error> {
         let mut file = self.file.take().expect("committed once");
-        let mut stale = vec![index_path(file.target())];
-        if let Some(index) = &self.index
-            && index.target() != stale[0]
-        {
-            stale.push(index.target().to_path_buf());
+        let beside = index_path(file.target());
+        let ours = self.index.as_ref().map(|i| i.target().to_path_buf());
+        let mut stale = Vec::new();
+        // A folder of that name is no index (readers fail to open it, and say so): it
+        // stands in the way only of this run's own index, which then fails here, before
+        // the output goes in, while the run can still be resumed.
+        if ours.as_ref() == Some(&beside) || !is_folder(&beside) {
+            stale.push(beside.clone());
         }
+        stale.extend(ours.filter(|o| *o != beside));
         match file.commit_replacing(like, None, &stale) {
             Ok(n) => {
                 let _ = fs::remove_file(&self.journal_path);
@@ -378,6 +382,11 @@ impl Drop for JournaledFile {
     fn drop(&mut self) {
         self.abandon();
     }
+}
+
+/// Whether `path` is a folder (not followed: a link is a file to remove).
+pub(crate) fn is_folder(path: &std::path::Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 #[cfg(test)]

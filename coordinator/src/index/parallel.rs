@@ -153,6 +153,7 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap
         let mut emit = |piece| tx.send(Msg::Piece(piece)).is_ok();
         let done = inflate_span_fast(
             plan.gz(),
+            plan.gz_len(),
             span.start,
             &window,
             span.len,

@@ -74,8 +74,12 @@ pub(crate) enum SpanError {
 
 /// As [`inflate_span`], but whole with libdeflate when the span can be and holds at
 /// most `whole_cap` bytes of memory that way; streamed when not, or when refused.
+/// `gz_len` is the .gz's length as the plan vetted it (the last span's trailer is
+/// its last 8 bytes), not as the file may have become since.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn inflate_span_fast(
     gz: &File,
+    gz_len: u64,
     start: Start,
     window: &[u8],
     len: u64,
@@ -83,10 +87,6 @@ pub(crate) fn inflate_span_fast(
     whole_cap: u64,
     emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> Result<Finished, SpanError> {
-    let gz_len = match end {
-        End::Stream => gz.metadata().map_or(0, |m| m.len()),
-        End::Point { .. } => 0,
-    };
     if let Some(how) = whole::plan(start, window.len(), len, end, gz_len)
         && how.footprint <= whole_cap
         && let Some(done) = whole::inflate(gz, start, window, len, how, emit)?

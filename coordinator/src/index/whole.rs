@@ -172,12 +172,13 @@ fn inflate_checked(
     let data = window.len().checked_add(len)?;
     let mut out = Vec::with_capacity(data + added);
     let (consumed, produced) = WholeInflate::new().run(&stream, &mut out)?;
+    // libdeflate stops at any final block, with input left and fewer bytes out (a stale
+    // index's start can decode as one): the counts first, then the bytes they bound.
+    if consumed != stream.len() || produced != data + added || out.len() != produced {
+        return None;
+    }
     let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
-    if consumed != stream.len()
-        || produced != data + added
-        || out[data..] != mark[..added]
-        || swallowed
-    {
+    if out[data..] != mark[..added] || swallowed {
         return None;
     }
     out.truncate(data);

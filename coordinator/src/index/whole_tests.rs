@@ -83,7 +83,8 @@ fn fast(f: &File, s: Start, w: &[u8], len: u64, end: End, cap: u64) -> (Finished
         out.extend_from_slice(&p);
         true
     };
-    let done = inflate_span_fast(f, s, w, len, end, cap, &mut emit).unwrap();
+    let gz_len = f.metadata().unwrap().len();
+    let done = inflate_span_fast(f, gz_len, s, w, len, end, cap, &mut emit).unwrap();
     (done, out)
 }
 
@@ -134,13 +135,43 @@ fn an_end_a_byte_off_or_a_length_off_by_one_is_refused() {
         assert!(out.is_empty(), "nothing leaves before the checks");
         // The streaming path then gives the verdict: refused too.
         let mut emit = |_: Bytes| true;
-        let r = inflate_span_fast(&f, at(0), &[], len, point(compressed), MAX_WHOLE, &mut emit);
+        let r = inflate_span_fast(
+            &f,
+            z.len() as u64,
+            at(0),
+            &[],
+            len,
+            point(compressed),
+            MAX_WHOLE,
+            &mut emit,
+        );
         assert!(matches!(r, Err(SpanError::Misaligned)), "{r:?}");
     }
-    // A point at the stream's end: the final block stops libdeflate short of the tail.
+    // A point at the stream's end: the final block stops libdeflate short of the tail,
+    // with fewer bytes out than the index promised (once a panic, not a refusal).
     let total = (a.len() + b.len()) as u64;
-    let (r, _) = whole(&f, at(0), &[], total, point(z.len() as u64));
-    assert!(matches!(r, Ok(None)), "{r:?}");
+    for len in [total, total + 5, total + 1000] {
+        let (r, _) = whole(&f, at(0), &[], len, point(z.len() as u64));
+        assert!(matches!(r, Ok(None)), "{len}: {r:?}");
+    }
+}
+
+/// A stale index's starts fall anywhere in the data: wherever libdeflate stops (a
+/// final block read from the middle of a code, bad data, too little or too much
+/// output), the span is refused, never a panic.
+#[test]
+fn starts_that_are_not_points_are_refused() {
+    let a = part_a();
+    let b = part_b(&a);
+    let (z, bounds) = deflate(&[&a, &b], true);
+    let f = file(&z);
+    for from in 1..400u64 {
+        for len in [1, 4, 5, 6, 1000, a.len() as u64] {
+            let (r, out) = whole(&f, at(from), &[], len, point(bounds[0]));
+            assert!(matches!(r, Ok(None)), "from {from}, {len} bytes: {r:?}");
+            assert!(out.is_empty());
+        }
+    }
 }
 
 #[test]
@@ -264,7 +295,17 @@ fn a_stored_block_made_to_swallow_the_tail_is_refused() {
     let (r, out) = whole(&f, at(0), &[], len, point(point_at));
     assert!(matches!(r, Ok(None)) && out.is_empty(), "{r:?}");
     let mut emit = |_: Bytes| true;
-    let r = inflate_span_fast(&f, at(0), &[], len, point(point_at), MAX_WHOLE, &mut emit);
+    let gz_len = z.len() as u64;
+    let r = inflate_span_fast(
+        &f,
+        gz_len,
+        at(0),
+        &[],
+        len,
+        point(point_at),
+        MAX_WHOLE,
+        &mut emit,
+    );
     assert!(r.is_err(), "{r:?}");
 }
 

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use super::{Tally, indexed, inputs, is_stdin, open, place, restore, strip_suffix_or};
 use crate::cli::DecompressArgs;
+use crate::compress::output::is_folder;
 use crate::compress::walk;
 use crate::error::{Error, Place};
 use crate::gzip::Decoded;
+use crate::index::index_path_for;
 use crate::partial::PartialFile;
 use crate::signals;
 use crate::ui::Ui;
@@ -145,12 +147,24 @@ fn decompress_one(args: &DecompressArgs, path: &Path, ui: &Ui) -> Result<Decoded
         Ok(decoded) => {
             // -N: the stored time, as gzip restores it; else the .gz file's.
             let mtime = stored.mtime.filter(|_| restore);
-            partial.commit_with(like.as_ref(), mtime)?;
+            // A .gz written over another (x.gz.gz -> x.gz) must not keep the old one's
+            // index beside it. Only then: for any other name, the index readers would
+            // look for beside the output is the input's own (data -> data.gzi). A folder
+            // of that name is no index: readers fail to open it, and say so.
+            let stale: Vec<PathBuf> = Some(index_path_for(&target))
+                .filter(|p| target.extension().is_some_and(|e| e == "gz") && !is_folder(p))
+                .into_iter()
+                .collect();
+            partial.commit_replacing(like.as_ref(), mtime, &stale)?;
             if args.rm && !is_stdin(path) {
                 fs::remove_file(path).map_err(|source| Error::Remove {
                     path: path.to_path_buf(),
                     source,
                 })?;
+                // Its index goes with it, as gzip's input goes: left alone it would
+                // wait for the next file of that name, describing other bytes. Best
+                // effort: the output is complete either way, and readers check.
+                let _ = fs::remove_file(index_path_for(path));
             }
             Ok(decoded)
         }
