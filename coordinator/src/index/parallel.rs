@@ -24,7 +24,7 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use bytes::Bytes;
 
 use super::plan::{Plan, SpanPlan};
-use super::span::{Finished, PIECE, SpanError, inflate_span_fast};
+use super::span::{Finished, Gz, PIECE, SpanError, inflate_span_fast};
 use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};
 
@@ -151,15 +151,12 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap
             return;
         }
         let mut emit = |piece| tx.send(Msg::Piece(piece)).is_ok();
+        let gz = Gz {
+            file: plan.gz(),
+            len: plan.gz_len(),
+        };
         let done = inflate_span_fast(
-            plan.gz(),
-            plan.gz_len(),
-            span.start,
-            &window,
-            span.len,
-            span.end,
-            whole_cap,
-            &mut emit,
+            gz, span.start, &window, span.len, span.end, whole_cap, &mut emit,
         );
         let done = match done {
             Err(SpanError::Cancelled) => return,

@@ -72,14 +72,21 @@ pub(crate) enum SpanError {
     Cancelled,
 }
 
+/// The .gz a span is read from, with its length as the plan vetted it (the last span's
+/// trailer is its last 8 bytes), not as the file may have become since.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gz<'a> {
+    pub file: &'a File,
+    pub len: u64,
+}
+
 /// As [`inflate_span`], but whole with libdeflate when the span can be and holds at
 /// most `whole_cap` bytes of memory that way; streamed when not, or when refused.
-/// `gz_len` is the .gz's length as the plan vetted it (the last span's trailer is
-/// its last 8 bytes), not as the file may have become since.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn inflate_span_fast(
-    gz: &File,
-    gz_len: u64,
+    Gz {
+        file: gz,
+        len: gz_len,
+    }: Gz,
     start: Start,
     window: &[u8],
     len: u64,

@@ -6,7 +6,7 @@ use std::io::Write;
 use flate2::{Compress, Compression, FlushCompress};
 
 use super::*;
-use crate::index::span::inflate_span_fast;
+use crate::index::span::{Gz, inflate_span_fast};
 
 /// A raw deflate stream of `parts`, a sync flush after each, and its boundaries (the
 /// compressed offset after each flush). With `finish`, a final empty block ends it.
@@ -83,8 +83,11 @@ fn fast(f: &File, s: Start, w: &[u8], len: u64, end: End, cap: u64) -> (Finished
         out.extend_from_slice(&p);
         true
     };
-    let gz_len = f.metadata().unwrap().len();
-    let done = inflate_span_fast(f, gz_len, s, w, len, end, cap, &mut emit).unwrap();
+    let gz = Gz {
+        file: f,
+        len: f.metadata().unwrap().len(),
+    };
+    let done = inflate_span_fast(gz, s, w, len, end, cap, &mut emit).unwrap();
     (done, out)
 }
 
@@ -135,16 +138,11 @@ fn an_end_a_byte_off_or_a_length_off_by_one_is_refused() {
         assert!(out.is_empty(), "nothing leaves before the checks");
         // The streaming path then gives the verdict: refused too.
         let mut emit = |_: Bytes| true;
-        let r = inflate_span_fast(
-            &f,
-            z.len() as u64,
-            at(0),
-            &[],
-            len,
-            point(compressed),
-            MAX_WHOLE,
-            &mut emit,
-        );
+        let gz = Gz {
+            file: &f,
+            len: z.len() as u64,
+        };
+        let r = inflate_span_fast(gz, at(0), &[], len, point(compressed), MAX_WHOLE, &mut emit);
         assert!(matches!(r, Err(SpanError::Misaligned)), "{r:?}");
     }
     // A point at the stream's end: the final block stops libdeflate short of the tail,
@@ -295,17 +293,11 @@ fn a_stored_block_made_to_swallow_the_tail_is_refused() {
     let (r, out) = whole(&f, at(0), &[], len, point(point_at));
     assert!(matches!(r, Ok(None)) && out.is_empty(), "{r:?}");
     let mut emit = |_: Bytes| true;
-    let gz_len = z.len() as u64;
-    let r = inflate_span_fast(
-        &f,
-        gz_len,
-        at(0),
-        &[],
-        len,
-        point(point_at),
-        MAX_WHOLE,
-        &mut emit,
-    );
+    let gz = Gz {
+        file: &f,
+        len: z.len() as u64,
+    };
+    let r = inflate_span_fast(gz, at(0), &[], len, point(point_at), MAX_WHOLE, &mut emit);
     assert!(r.is_err(), "{r:?}");
 }
 
