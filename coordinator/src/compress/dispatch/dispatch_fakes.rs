@@ -193,16 +193,7 @@ pub(super) fn job(fleet: &mut Fleet, chunks: u64, config: DispatchConfig) -> Out
     });
     let chunk_rx = chunks_of(chunks);
     let (results_tx, mut results_rx) = unbounded_channel();
-    let params = Arc::new(JobParams {
-        id: "test".into(),
-        encoding: Encoding {
-            engine: Engine::ZlibRs,
-            level: 1,
-            block: 1000,
-            independent: true,
-        },
-        index_step: None,
-    });
+    let params = params();
     let window = Arc::new(Window::new(0, 1000));
     let progress = Progress::hidden();
     let mut d = Dispatcher::new(
@@ -240,4 +231,18 @@ pub(super) fn each_once(written: &[u64], chunks: u64) {
     let mut sorted = written.to_vec();
     sorted.sort_unstable();
     assert_eq!(sorted, (0..chunks).collect::<Vec<_>>(), "{written:?}");
+}
+
+/// A job of 1000-byte independent chunks at level 1, as every test here runs.
+pub(super) fn params() -> Arc<JobParams> {
+    Arc::new(JobParams {
+        id: "test".into(),
+        encoding: Encoding {
+            engine: Engine::ZlibRs,
+            level: 1,
+            block: 1000,
+            independent: true,
+        },
+        index_step: None,
+    })
 }

@@ -3,11 +3,8 @@
 
 use std::sync::atomic::Ordering;
 
-use gzfleet_worker::engine::Engine;
-
 use super::fakes::*;
 use super::*;
-use crate::compress::plan::Encoding;
 use crate::ui::Verbosity;
 
 #[test]
@@ -286,16 +283,7 @@ fn a_stream_cut_short_is_an_error_not_a_short_run() {
     drop(tx);
     let mut d = Dispatcher::new(
         &mut f,
-        Arc::new(JobParams {
-            id: "test".into(),
-            encoding: Encoding {
-                engine: Engine::ZlibRs,
-                level: 1,
-                block: 1000,
-                independent: true,
-            },
-            index_step: None,
-        }),
+        params(),
         config(5),
         Ui::new(Verbosity {
             quiet: true,
