@@ -9,12 +9,14 @@
 //! - `span`: one span inflated and its end proved to line up with the next point.
 //! - `whole`: a span on byte boundaries inflated in one call by libdeflate, as
 //!   strictly checked.
+//! - `buffers`: output buffers used again from span to span.
 //! - `parallel`: a whole file on several threads, written in order.
 //! - `range`: `--offset`/`--length`.
 //!
 //! An index is advice, never truth: a missing, stale or damaged one costs speed,
 //! never correctness.
 
+mod buffers;
 mod format;
 mod inflate;
 mod parallel;

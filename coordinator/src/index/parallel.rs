@@ -4,7 +4,9 @@
 //! (a few pieces each at least), so memory does not grow with the file or the spans.
 //! A span inflated whole (`whole`) holds its compressed bytes and all its output at
 //! once instead of a channel's worth: it is only sent that way when that fits in the
-//! same per-span share, so the sum stays within the budget.
+//! same per-span share, so the outputs stay within the budget. Each thread also keeps
+//! the buffer it builds compressed streams in, and outputs are used again once
+//! written (`buffers`, at most one per span under way): at worst about twice the budget.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
@@ -18,13 +20,14 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::buffers::Buffers;
 use super::plan::{Plan, SpanPlan};
-use super::span::{Finished, Gz, PIECE, SpanError, inflate_span_fast};
+use super::span::{Finished, Gz, Inflater, PIECE, SpanError};
 use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};
 
@@ -74,9 +77,11 @@ pub(crate) fn decompress(
         file_len: plan.gz_len(),
         whole: 0,
     };
+    let buffers = Buffers::new(threads + 1);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| work(plan, &job_rx, whole_cap(threads)));
+            let inflater = Inflater::new(whole_cap(threads), Arc::clone(&buffers));
+            s.spawn(|| work(plan, &job_rx, inflater));
         }
         let mut pending: VecDeque<Receiver<Msg>> = VecDeque::new();
         let mut next = 0;
@@ -135,7 +140,7 @@ fn whole_cap(threads: usize) -> u64 {
 }
 
 /// One inflating thread: takes the next span, sends its window, pieces and end.
-fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap: u64) {
+fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, mut inflater: Inflater) {
     loop {
         let job = jobs.lock().map(|rx| rx.recv());
         let Ok(Ok((i, tx))) = job else { return };
@@ -155,9 +160,7 @@ fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, whole_cap
             file: plan.gz(),
             len: plan.gz_len(),
         };
-        let done = inflate_span_fast(
-            gz, span.start, &window, span.len, span.end, whole_cap, &mut emit,
-        );
+        let done = inflater.inflate(gz, span.start, &window, span.len, span.end, &mut emit);
         let done = match done {
             Err(SpanError::Cancelled) => return,
             other => other.map_err(|e| format!("span {}: {e}", i + 1)),

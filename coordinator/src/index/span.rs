@@ -4,15 +4,17 @@
 //! end-of-block code, at the point's byte and bit, not in the final block. The last
 //! span instead ends with the deflate stream, whose end is where the trailer lies.
 //! Output leaves in pieces (bounded, never the whole span), each with its CRC-32
-//! folded in here, on the inflating thread. [`inflate_span_fast`] first tries the
+//! folded in here, on the inflating thread. [`Inflater`] first tries the
 //! whole span at once with libdeflate (`whole`) when it fits a memory cap, and comes
 //! back here when that is refused.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::buffers::Buffers;
 use super::inflate::RawInflate;
 use super::whole;
 
@@ -80,27 +82,43 @@ pub(crate) struct Gz<'a> {
     pub len: u64,
 }
 
-/// As [`inflate_span`], but whole with libdeflate when the span can be and holds at
-/// most `whole_cap` bytes of memory that way; streamed when not, or when refused.
-pub(crate) fn inflate_span_fast(
-    Gz {
-        file: gz,
-        len: gz_len,
-    }: Gz,
-    start: Start,
-    window: &[u8],
-    len: u64,
-    end: End,
+/// One thread's span inflater: as [`inflate_span`], but whole with libdeflate when the
+/// span can be and holds at most `whole_cap` bytes of memory that way; streamed when
+/// not, or when refused. Kept from span to span for the buffers it reuses.
+pub(crate) struct Inflater {
+    whole: whole::Scratch,
     whole_cap: u64,
-    emit: &mut dyn FnMut(Bytes) -> bool,
-) -> Result<Finished, SpanError> {
-    if let Some(how) = whole::plan(start, window.len(), len, end, gz_len)
-        && how.footprint <= whole_cap
-        && let Some(done) = whole::inflate(gz, start, window, len, how, emit)?
-    {
-        return Ok(done);
+}
+
+impl Inflater {
+    /// Output buffers for whole spans come from (and go back to) `buffers`.
+    pub fn new(whole_cap: u64, buffers: Arc<Buffers>) -> Inflater {
+        Inflater {
+            whole: whole::Scratch::new(buffers),
+            whole_cap,
+        }
     }
-    inflate_span(gz, start, window, len, end, emit)
+
+    pub fn inflate(
+        &mut self,
+        Gz {
+            file: gz,
+            len: gz_len,
+        }: Gz,
+        start: Start,
+        window: &[u8],
+        len: u64,
+        end: End,
+        emit: &mut dyn FnMut(Bytes) -> bool,
+    ) -> Result<Finished, SpanError> {
+        if let Some(how) = whole::plan(start, window.len(), len, end, gz_len)
+            && how.footprint <= self.whole_cap
+            && let Some(done) = self.whole.inflate(gz, start, window, len, how, emit)?
+        {
+            return Ok(done);
+        }
+        inflate_span(gz, start, window, len, end, emit)
+    }
 }
 
 /// Inflates `len` bytes from `start` (primed with `window`), handing each piece to

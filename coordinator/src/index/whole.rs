@@ -45,14 +45,18 @@
 //!
 //! Memory: the compressed bytes and the output are both held while libdeflate runs,
 //! the output until its last piece is written; [`Whole::footprint`] is that sum, and the
-//! caller only sends a span here when it is within its share of the budget.
+//! caller only sends a span here when it is within its share of the budget. Both
+//! buffers are used again ([`Scratch`]): new memory costs the kernel a zeroed page for
+//! every 4 KiB written.
 
 use std::collections::hash_map::RandomState;
 use std::fs::File;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::buffers::Buffers;
 use super::inflate::{WholeInflate, read_at_into};
 use super::span::{End, Finished, PIECE, SpanError, Start};
 
@@ -107,82 +111,109 @@ pub(crate) fn plan(start: Start, window: usize, len: u64, end: End, gz_len: u64)
     })
 }
 
-/// Inflates the span whole and hands its output to `emit` in pieces, once checked.
-/// Ok(None): refused (see the module's doc); nothing was emitted.
-pub(crate) fn inflate(
-    gz: &File,
-    start: Start,
-    window: &[u8],
-    len: u64,
-    how: Whole,
-    emit: &mut dyn FnMut(Bytes) -> bool,
-) -> Result<Option<Finished>, SpanError> {
-    let Some(out) = inflate_checked(gz, start, window, len, how) else {
-        return Ok(None);
-    };
-    let out = Bytes::from(out).slice(window.len()..);
-    let crc = crc32fast::hash(&out);
-    let mut from = 0;
-    while from < out.len() {
-        let to = (from + PIECE).min(out.len());
-        if !emit(out.slice(from..to)) {
-            return Err(SpanError::Cancelled);
-        }
-        from = to;
-    }
-    Ok(Some(Finished {
-        crc,
-        len,
-        end: how.to,
-        whole: true,
-    }))
+/// One thread's means to inflate spans whole, kept from span to span: libdeflate's
+/// decompressor, the buffer each span's stream is built in, and the pool its output
+/// comes from (it returns there once written).
+pub(crate) struct Scratch {
+    lib: WholeInflate,
+    stream: Vec<u8>,
+    out: Arc<Buffers>,
 }
 
-/// The window and the span's output, or None when any check fails.
-fn inflate_checked(
-    gz: &File,
-    start: Start,
-    window: &[u8],
-    len: u64,
-    how: Whole,
-) -> Option<Vec<u8>> {
-    let span = usize::try_from(how.to.checked_sub(start.compressed)?).ok()?;
-    let len = usize::try_from(len).ok()?;
-    let (mark, added) = match how.tail {
-        true => (random_mark(), MARK),
-        false => ([0; MARK], 0),
-    };
-    let mut stream = Vec::with_capacity(
-        window.len().div_ceil(STORED) * 5 + window.len() + span + TAIL.len() + MARK,
-    );
-    for block in window.chunks(STORED) {
-        let n = block.len() as u16;
-        stream.push(0);
-        stream.extend_from_slice(&n.to_le_bytes());
-        stream.extend_from_slice(&(!n).to_le_bytes());
-        stream.extend_from_slice(block);
-    }
-    // A short or failed read: the streaming path reads again and says what is wrong.
-    read_at_into(gz, &mut stream, span, start.compressed).ok()?;
-    if how.tail {
-        stream.extend_from_slice(&TAIL);
-        stream.extend_from_slice(&mark);
+impl Scratch {
+    pub fn new(out: Arc<Buffers>) -> Scratch {
+        Scratch {
+            lib: WholeInflate::new(),
+            stream: Vec::new(),
+            out,
+        }
     }
 
-    let data = window.len().checked_add(len)?;
-    let mut out = Vec::with_capacity(data + added);
-    let (consumed, produced) = WholeInflate::new().run(&stream, &mut out)?;
-    // libdeflate stops at any final block, with input left and fewer bytes out (a stale
-    // index's start can decode as one): the counts first, then the bytes they bound.
-    if consumed != stream.len() || produced != data + added || out.len() != produced {
-        return None;
+    /// Inflates the span whole and hands its output to `emit` in pieces, once checked.
+    /// Ok(None): refused (see the module's doc); nothing was emitted.
+    pub fn inflate(
+        &mut self,
+        gz: &File,
+        start: Start,
+        window: &[u8],
+        len: u64,
+        how: Whole,
+        emit: &mut dyn FnMut(Bytes) -> bool,
+    ) -> Result<Option<Finished>, SpanError> {
+        let Some(out) = self.inflate_checked(gz, start, window, len, how) else {
+            return Ok(None);
+        };
+        let out = self.out.share(out).slice(window.len()..);
+        let crc = crc32fast::hash(&out);
+        let mut from = 0;
+        while from < out.len() {
+            let to = (from + PIECE).min(out.len());
+            if !emit(out.slice(from..to)) {
+                return Err(SpanError::Cancelled);
+            }
+            from = to;
+        }
+        Ok(Some(Finished {
+            crc,
+            len,
+            end: how.to,
+            whole: true,
+        }))
     }
-    let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
-    if out[data..] != mark[..added] || swallowed {
-        return None;
+
+    /// The window and the span's output, or None when any check fails.
+    fn inflate_checked(
+        &mut self,
+        gz: &File,
+        start: Start,
+        window: &[u8],
+        len: u64,
+        how: Whole,
+    ) -> Option<Vec<u8>> {
+        let span = usize::try_from(how.to.checked_sub(start.compressed)?).ok()?;
+        let len = usize::try_from(len).ok()?;
+        let (mark, added) = match how.tail {
+            true => (random_mark(), MARK),
+            false => ([0; MARK], 0),
+        };
+        let need = window.len().div_ceil(STORED) * 5 + window.len() + span + TAIL.len() + MARK;
+        let stream = &mut self.stream;
+        stream.clear();
+        if stream.capacity() < need {
+            // Spans differ a little in compressed size: growing by the byte would copy
+            // and fault in a new buffer for many of them.
+            *stream = Vec::with_capacity(need + need / 8);
+        }
+        for block in window.chunks(STORED) {
+            let n = block.len() as u16;
+            stream.push(0);
+            stream.extend_from_slice(&n.to_le_bytes());
+            stream.extend_from_slice(&(!n).to_le_bytes());
+            stream.extend_from_slice(block);
+        }
+        // A short or failed read: the streaming path reads again and says what is wrong.
+        read_at_into(gz, stream, span, start.compressed).ok()?;
+        if how.tail {
+            stream.extend_from_slice(&TAIL);
+            stream.extend_from_slice(&mark);
+        }
+
+        let data = window.len().checked_add(len)?;
+        let mut out = self.out.take(data + added);
+        let (consumed, produced) = self.lib.run(stream, &mut out)?;
+        // libdeflate stops at any final block, with input left and fewer bytes out (a
+        // stale index's start can decode as one): the counts first, then the bytes they
+        // bound.
+        if consumed != stream.len() || produced != data + added || out.len() != produced {
+            return None;
+        }
+        let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
+        if out[data..] != mark[..added] || swallowed {
+            return None;
+        }
+        out.truncate(data);
+        Some(out)
     }
-    out.truncate(data);
-    Some(out)
 }
 
 /// Bytes no one can know before this run: std's hasher keys come from the OS's

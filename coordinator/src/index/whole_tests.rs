@@ -2,11 +2,13 @@
 //! bytes as the streaming path, and every kind of misplaced end refused.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use flate2::{Compress, Compression, FlushCompress};
 
 use super::*;
-use crate::index::span::{Gz, inflate_span_fast};
+use crate::index::buffers::Buffers;
+use crate::index::span::{Gz, Inflater};
 
 /// A raw deflate stream of `parts`, a sync flush after each, and its boundaries (the
 /// compressed offset after each flush). With `finish`, a final empty block ends it.
@@ -25,6 +27,10 @@ fn deflate(parts: &[&[u8]], finish: bool) -> (Vec<u8>, Vec<u64>) {
     }
     assert_eq!(z.total_in() as usize, total, "buffer too small");
     (out, bounds)
+}
+
+fn fast_inflater() -> Inflater {
+    Inflater::new(MAX_WHOLE, Buffers::new(1))
 }
 
 fn file(bytes: &[u8]) -> File {
@@ -69,7 +75,7 @@ fn whole(f: &File, start: Start, window: &[u8], len: u64, end: End) -> Outcome {
     };
     let gz_len = f.metadata().unwrap().len();
     let how = plan(start, window.len(), len, end, gz_len).expect("a span that qualifies");
-    let r = inflate(f, start, window, len, how, &mut emit);
+    let r = Scratch::new(Buffers::new(1)).inflate(f, start, window, len, how, &mut emit);
     (r, out)
 }
 
@@ -87,7 +93,9 @@ fn fast(f: &File, s: Start, w: &[u8], len: u64, end: End, cap: u64) -> (Finished
         file: f,
         len: f.metadata().unwrap().len(),
     };
-    let done = inflate_span_fast(gz, s, w, len, end, cap, &mut emit).unwrap();
+    let done = Inflater::new(cap, Buffers::new(1))
+        .inflate(gz, s, w, len, end, &mut emit)
+        .unwrap();
     (done, out)
 }
 
@@ -126,6 +134,65 @@ fn the_same_bytes_as_streaming_with_and_without_a_window() {
 }
 
 #[test]
+fn one_scratch_used_for_span_after_span_leaks_nothing_between_them() {
+    let a = part_a();
+    let b = part_b(&a);
+    let (z, bounds) = deflate(&[&a, &b], true);
+    let f = file(&z);
+    let window = &a[a.len() - 32 * 1024..];
+    let buffers = Buffers::new(2);
+    let mut scratch = Scratch::new(Arc::clone(&buffers));
+    let gz_len = z.len() as u64;
+    let mut run = |start: Start, w: &[u8], len: u64, end: End| {
+        let mut out = Vec::new();
+        let how = plan(start, w.len(), len, end, gz_len).unwrap();
+        let r = scratch.inflate(&f, start, w, len, how, &mut |p: Bytes| {
+            out.extend_from_slice(&p);
+            true
+        });
+        (r.unwrap(), out)
+    };
+    // Large, small, a refusal (its output and stream left dirty), then each again: the
+    // buffers are the earlier spans', and every span must still be exactly its own.
+    let spans = [
+        (at(0), &[][..], a.len() as u64, point(bounds[0]), Some(&a)),
+        (
+            at(bounds[0]),
+            window,
+            b.len() as u64,
+            point(bounds[1]),
+            Some(&b),
+        ),
+        (
+            at(bounds[0]),
+            window,
+            b.len() as u64 - 1,
+            point(bounds[1]),
+            None,
+        ),
+        (
+            at(bounds[0]),
+            window,
+            b.len() as u64,
+            point(bounds[1]),
+            Some(&b),
+        ),
+        (at(0), &[][..], a.len() as u64, point(bounds[0]), Some(&a)),
+    ];
+    for (start, w, len, end, want) in spans {
+        let (done, out) = run(start, w, len, end);
+        match want {
+            Some(data) => {
+                assert!(out == *data, "span at {start:?}");
+                assert_eq!(done.unwrap().crc, crc32fast::hash(data));
+            }
+            None => assert!(done.is_none() && out.is_empty()),
+        }
+    }
+    assert!(buffers.waiting() >= 1, "outputs came back to be used again");
+}
+
+#[test]
 fn an_end_a_byte_off_or_a_length_off_by_one_is_refused() {
     let a = part_a();
     let b = part_b(&a);
@@ -142,7 +209,7 @@ fn an_end_a_byte_off_or_a_length_off_by_one_is_refused() {
             file: &f,
             len: z.len() as u64,
         };
-        let r = inflate_span_fast(gz, at(0), &[], len, point(compressed), MAX_WHOLE, &mut emit);
+        let r = fast_inflater().inflate(gz, at(0), &[], len, point(compressed), &mut emit);
         assert!(matches!(r, Err(SpanError::Misaligned)), "{r:?}");
     }
     // A point at the stream's end: the final block stops libdeflate short of the tail,
@@ -297,7 +364,7 @@ fn a_stored_block_made_to_swallow_the_tail_is_refused() {
         file: &f,
         len: z.len() as u64,
     };
-    let r = inflate_span_fast(gz, at(0), &[], len, point(point_at), MAX_WHOLE, &mut emit);
+    let r = fast_inflater().inflate(gz, at(0), &[], len, point(point_at), &mut emit);
     assert!(r.is_err(), "{r:?}");
 }
 
