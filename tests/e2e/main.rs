@@ -20,6 +20,7 @@ mod fleet_health;
 mod index_write;
 mod index_write_stale;
 mod indexed;
+mod indexed_memory;
 mod interop;
 mod limits;
 mod listing;

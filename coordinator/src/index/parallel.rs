@@ -1,12 +1,12 @@
 //! Decompressing a whole .gz with its index on several threads. Spans (point to next
 //! point) are inflated in parallel and written in order, through bounded channels: at
-//! most `threads + 1` spans are under way, together holding at most 128 MiB of output
-//! (a few pieces each at least), so memory does not grow with the file or the spans.
-//! A span inflated whole (`whole`) holds its compressed bytes and all its output at
-//! once instead of a channel's worth: it is only sent that way when that fits in the
-//! same per-span share, so the outputs stay within the budget. Each thread also keeps
-//! the buffer it builds compressed streams in, and outputs are used again once
-//! written (`buffers`, at most one per span under way): at worst about twice the budget.
+//! most `threads + 1` spans are under way, each holding at most [`SHARE`] of output,
+//! so memory grows with `-p`, never with the file or its spans. A span inflated whole
+//! (`whole`) holds its compressed bytes and all its output at once instead of a
+//! channel's worth: it is only sent that way when both fit in the same share. Each
+//! thread also keeps the buffer it builds compressed streams in, and outputs are used
+//! again once written (`buffers`, at most one per span under way): at worst about
+//! twice the shares, 210 MiB at `-p 2`.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
@@ -31,12 +31,13 @@ use super::span::{Finished, Gz, Inflater, PIECE, SpanError};
 use super::whole::MAX_WHOLE;
 use crate::gzip::{Decoded, StreamCrc};
 
-/// Output all spans under way may hold waiting for the writer. A span waiting its turn
+/// Output one span under way may hold waiting for the writer. A span waiting its turn
 /// must be able to run ahead while the one before it is written, or the threads take
-/// turns instead of working at once: so each may hold its whole output up to an equal
-/// share of this (at least a few pieces, whatever the thread count).
-const BUFFERED: u64 = 128 << 20;
-const MIN_PIECES: u64 = 4;
+/// turns instead of working at once: so each may hold its whole output, up to this.
+/// A share per span, not a total split among them: split, 16 spans (`-p 15`) would
+/// each get 8 MiB, too little for the default 16 MiB spans to be inflated whole, and
+/// many cores would be slower than few.
+const SHARE: u64 = 40 << 20;
 const WINDOW: usize = super::format::WINDOW;
 
 /// Why indexed decompression stopped.
@@ -80,7 +81,7 @@ pub(crate) fn decompress(
     let buffers = Buffers::new(threads + 1);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            let inflater = Inflater::new(whole_cap(threads), Arc::clone(&buffers));
+            let inflater = Inflater::new(WHOLE_CAP, Arc::clone(&buffers));
             s.spawn(|| work(plan, &job_rx, inflater));
         }
         let mut pending: VecDeque<Receiver<Msg>> = VecDeque::new();
@@ -88,7 +89,7 @@ pub(crate) fn decompress(
         let result = (|| {
             for (i, span) in spans.iter().enumerate() {
                 while pending.len() <= threads && next < spans.len() {
-                    let (tx, rx) = sync_channel(capacity(spans[next].len, threads));
+                    let (tx, rx) = sync_channel(capacity(spans[next].len));
                     // The workers outlive this loop: a send cannot fail.
                     let _ = job_tx.send((next, tx));
                     pending.push_back(rx);
@@ -125,19 +126,16 @@ pub(crate) fn decompress(
     })
 }
 
-/// Messages a span's channel holds: its pieces, up to its share of [`BUFFERED`], and
-/// its window and end.
-fn capacity(span_len: u64, threads: usize) -> usize {
-    let share = BUFFERED / (threads as u64 + 1) / PIECE as u64;
+/// Messages a span's channel holds: its pieces, up to its [`SHARE`], and its window
+/// and end.
+fn capacity(span_len: u64) -> usize {
     let pieces = span_len.div_ceil(PIECE as u64);
-    (pieces.min(share).max(MIN_PIECES) + 2) as usize
+    (pieces.min(SHARE / PIECE as u64) + 2) as usize
 }
 
-/// Memory a span may hold to be inflated whole: its share of [`BUFFERED`], as a
-/// streamed span's channel has.
-fn whole_cap(threads: usize) -> u64 {
-    (BUFFERED / (threads as u64 + 1)).min(MAX_WHOLE)
-}
+/// Memory a span may hold to be inflated whole: its [`SHARE`], as a streamed span's
+/// channel has.
+const WHOLE_CAP: u64 = if SHARE < MAX_WHOLE { SHARE } else { MAX_WHOLE };
 
 /// One inflating thread: takes the next span, sends its window, pieces and end.
 fn work(plan: &Plan, jobs: &Mutex<Receiver<(usize, SyncSender<Msg>)>>, mut inflater: Inflater) {
