@@ -15,18 +15,11 @@
 #   BASELINE=DIR      also run the gzfleet and gzfleet-worker found in DIR (another
 #                     build), embedded and through workers: before/after in one run
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
+bench_setup 1G "$@"
 ROUNDS=${ROUNDS:-3}; THREADS=${THREADS:-2}; BLOCKS=${BLOCKS:-1M}; LEVEL=${LEVEL:-6}
 WORKERS=${WORKERS:-1}; VERIFY=${VERIFY:-1}; WITH_GZIP=${WITH_GZIP:-1}
-data=${BENCH_DATA:-$root/bench/data}
-mkdir -p "$data"
-input=${1:-}
-if [ -z "$input" ]; then
-  input=$data/corpus-1g
-  bash "$root/bench/corpus.sh" "$input" 1G >/dev/null
-fi
-command -v pigz >/dev/null || { echo "bench: pigz is needed (apt-get install pigz)" >&2; exit 1; }
+bench_need_pigz
 cargo build --release --quiet --bin gzfleet --bin gzfleet-worker
 bin=$root/target/release
 BASELINE=${BASELINE:-}

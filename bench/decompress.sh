@@ -9,16 +9,9 @@
 #   THREADS=2   LEVEL=6   BLOCK=1M
 #   INDEX_SPAN  gztool -s (MiB) when gzfleet cannot write the index itself (default 10)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
+bench_setup 1G "$@"
 THREADS=${THREADS:-2}; LEVEL=${LEVEL:-6}; BLOCK=${BLOCK:-1M}; INDEX_SPAN=${INDEX_SPAN:-10}
-data=${BENCH_DATA:-$root/bench/data}
-mkdir -p "$data"
-input=${1:-}
-if [ -z "$input" ]; then
-  input=$data/corpus-1g
-  bash "$root/bench/corpus.sh" "$input" 1G >/dev/null
-fi
 cargo build --release --quiet --bin gzfleet
 g=$root/target/release/gzfleet
 gz=$data/decompress-bench.gz

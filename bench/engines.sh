@@ -10,17 +10,10 @@
 #   THREADS=2   -p for everyone
 #   LEVELS="1 6 9 12"
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
+bench_setup 1G "$@"
 THREADS=${THREADS:-2}; LEVELS=${LEVELS:-1 6 9 12}
-data=${BENCH_DATA:-$root/bench/data}
-mkdir -p "$data"
-input=${1:-}
-if [ -z "$input" ]; then
-  input=$data/corpus-1g
-  bash "$root/bench/corpus.sh" "$input" 1G >/dev/null
-fi
-command -v pigz >/dev/null || { echo "bench: pigz is needed (apt-get install pigz)" >&2; exit 1; }
+bench_need_pigz
 features=""
 if command -v nasm >/dev/null && command -v autoreconf >/dev/null; then features="--features isal"; fi
 # shellcheck disable=SC2086

@@ -12,16 +12,9 @@
 #   BLOCK=1M
 #   GZFLEET=... the coordinator to measure (another build's, for before/after)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
+bench_setup 256M "$@"
 ROUNDS=${ROUNDS:-3}; LEVEL=${LEVEL:-6}; BLOCK=${BLOCK:-1M}
-data=${BENCH_DATA:-$root/bench/data}
-mkdir -p "$data"
-input=${1:-}
-if [ -z "$input" ]; then
-  input=$data/corpus-256m
-  bash "$root/bench/corpus.sh" "$input" 256M >/dev/null
-fi
 cargo build --release --quiet --features fault-injection --bin gzfleet --bin gzfleet-worker --bin gzfleet-worker-faulty
 bin=$root/target/release
 GZFLEET=${GZFLEET:-$bin/gzfleet}

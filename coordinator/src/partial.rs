@@ -153,20 +153,7 @@ impl PartialFile {
             copy_stat(&self.file, meta, mtime);
         }
         for path in stale {
-            match fs::remove_file(path) {
-                Ok(()) => {
-                    if let Ok(d) = File::open(parent_dir(path)) {
-                        let _ = d.sync_all();
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(Error::StaleIndex {
-                        path: path.clone(),
-                        source,
-                    });
-                }
-            }
+            remove_stale(path)?;
         }
         fs::rename(&self.partial, &self.target).map_err(|e| self.failed(e))?;
         if let Ok(d) = File::open(parent_dir(&self.target)) {
@@ -178,6 +165,25 @@ impl PartialFile {
     /// Removes the temporary file.
     pub fn discard(self) {
         let _ = fs::remove_file(&self.partial);
+    }
+}
+
+/// Removes `path`, an index that no longer describes what is being put in place, if
+/// it is there, and syncs its folder so that the removal reaches the disk before
+/// whatever the caller does next (the new output going in).
+pub(crate) fn remove_stale(path: &Path) -> Result<(), Error> {
+    match fs::remove_file(path) {
+        Ok(()) => {
+            if let Ok(d) = File::open(parent_dir(path)) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::StaleIndex {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 

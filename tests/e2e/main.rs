@@ -18,6 +18,7 @@ mod engines;
 mod faults;
 mod fleet_health;
 mod index_write;
+mod index_write_elsewhere;
 mod index_write_stale;
 mod indexed;
 mod indexed_memory;

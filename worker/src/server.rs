@@ -141,6 +141,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
             max_chunk_bytes: self.config.max_chunk,
             queue_depth: self.pool.queue_depth() as u32,
             engines: Engine::ALL.iter().map(|&e| engine_info(e)).collect(),
+            returns_window: true,
         };
         self.hooks.info(&mut info);
         Ok(Response::new(info))

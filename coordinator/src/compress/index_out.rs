@@ -9,7 +9,8 @@
 //! beside its target), points streamed to it as their chunks are written, and it is
 //! renamed into place just after the output: finished and fsynced before the output
 //! is committed, so an output in place never waits for an index that could still fail
-//! to be written, and an index in place always describes a finished output. Dropped
+//! to be written, and an index in place always describes a finished output. The old
+//! index at its target goes before then (see [`IndexOut::remove_old`]). Dropped
 //! before it is in place (sealed or not), it removes itself, unless kept beside a
 //! partial output for `--resume`.
 
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Place};
 use crate::index::{IndexWriter, Point};
-use crate::partial::{parent_dir, partial_path};
+use crate::partial::{parent_dir, partial_path, remove_stale};
 
 /// `--index-span` when not given: a point every 16 MiB of input. Each point costs its
 /// window, 32 KiB deflated (about 11 KiB on text, 32 KiB on noise): 0.2% of the .gz
@@ -185,6 +186,25 @@ impl IndexOut {
     /// Where it goes once sealed and its output is in place.
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// Takes away the index already at this one's target, if any, before an output
+    /// that is no file finishes (a file's own commit does it, see
+    /// [`crate::partial::PartialFile::commit_replacing`]); this index goes there only
+    /// once its output is complete. In between, a crash or a failure leaves no index
+    /// at all: slower to read, still right, where the old one beside the new output
+    /// would be taken for its index and could give wrong bytes. When:
+    ///
+    /// - An object: just before its multipart upload completes. Not earlier, as the
+    ///   old object is there, whole, until then, and a run failing before that must
+    ///   leave it with the index that agrees with it.
+    /// - Stdout: before its first byte. Stdout cannot be kept as it was: whatever it
+    ///   is (a file the shell truncated for `>`, a pipe into one), the bytes the old
+    ///   index describes are gone or being overwritten from then on, and a run that
+    ///   dies half-way (the long part of a run) must not leave the new bytes beside
+    ///   it.
+    pub fn remove_old(&self) -> Result<(), Error> {
+        remove_stale(&self.target)
     }
 
     /// Renames the sealed index into place (after its output was). Failing, it is

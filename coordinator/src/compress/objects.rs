@@ -192,9 +192,13 @@ impl ObjectOutput {
         }
     }
 
-    /// Sends what is left, waits for every part, then completes the upload: only now
-    /// does the object exist.
-    pub fn finish(mut self) -> Result<u64, Error> {
+    /// Sends what is left, waits for every part, runs `before_complete` (what must
+    /// happen before the object changes: the old index goes), then completes the
+    /// upload: only now does the object exist. Either failing, the upload is aborted.
+    pub fn finish(
+        mut self,
+        before_complete: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         // A store wants at least one part, even for an empty stream.
         if !self.buffer.is_empty() || self.written == 0 {
             self.send_part()?;
@@ -202,6 +206,7 @@ impl ObjectOutput {
         while !self.uploading.is_empty() {
             self.wait_oldest()?;
         }
+        before_complete()?;
         let upload = self.upload.as_mut().expect("finished once");
         block_on(upload.complete()).map_err(|e| write_error(&self.url, e))?;
         self.upload = None;

@@ -4,7 +4,8 @@
 //! (`--index`, see `index_out.rs`) goes along: points pushed as chunks are written,
 //! made durable with the file, finished before it and renamed into place after it;
 //! kept with it when the file is kept for `--resume`. A file put in place takes the
-//! place of any index that described what was there before.
+//! place of any index that described what was there before; so does stdout or an
+//! object, at the moments [`IndexOut::remove_old`] argues.
 
 use std::fs;
 use std::io::{self, Write};
@@ -164,8 +165,15 @@ impl Output {
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match self {
             Output::Stdout {
-                written, pending, ..
+                written,
+                pending,
+                index,
             } => {
+                if *written == 0
+                    && let Some(index) = index
+                {
+                    index.remove_old()?;
+                }
                 let mut out = io::stdout().lock();
                 let header = std::mem::take(pending);
                 out.write_all(&header)
@@ -250,7 +258,7 @@ impl Output {
                 Err(e) => Err(Output::File(f).abandon(e)),
             },
             Output::Object(o, index) => {
-                let written = o.finish()?;
+                let written = o.finish(|| index.as_ref().map_or(Ok(()), IndexOut::remove_old))?;
                 index.map_or(Ok(()), IndexOut::commit)?;
                 Ok(written)
             }

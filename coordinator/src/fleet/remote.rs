@@ -323,15 +323,16 @@ fn describe(status: &Status, tls: Handshake) -> String {
     crate::error::without_os_error(text)
 }
 
-/// What a worker's Info says, as the fleet judges it. A worker that lists no engines
-/// predates return_window too (engines came first): it ignores the field and answers
-/// without the window, which must exclude it as too old rather than look like a lie.
+/// What a worker's Info says, as the fleet judges it. Only a worker that says it
+/// returns windows is taken to: one from before return_window ignores the field and
+/// answers without the window, which must exclude it as too old rather than look like
+/// a lie. Listing engines proves nothing, as they came first.
 fn worker_info(info: InfoResponse) -> WorkerInfo {
     WorkerInfo {
         slots: info.slots.max(1) as usize,
         queue_depth: info.queue_depth as usize,
         max_chunk: info.max_chunk_bytes,
-        returns_window: !info.engines.is_empty(),
+        returns_window: info.returns_window,
         engines: offered(info.engines, info.engine),
         version: info.version,
     }
@@ -409,24 +410,34 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_listing_no_engines_is_taken_for_one_without_windows() {
-        let old = worker_info(InfoResponse {
+    fn only_a_worker_saying_so_is_taken_to_return_windows() {
+        // From before engines: neither list nor flag.
+        let oldest = worker_info(InfoResponse {
             engine: "zlib-rs/1".into(),
             version: "0.1.0".into(),
             ..InfoResponse::default()
         });
         assert_eq!(
-            old.engines,
+            oldest.engines,
             [("zlib-rs".to_string(), "zlib-rs/1".to_string())]
         );
-        assert!(!old.returns_window);
+        assert!(!oldest.returns_window);
+        // Between engines and return_window: engines listed, no flag.
+        let engines = vec![EngineInfo {
+            name: "zlib-rs".into(),
+            id: "zlib-rs/1".into(),
+            ..EngineInfo::default()
+        }];
+        let between = worker_info(InfoResponse {
+            engine: "zlib-rs/1".into(),
+            engines: engines.clone(),
+            ..InfoResponse::default()
+        });
+        assert!(!between.returns_window);
         let new = worker_info(InfoResponse {
             engine: "zlib-rs/1".into(),
-            engines: vec![EngineInfo {
-                name: "zlib-rs".into(),
-                id: "zlib-rs/1".into(),
-                ..EngineInfo::default()
-            }],
+            engines,
+            returns_window: true,
             ..InfoResponse::default()
         });
         assert!(new.returns_window);

@@ -431,7 +431,7 @@ fn unsuitable(info: &WorkerInfo, needs: Needs) -> Option<String> {
     }
     if needs.window && !info.returns_window {
         return Some(format!(
-            "is too old to return index windows (gzfleet-worker {} lists no engines), which --pull with --index needs; run the same gzfleet version on every worker, or drop --pull or --index",
+            "is too old to return index windows (gzfleet-worker {} does not say it returns them), which --pull with --index needs; run the same gzfleet version on every worker, or drop --pull or --index",
             info.version
         ));
     }

@@ -284,7 +284,7 @@ fn a_worker_without_the_jobs_engine_is_excluded_naming_what_it_has() {
 #[test]
 fn a_worker_too_old_for_windows_is_excluded_only_when_windows_are_needed() {
     let t0 = Instant::now();
-    // What a worker from before the engines list reports (see remote::worker_info).
+    // What a worker from before return_window reports (see remote::worker_info).
     let mut old = info(2, 4);
     old.engines.retain(|(name, _)| name == "zlib-rs");
     old.returns_window = false;
