@@ -4,9 +4,9 @@
 //! end-of-block code, at the point's byte and bit, not in the final block. The last
 //! span instead ends with the deflate stream, whose end is where the trailer lies.
 //! Output leaves in pieces (bounded, never the whole span), each with its CRC-32
-//! folded in here, on the inflating thread. [`Inflater`] first tries the
-//! whole span at once with libdeflate (`whole`) when it fits a memory cap, and comes
-//! back here when that is refused.
+//! folded in here, on the inflating thread. [`Inflater`] first tries the whole span at
+//! once with libdeflate (`whole`, its output in one piece) when it fits a memory cap,
+//! and comes back here when that is refused.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
