@@ -85,24 +85,25 @@ impl Engine {
     }
 
     /// Names the engine and fingerprints it: the CRC of what it makes of a fixed
-    /// sample at several of its levels (all of them for libdeflate and ISA-L).
-    /// Outputs are promised to be identical only between engines with the same id, so workers report it and the coordinator refuses to
-    /// mix engines. A name alone would let two releases that match differently pass
-    /// for one another; the fingerprint does not.
+    /// sample at every one of its levels. Outputs are promised to be identical only
+    /// between engines with the same id, so workers report it and the coordinator
+    /// refuses to mix engines. A name alone would let two releases that match
+    /// differently pass for one another; the fingerprint does not.
     pub fn id(self) -> &'static str {
         static IDS: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-        let (slot, levels): (_, &[u32]) = match self {
-            Engine::ZlibRs => (&IDS[0], &[1, 6, 9]),
-            // Every level: libdeflate changes parser at 2, 5, 8 and 10, and a release
-            // that changed one level only must not pass for this one.
-            Engine::Libdeflate => (&IDS[1], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
-            // Every level: ISA-L's code paths differ by level and by CPU.
+        // Every level: zlib's configuration table gives each of 4-9 its own lazy-match
+        // and chain limits, libdeflate changes parser at 2, 5, 8 and 10, ISA-L's code
+        // paths differ by level and by CPU: a release that changed one level only must
+        // not pass for this one.
+        let slot = match self {
+            Engine::ZlibRs => &IDS[0],
+            Engine::Libdeflate => &IDS[1],
             #[cfg(feature = "isal")]
-            Engine::Isal => (&IDS[2], &[0, 1, 2, 3]),
+            Engine::Isal => &IDS[2],
         };
         slot.get_or_init(|| {
             let prefix = match self {
-                Engine::ZlibRs => "flate2-zlib-rs;sync-flush;v1".to_string(),
+                Engine::ZlibRs => "flate2-zlib-rs;sync-flush;v2".to_string(),
                 Engine::Libdeflate => "libdeflate;end-open;v2".to_string(),
                 #[cfg(feature = "isal")]
                 Engine::Isal => format!("{};sync-flush;v1", isal::version()),
@@ -117,13 +118,16 @@ impl Engine {
             // libdeflate's levels 10-12 run at a few MB/s: on the whole sample, its
             // fingerprint alone took 70 ms, paid by every run that compresses with it
             // (gzip is done in 1 ms for a small file). 16 KiB still takes every parser
-            // through literals, matches and a block decision; v2 says so.
+            // through literals, matches and a block decision; v2 says so. zlib-rs's v2
+            // covers all ten levels on the same 16 KiB (with the dictionary) instead of
+            // three on 64 KiB.
             let data = match self {
-                Engine::Libdeflate => &data[..16 << 10],
-                _ => data,
+                Engine::Libdeflate | Engine::ZlibRs => &data[..16 << 10],
+                #[cfg(feature = "isal")]
+                Engine::Isal => data,
             };
             let mut crc = crc32fast::Hasher::new();
-            for &level in levels {
+            for level in self.levels() {
                 if let Ok(out) = self.compress(data, dictionary, level) {
                     crc.update(&out.deflate);
                 }

@@ -218,8 +218,8 @@ fn reused_engine_state_never_changes_the_bytes() {
 #[test]
 fn ids_are_stable_distinct_and_fingerprinted() {
     let zlib = Engine::ZlibRs.id();
-    assert!(zlib.starts_with("flate2-zlib-rs;sync-flush;v1;"), "{zlib}");
-    assert_eq!(zlib.len(), "flate2-zlib-rs;sync-flush;v1;".len() + 8);
+    assert!(zlib.starts_with("flate2-zlib-rs;sync-flush;v2;"), "{zlib}");
+    assert_eq!(zlib.len(), "flate2-zlib-rs;sync-flush;v2;".len() + 8);
     assert_eq!(engine_id(), zlib);
     let ld = Engine::Libdeflate.id();
     assert!(ld.starts_with("libdeflate;end-open;v2;"), "{ld}");
