@@ -246,10 +246,14 @@ impl Output {
         }
         match self {
             Output::Stdout { written, index, .. } => {
-                io::stdout().flush().map_err(|source| Error::Write {
+                let stdout_error = |source| Error::Write {
                     output: Place::Stdout,
                     source,
-                })?;
+                };
+                io::stdout().flush().map_err(stdout_error)?;
+                if index.is_some() {
+                    sync_stdout().map_err(stdout_error)?;
+                }
                 index.map_or(Ok(()), IndexOut::commit)?;
                 Ok(written)
             }
@@ -389,6 +393,21 @@ impl JournaledFile {
 impl Drop for JournaledFile {
     fn drop(&mut self) {
         self.abandon();
+    }
+}
+
+/// Makes what was written to stdout durable when it is a file, before an index that
+/// describes it is put in place (fsynced): else a power loss could leave a durable
+/// index beside bytes that never reached the disk. A pipe or a terminal has nothing to
+/// sync (EINVAL).
+fn sync_stdout() -> io::Result<()> {
+    // SAFETY: fdatasync on descriptor 1 touches no memory; a closed descriptor is EBADF.
+    match unsafe { libc::fdatasync(1) } {
+        0 => Ok(()),
+        _ => match io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            e => Err(e),
+        },
     }
 }
 

@@ -4,9 +4,11 @@
 //! buffer, once its last piece is written and dropped, returns here, and the next span
 //! takes it already mapped.
 //!
-//! Memory stays what the caller's budget allows: a buffer is only made when none is
-//! free, so there are never more than were once in use at the same time, and at most
-//! `keep` of them wait here unused.
+//! Memory stays what the caller's budget allows, one share per span under way: a
+//! buffer is only made when none is free, so there are never more than were once in
+//! use at the same time (at most one per span under way). A span streamed instead
+//! fills its share with pieces of its own, so while any is under way ([`Streaming`])
+//! no buffer waits here: those waiting are let go, and those coming back too.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,15 +16,22 @@ use bytes::Bytes;
 
 /// Buffers free for the next span.
 pub(crate) struct Buffers {
-    free: Mutex<Vec<Vec<u8>>>,
+    state: Mutex<State>,
     keep: usize,
+}
+
+#[derive(Default)]
+struct State {
+    free: Vec<Vec<u8>>,
+    /// Spans being streamed now.
+    streaming: usize,
 }
 
 impl Buffers {
     /// A pool that keeps at most `keep` buffers waiting.
     pub fn new(keep: usize) -> Arc<Buffers> {
         Arc::new(Buffers {
-            free: Mutex::new(Vec::new()),
+            state: Mutex::new(State::default()),
             keep,
         })
     }
@@ -31,7 +40,7 @@ impl Buffers {
     /// large enough, else a new one (a free one too small is let go, so the count of
     /// buffers does not grow).
     pub fn take(&self, capacity: usize) -> Vec<u8> {
-        let found = self.lock().pop();
+        let found = self.lock().free.pop();
         match found {
             Some(mut buf) if buf.capacity() >= capacity => {
                 buf.clear();
@@ -49,22 +58,43 @@ impl Buffers {
         })
     }
 
-    fn give_back(&self, buf: Vec<u8>) {
-        let mut free = self.lock();
-        if free.len() < self.keep {
-            free.push(buf);
+    /// Takes `buf` back to be used again, unless enough wait or a span is streamed.
+    pub fn give_back(&self, buf: Vec<u8>) {
+        let mut state = self.lock();
+        if state.free.len() < self.keep && state.streaming == 0 {
+            state.free.push(buf);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
-        // A thread that panicked holding the lock left a list of whole buffers: still
-        // good to use.
-        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    /// Marks a span as streamed until the guard is dropped; the buffers waiting go.
+    pub fn streaming(self: &Arc<Self>) -> Streaming {
+        let idle = {
+            let mut state = self.lock();
+            state.streaming += 1;
+            std::mem::take(&mut state.free)
+        };
+        drop(idle);
+        Streaming(Arc::clone(self))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A thread that panicked holding the lock left a list of whole buffers and a
+        // count: still good to use.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     #[cfg(test)]
     pub fn waiting(&self) -> usize {
-        self.lock().len()
+        self.lock().free.len()
+    }
+}
+
+/// A span being streamed (see [`Buffers::streaming`]).
+pub(crate) struct Streaming(Arc<Buffers>);
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        self.0.lock().streaming -= 1;
     }
 }
 
@@ -116,6 +146,23 @@ mod tests {
         let big = pool.take(1 << 20);
         assert!(big.capacity() >= 1 << 20);
         assert_eq!(pool.waiting(), 0, "the small one is gone, not kept beside");
+    }
+
+    #[test]
+    fn while_a_span_streams_no_buffer_waits() {
+        let pool = Buffers::new(4);
+        drop(pool.share(pool.take(64)));
+        let lent = pool.share(pool.take(64));
+        assert_eq!(pool.waiting(), 0);
+        drop(pool.share(pool.take(64)));
+        assert_eq!(pool.waiting(), 1);
+        let streaming = pool.streaming();
+        assert_eq!(pool.waiting(), 0, "the one waiting is let go");
+        drop(lent);
+        assert_eq!(pool.waiting(), 0, "one coming back is let go too");
+        drop(streaming);
+        drop(pool.share(pool.take(64)));
+        assert_eq!(pool.waiting(), 1, "kept again once no span streams");
     }
 
     #[test]

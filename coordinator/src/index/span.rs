@@ -3,10 +3,10 @@
 //! compressed position lines up with that point: inflation sits right after an
 //! end-of-block code, at the point's byte and bit, not in the final block. The last
 //! span instead ends with the deflate stream, whose end is where the trailer lies.
-//! Output leaves in pieces (bounded, never the whole span), each with its CRC-32
-//! folded in here, on the inflating thread. [`Inflater`] first tries the whole span at
-//! once with libdeflate (`whole`, its output in one piece) when it fits a memory cap,
-//! and comes back here when that is refused.
+//! Output leaves in bounded pieces, each with its CRC-32 folded in here, on the
+//! inflating thread. [`Inflater`] first tries the whole span at once with libdeflate
+//! (`whole`, its output in one piece) when it fits a memory cap, and comes back here
+//! when that is refused.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -117,6 +117,8 @@ impl Inflater {
         {
             return Ok(done);
         }
+        // Its pieces fill its share: no whole span's buffer may wait meanwhile.
+        let _streamed = self.whole.buffers().streaming();
         inflate_span(gz, start, window, len, end, emit)
     }
 }

@@ -129,6 +129,11 @@ impl Scratch {
         }
     }
 
+    /// The pool whole spans' outputs come from.
+    pub fn buffers(&self) -> &Arc<Buffers> {
+        &self.out
+    }
+
     /// Inflates the span whole and hands its output to `emit` in one piece, once checked.
     /// Ok(None): refused (see the module's doc); nothing was emitted.
     pub fn inflate(
@@ -197,19 +202,28 @@ impl Scratch {
 
         let data = window.len().checked_add(len)?;
         let mut out = self.out.take(data + added);
-        let (consumed, produced) = self.lib.run(stream, &mut out)?;
-        // libdeflate stops at any final block, with input left and fewer bytes out (a
-        // stale index's start can decode as one): the counts first, then the bytes they
-        // bound.
-        if consumed != stream.len() || produced != data + added || out.len() != produced {
-            return None;
+        let checked = (|| {
+            let (consumed, produced) = self.lib.run(stream, &mut out)?;
+            // libdeflate stops at any final block, with input left and fewer bytes out
+            // (a stale index's start can decode as one): the counts first, then the
+            // bytes they bound.
+            if consumed != stream.len() || produced != data + added || out.len() != produced {
+                return None;
+            }
+            let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
+            (out[data..] == mark[..added] && !swallowed).then_some(())
+        })();
+        match checked {
+            Some(()) => {
+                out.truncate(data);
+                Some(out)
+            }
+            // Refused: the buffer serves the next span (cleared when taken).
+            None => {
+                self.out.give_back(out);
+                None
+            }
         }
-        let swallowed = how.tail && len >= TAIL.len() && out[data - TAIL.len()..data] == TAIL;
-        if out[data..] != mark[..added] || swallowed {
-            return None;
-        }
-        out.truncate(data);
-        Some(out)
     }
 }
 
