@@ -1,6 +1,7 @@
 //! Indexed decompression at scale: memory grows with `-p`, never with the file, and
-//! the default 16 MiB spans take libdeflate's fast path whatever the thread count (a
-//! memory budget split among threads once sent every span of `-p 8` to the slow one).
+//! the default spans (4 MiB, or 16 MiB with windows) take libdeflate's fast path
+//! whatever the thread count (a memory budget split among threads once sent every
+//! 16 MiB span of `-p 8` to the slow one).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,13 +10,16 @@ use crate::util::*;
 
 const MIB: usize = 1 << 20;
 
-/// `len` bytes of mixed data and their .gz with gzfleet's own index (16 MiB spans).
-fn indexed(dir: &Dir, name: &str, len: usize) -> (Vec<u8>, PathBuf) {
+/// `len` bytes of mixed data and their .gz with gzfleet's own index, compressed with
+/// `args` besides.
+fn indexed(dir: &Dir, name: &str, len: usize, args: &[&str]) -> (Vec<u8>, PathBuf) {
     let data = mixed(len, len as u64);
     let src = dir.file(name, &data);
     let gz = dir.join(&format!("{name}.gz"));
     assert_ok!(run(gzfleet()
-        .args(["compress", "-q", "--index", "-o"])
+        .args(["compress", "-q", "--index"])
+        .args(args)
+        .arg("-o")
         .arg(&gz)
         .arg(&src)));
     assert!(
@@ -28,17 +32,25 @@ fn indexed(dir: &Dir, name: &str, len: usize) -> (Vec<u8>, PathBuf) {
 #[test]
 fn the_default_spans_are_inflated_whole_at_any_thread_count() {
     let dir = Dir::new("idx-whole-p");
-    let (data, gz) = indexed(&dir, "six", 6 * 16 * MIB);
-    for p in ["1", "2", "16"] {
-        let r = run(gzfleet().args(["decompress", "-c", "-v", "-p", p]).arg(&gz));
-        assert_ok!(r);
-        assert!(r.stdout == data, "-p {p}: output differs");
-        assert!(
-            r.stderr
-                .contains("(6 spans of its index in parallel, 6 by libdeflate)"),
-            "-p {p}: {}",
-            r.stderr
-        );
+    // Independent chunks (libdeflate, the default) get a point every 4 MiB; primed ones
+    // (zlib-rs) every 16 MiB, each with its window.
+    let cases = [
+        ("independent", 6 * 4 * MIB, &[][..]),
+        ("primed", 6 * 16 * MIB, &["--engine", "zlib-rs"][..]),
+    ];
+    for (name, len, args) in cases {
+        let (data, gz) = indexed(&dir, name, len, args);
+        for p in ["1", "2", "16"] {
+            let r = run(gzfleet().args(["decompress", "-c", "-v", "-p", p]).arg(&gz));
+            assert_ok!(r);
+            assert!(r.stdout == data, "{name}, -p {p}: output differs");
+            assert!(
+                r.stderr
+                    .contains("(6 spans of its index in parallel, 6 by libdeflate)"),
+                "{name}, -p {p}: {}",
+                r.stderr
+            );
+        }
     }
 }
 
@@ -70,8 +82,9 @@ fn peak_behind_slow_reader(gz: &Path, p: &str, want: &Path) -> u64 {
 fn memory_grows_with_threads_not_with_the_file() {
     let dir = Dir::new("idx-memory");
     // Three spans are all under way at once at -p 2; fifteen are never more than that.
-    let (_, small) = indexed(&dir, "small", 3 * 16 * MIB);
-    let (_, big) = indexed(&dir, "big", 15 * 16 * MIB);
+    let span = ["--index-span", "16M"];
+    let (_, small) = indexed(&dir, "small", 3 * 16 * MIB, &span);
+    let (_, big) = indexed(&dir, "big", 15 * 16 * MIB, &span);
     let small_peak = peak_behind_slow_reader(&small, "2", &dir.join("small"));
     let big_peak = peak_behind_slow_reader(&big, "2", &dir.join("big"));
     assert!(

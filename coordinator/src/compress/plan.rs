@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chunker::{Chunk, Payload};
 use super::dispatch::DispatchConfig;
-use super::index_out::{DEFAULT_SPAN, index_path, step};
+use super::index_out::{default_span, index_path, step};
 use super::input::Input;
 use super::journal::JobIdentity;
 use super::objects::block_on;
@@ -244,8 +244,12 @@ impl Plan {
             args.files.clone()
         };
         let target = Target::of(args, inputs.len())?;
+        let encoding = Encoding::of(args)?;
+        let span = args
+            .index_span
+            .unwrap_or_else(|| default_span(encoding.independent));
         let index = (args.index || args.index_file.is_some()).then(|| IndexPlan {
-            step: step(args.index_span.unwrap_or(DEFAULT_SPAN), args.block_size),
+            step: step(span, args.block_size),
             file: args.index_file.clone(),
         });
         if index.is_none() && args.index_span.is_some() {
@@ -288,7 +292,7 @@ impl Plan {
         Ok(Plan {
             inputs,
             recursive: args.recursive,
-            encoding: Encoding::of(args)?,
+            encoding,
             target,
             store_name: !args.no_name,
             force: args.force,
