@@ -191,6 +191,13 @@ fn a_job_whose_idle_connection_the_worker_closed_reconnects_and_finishes() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Chunks were left for after the stall: they went on a new connection.
+    let chunks = metric(&metrics, "gzfleet_worker_chunks_total").unwrap();
+    assert!(
+        chunks < 24,
+        "all {chunks} chunks were sent before the stall"
+    );
+    eprintln!("stalled after {chunks} of 24 chunks");
     stdout
         .read_to_end(&mut out)
         .expect("the rest of the output");
