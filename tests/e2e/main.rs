@@ -9,6 +9,7 @@ mod batch;
 mod chaos;
 mod cli_errors;
 mod cluster;
+mod connections;
 mod decompress;
 mod determinism;
 mod display;

@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessFiles};
+use crate::connections::{ConnectionLimits, MAX_CONNECTIONS};
 use crate::exposition::Exposition;
 use crate::hooks::Hooks;
 use crate::limits::{MAX_CHUNK, MIN_CHUNK};
@@ -18,7 +20,7 @@ use crate::logs::{self, LogFormat, Said};
 use crate::metrics::WorkerMetrics;
 use crate::pulls::parse_object_prefix;
 use crate::server::{self, WorkerConfig};
-use crate::units::{format_size, parse_size};
+use crate::units::{format_size, parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -50,6 +52,19 @@ pub struct WorkerArgs {
     /// fetches nothing from the network for anyone who asks
     #[arg(long, value_name = "PREFIX", value_delimiter = ',', value_parser = parse_object_prefix)]
     pub read_objects: Vec<String>,
+    /// Connections open at once on each port (--listen, --health-listen); past them the
+    /// worker stops accepting and the rest wait in the kernel's backlog. A coordinator
+    /// holds one connection for a job
+    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+    /// Close a connection that has not made a request this long after it was accepted
+    /// (the TLS handshake and HTTP/2 preface included)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub first_request_timeout: Duration,
+    /// Close a connection that has had no request in flight this long; coordinators
+    /// reconnect on their own when they need it again
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
     /// Also answer grpc.health.v1, and nothing else, in plaintext on ADDR: for probes
     /// that cannot speak TLS (Kubernetes' gRPC probes, `--check`) when this worker
     /// serves TLS. It tells only whether the worker is serving
@@ -116,6 +131,18 @@ fn parse_max_chunk(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
+/// A connection deadline: above zero (a zero deadline would close every connection
+/// before its first request).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' is no time: a deadline must be above zero"
+        ));
+    }
+    Ok(d)
+}
+
 impl WorkerArgs {
     fn access_files(&self) -> AccessFiles<'_> {
         AccessFiles {
@@ -139,6 +166,11 @@ impl WorkerArgs {
             max_chunk: self.max_chunk,
             root: self.root.clone(),
             read_objects: self.read_objects.clone(),
+            connections: ConnectionLimits {
+                max: self.max_connections as usize,
+                first_request: self.first_request_timeout,
+                idle: self.idle_timeout,
+            },
         }
     }
 }
@@ -211,6 +243,7 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             slots = config.slots,
             queue = config.queue_depth,
             max_chunk = config.max_chunk,
+            max_connections = config.connections.max,
             tls = access.tls.is_some(),
             token = access.token.is_some(),
             pull_root = config.root.is_some(),
@@ -365,5 +398,29 @@ mod tests {
         let c = parse(&["--slots", "3", "--max-chunk", "1M"]).unwrap();
         assert_eq!((c.slots, c.queue_depth, c.max_chunk), (3, 6, 1 << 20));
         assert_eq!(parse(&["--queue", "1"]).unwrap().queue_depth, 1);
+    }
+
+    #[test]
+    fn connection_limits_are_bounded_and_default_to_the_documented_values() {
+        assert_eq!(parse(&[]).unwrap().connections, ConnectionLimits::default());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(
+            parse(&["--idle-timeout", "0s"])
+                .unwrap_err()
+                .contains("no time")
+        );
+        let c = parse(&[
+            "--max-connections",
+            "3",
+            "--first-request-timeout",
+            "500ms",
+            "--idle-timeout",
+            "2m",
+        ])
+        .unwrap()
+        .connections;
+        assert_eq!(c.max, 3);
+        assert_eq!(c.first_request, Duration::from_millis(500));
+        assert_eq!(c.idle, Duration::from_secs(120));
     }
 }

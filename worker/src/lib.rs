@@ -34,6 +34,8 @@ pub mod admission;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
+pub mod connections;
+#[cfg(feature = "server")]
 pub mod hooks;
 #[cfg(feature = "server")]
 pub mod metrics;

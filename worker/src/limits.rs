@@ -56,7 +56,8 @@ pub const MAX_ETAG: usize = 1024;
 /// streams it opens. So what a worker's memory holds, whatever clients do, is at most
 /// (slots + queue) x `request_limit` for the requests it admitted, plus connections x
 /// `CONNECTION_WINDOW` in flight (freed as soon as a refused stream is dropped), plus
-/// connections x [`max_streams`] x 16 KiB of headers (hyper's header list limit).
+/// connections x [`max_streams`] x 16 KiB of headers (hyper's header list limit), where
+/// connections are at most `--max-connections` a port (`crate::connections`).
 pub const STREAM_WINDOW: u32 = 8 << 20;
 pub const CONNECTION_WINDOW: u32 = 32 << 20;
 

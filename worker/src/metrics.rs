@@ -1,7 +1,8 @@
 //! What a worker counts for Prometheus (`gzfleet-worker --metrics ADDR`): chunks and
 //! bytes through it, how long they took, what is in flight and waiting, and what it
-//! refused and why. The service and the admission gate record into one
-//! [`WorkerMetrics`]; [`crate::exposition`] serves its [`Registry`].
+//! refused and why, and the connections each listener holds. The service, the
+//! admission gate and [`crate::connections`] record into one [`WorkerMetrics`];
+//! [`crate::exposition`] serves its [`Registry`].
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -68,6 +69,66 @@ struct Rejected {
     reason: Reason,
 }
 
+/// Which port a connection came in on: the `listener` label of the connection metrics.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Listener {
+    /// `--listen`: the worker and health services.
+    Grpc,
+    /// `--health-listen`: the health service alone.
+    Health,
+}
+
+impl EncodeLabelValue for Listener {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let name = match self {
+            Listener::Grpc => "grpc",
+            Listener::Health => "health",
+        };
+        std::fmt::Write::write_str(encoder, name)
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Port {
+    listener: Listener,
+}
+
+/// Why the worker closed a connection: the `reason` label of
+/// `gzfleet_worker_connections_closed_total`.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Closed {
+    /// No request within `--first-request-timeout` of being accepted.
+    FirstRequest,
+    /// No request in flight for `--idle-timeout`.
+    Idle,
+}
+
+impl EncodeLabelValue for Closed {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let name = match self {
+            Closed::FirstRequest => "first_request",
+            Closed::Idle => "idle",
+        };
+        std::fmt::Write::write_str(encoder, name)
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedBy {
+    listener: Listener,
+    reason: Closed,
+}
+
+/// One listener's connection counters, as [`crate::connections`] records them: cheap
+/// to clone, every handle inside is shared with the registry.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionCounters {
+    pub open: Gauge,
+    pub first_request: Counter,
+    pub idle: Counter,
+    pub waited: Counter,
+}
+
 /// A worker's counters. Cheap to share: every handle inside is shared.
 pub struct WorkerMetrics {
     chunks: Counter,
@@ -76,6 +137,9 @@ pub struct WorkerMetrics {
     compress_seconds: Histogram,
     in_flight: Gauge,
     rejected: Family<Rejected, Counter>,
+    connections: Family<Port, Gauge>,
+    connections_closed: Family<ClosedBy, Counter>,
+    connections_waited: Family<Port, Counter>,
     /// Reads the pool's queue at scrape time; set once the pool exists.
     waiting: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
 }
@@ -91,6 +155,9 @@ impl Default for WorkerMetrics {
             compress_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
             in_flight: Gauge::default(),
             rejected: Family::default(),
+            connections: Family::default(),
+            connections_closed: Family::default(),
+            connections_waited: Family::default(),
             waiting: OnceLock::new(),
         }
     }
@@ -134,8 +201,43 @@ impl WorkerMetrics {
         for reason in Reason::ALL {
             let _ = self.rejected.get_or_create(&Rejected { reason });
         }
+        r.register(
+            "gzfleet_worker_connections",
+            "Connections open, by listener (at most --max-connections each)",
+            self.connections.clone(),
+        );
+        r.register(
+            "gzfleet_worker_connections_closed",
+            "Connections the worker closed for making no request in time, by listener and reason",
+            self.connections_closed.clone(),
+        );
+        r.register(
+            "gzfleet_worker_connections_waited",
+            "Times a listener stopped accepting because --max-connections were open (the rest wait in the kernel's backlog)",
+            self.connections_waited.clone(),
+        );
+        // Both listeners from 0, as for `rejected`; a worker without --health-listen
+        // shows its series at 0.
+        for listener in [Listener::Grpc, Listener::Health] {
+            let _ = self.connection_counters(listener);
+        }
         r.register_collector(Box::new(Queued(Arc::clone(self))));
         r
+    }
+
+    /// The counters of connections on `listener`.
+    pub fn connection_counters(&self, listener: Listener) -> ConnectionCounters {
+        let port = Port { listener };
+        let closed = |reason| {
+            let by = ClosedBy { listener, reason };
+            self.connections_closed.get_or_create(&by).clone()
+        };
+        ConnectionCounters {
+            open: self.connections.get_or_create(&port).clone(),
+            first_request: closed(Closed::FirstRequest),
+            idle: closed(Closed::Idle),
+            waited: self.connections_waited.get_or_create(&port).clone(),
+        }
     }
 
     /// Where `gzfleet_worker_queued` is read from: the pool's queue.
@@ -240,6 +342,9 @@ mod tests {
         metrics.rejected(Reason::Overloaded);
         metrics.rejected(Reason::TooLarge);
         let busy = metrics.in_flight();
+        let grpc = metrics.connection_counters(Listener::Grpc);
+        grpc.open.inc();
+        grpc.idle.inc();
         let mut text = String::new();
         encode(&mut text, &metrics.registry()).unwrap();
         for line in [
@@ -251,6 +356,11 @@ mod tests {
             "gzfleet_worker_queued 2",
             "gzfleet_worker_rejected_total{reason=\"overloaded\"} 2",
             "gzfleet_worker_rejected_total{reason=\"too_large\"} 1",
+            "gzfleet_worker_connections{listener=\"grpc\"} 1",
+            "gzfleet_worker_connections{listener=\"health\"} 0",
+            "gzfleet_worker_connections_closed_total{listener=\"grpc\",reason=\"idle\"} 1",
+            "gzfleet_worker_connections_closed_total{listener=\"grpc\",reason=\"first_request\"} 0",
+            "gzfleet_worker_connections_waited_total{listener=\"health\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -3,7 +3,8 @@
 //!
 //! Limits are explicit: what a request may carry is checked by [`check_request`], and
 //! which requests come in at all, and how long their messages may be, by the
-//! [`Admission`] gate in front of both services, before their bodies are read.
+//! [`Admission`] gate in front of both services, before their bodies are read. How
+//! many connections each listener holds, and for how long, is [`crate::connections`]'.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -22,13 +23,14 @@ use tonic::{Request, Response, Status};
 
 use crate::access::{Access, TokenCheck};
 use crate::admission::{Admission, Admitted, Gate};
+use crate::connections::{ConnectionLimits, Limited, Tracking};
 use crate::engine::{Engine, engine_id};
 use crate::hooks::Hooks;
 use crate::limits::{
     CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW, max_streams, request_limit, response_limit,
 };
 use crate::logs::{self, Said};
-use crate::metrics::{Reason, WorkerMetrics};
+use crate::metrics::{Listener, Reason, WorkerMetrics};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
 use crate::pulls::{Planned, Pulls, WindowFrom, input_error};
 use crate::validate::{Invalid, check_request};
@@ -46,6 +48,8 @@ pub struct WorkerConfig {
     /// URL prefixes below which pull requests' objects are read (`--read-objects`);
     /// empty: none are.
     pub read_objects: Vec<String>,
+    /// Connections each listener holds at once, and how long one may stay unused.
+    pub connections: ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +251,7 @@ pub async fn serve<H: Hooks>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let max_chunk = config.max_chunk;
+    let connections = config.connections;
     let service = WorkerService::with_metrics(config, hooks, Arc::clone(&metrics))?;
     let (slots, queue) = service.admitted();
     let gate = Gate::new(slots, queue, max_chunk, Arc::clone(&metrics));
@@ -264,8 +269,12 @@ pub async fn serve<H: Hooks>(
     // draining; readiness sees NOT_SERVING then, as on the main port.
     let (health_done, health_stop) = tokio::sync::oneshot::channel::<()>();
     let health_only = health_listener.map(|listener| {
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let service = health_service.clone();
+        let incoming = Limited::new(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            connections,
+            metrics.connection_counters(Listener::Health),
+        );
+        let service = Tracking::new(health_service.clone());
         tokio::spawn(
             Server::builder()
                 // Probes make one call at a time; nothing else is served here.
@@ -276,7 +285,10 @@ pub async fn serve<H: Hooks>(
                 }),
         )
     });
-    let health_service = Admission::new(health_service, gate);
+    // Every call answered counts as activity on its connection, keeping it open; a
+    // Compress or Info call only once past the token check.
+    let health_service = Tracking::new(Admission::new(health_service, gate));
+    let worker = Tracking::new(worker);
     // The token is checked first: a caller without it never holds a permit.
     let mut token = TokenCheck(access.token);
     let refusals = Arc::clone(&metrics);
@@ -287,7 +299,11 @@ pub async fn serve<H: Hooks>(
         })
     };
     let worker = tonic::service::interceptor::InterceptedService::new(worker, check_token);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = Limited::new(
+        TcpIncoming::from(listener).with_nodelay(Some(true)),
+        connections,
+        metrics.connection_counters(Listener::Grpc),
+    );
     let reporter = health.clone();
     let shutdown = async move {
         shutdown.await;

@@ -14,6 +14,7 @@ fn service(max_chunk: u64) -> WorkerService<NoHooks> {
             max_chunk,
             root: None,
             read_objects: Vec::new(),
+            connections: Default::default(),
         },
         NoHooks,
     )
@@ -125,6 +126,7 @@ async fn pull_requests_read_inside_the_root_only() {
             max_chunk: 1 << 20,
             root: Some(root),
             read_objects: Vec::new(),
+            connections: Default::default(),
         },
         NoHooks,
     )
