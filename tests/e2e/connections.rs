@@ -10,19 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 
-/// The body of `GET /metrics` at `addr`, or None if nothing answers.
-fn scrape(addr: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    Some(reply.split_once("\r\n\r\n")?.1.to_string())
-}
-
 /// The value of the sample named exactly `sample` (labels included).
 fn metric(addr: &str, sample: &str) -> Option<u64> {
     scrape(addr)?

@@ -3,27 +3,11 @@
 //! Prometheus project's own Python parsers, and `--log-format json` lines read back,
 //! with a token that must show up in none of them.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-
-/// The body of `GET /metrics` at `addr` (classic text format), or None if nothing
-/// answers there (yet, or any more).
-fn scrape(addr: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    Some(reply.split_once("\r\n\r\n")?.1.to_string())
-}
 
 /// The value of the sample named exactly `sample` (labels included), if present.
 fn value(text: &str, sample: &str) -> Option<f64> {

@@ -211,3 +211,19 @@ pub fn case(name: &str, len: usize, args: &[&str]) -> Case {
         reference,
     }
 }
+
+/// The body of `GET /metrics` at `addr` (classic text format), or None if nothing
+/// answers there (yet, or any more).
+pub fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    Some(reply.split_once("\r\n\r\n")?.1.to_string())
+}
