@@ -7,7 +7,8 @@
 //! same share. Outputs are used again once written (`buffers`: never more than one per
 //! span under way, waiting or not), and each thread keeps the buffer it builds
 //! compressed streams in (up to 9/8 of a share): at worst 210 MiB at `-p 2`, 1.4 GiB
-//! at 16 threads; in practice a whole span holds 16 MiB and its compressed bytes.
+//! at 16 threads; in practice a whole span holds its output (4 or 16 MiB by default)
+//! and its compressed bytes.
 //!
 //! Nothing the index says is believed before it is proved, and every byte written is
 //! a prefix of what one-thread decoding gives: span 0 starts where the first member's
