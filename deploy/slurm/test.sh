@@ -52,7 +52,8 @@ nodes=(slurmn1 slurmn2 slurmn3)
 ns() { echo "gzfleet-slurm-$1"; }
 work=$(mktemp -d /tmp/gzfleet-slurm.XXXXXX)
 chmod 0755 "$work"
-export SLURM_CONF=$work/slurm.conf GZFLEET_BIN=$bin
+# HOME: where the jobs keep their private folders (sbatch exports it to them).
+export SLURM_CONF=$work/slurm.conf GZFLEET_BIN=$bin HOME=$work/home
 daemons=()
 
 teardown() {
@@ -113,7 +114,7 @@ done
 
 # munge: a key of our own and a socket in the work folder (the system's munged, if any,
 # is left alone). Its folder must be the munge user's and traversable by all.
-mkdir -p "$work/munge" "$work/state" "$work/spool" "$work/log" "$work/data"
+mkdir -p "$work/munge" "$work/state" "$work/spool" "$work/log" "$work/data" "$HOME"
 dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
 chown -R munge:munge "$work/munge"
 chmod 0400 "$work/munge/munge.key"
@@ -229,7 +230,7 @@ job file --stats-json "$data/file.json" one || { show file; fail "the file job f
 same file "$data/one.gz" "$work/one.gz"
 every_node "$data/file.json" file
 grep -q "workers up on 3 of 3 nodes" "$data/file.out" || { show file; fail "file: the job does not say its workers are up"; }
-ls -A "$data" | grep -q '^\.gzfleet-' && fail "the job left its folder behind"
+[ -z "$(ls -A "$HOME/.gzfleet")" ] || fail "the job left its folder behind: $(ls -A "$HOME/.gzfleet")"
 [ "$(workers_left)" = 0 ] || fail "workers left running after the job"
 rm "$data/one.gz"
 job batch --stats-json "$data/batch.json" -r --output-dir "$data/tree-out" tree || { show batch; fail "the batch job failed"; }
@@ -242,7 +243,7 @@ say "1. a file and a batch through 3 nodes: ok, the embedded pool's bytes"
 id=$(submit kill --stats-json "$data/kill.json" big)
 for _ in $(seq 600); do [ -s "$data/big.gz.gzfleet-partial" ] && break; sleep 0.05; done
 [ -s "$data/big.gz.gzfleet-partial" ] || { show kill; fail "kill: the job never started writing"; }
-jobdir=$data/.gzfleet-$id
+jobdir=$HOME/.gzfleet/job-$id
 [ "$(stat -c %a "$jobdir")" = 700 ] && [ "$(stat -c %a "$jobdir/token")" = 600 ] \
   || fail "the job's folder or token is readable by others: $(stat -c '%a %n' "$jobdir" "$jobdir/token")"
 token=$(cat "$jobdir/token")
