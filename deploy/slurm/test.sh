@@ -197,7 +197,16 @@ wait_gone() { # JOBID: until Slurm has forgotten it or it ended
   fail "job $1 did not end"
 }
 show() { cat "$data/$1.out" >&2; }
-workers_left() { pgrep -x gzfleet-worker | grep -c . || true; }
+# gzfleet-workers still running on the nodes (in their namespaces: only ours).
+workers_left() {
+  local n p count=0
+  for n in "${nodes[@]}"; do
+    for p in $(ip netns pids "$(ns "$n")"); do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gzfleet-worker ] && count=$((count + 1))
+    done
+  done
+  echo $count
+}
 # Every node's worker did some of the work, by the job's stats.
 every_node() { # STATS CASE
   python3 - "$1" "$2" "$net" <<'PY' || { show "$2"; fail "$2: not every node's worker compressed chunks"; }
