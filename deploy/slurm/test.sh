@@ -310,13 +310,14 @@ say "3. cancelled then resubmitted with --resume, and requeued at the time-limit
 # 4. A node whose worker cannot start: its port is taken there.
 rm -f "$data/one.gz"
 nsenter --net="/run/netns/$(ns slurmn3)" python3 -c 'import socket, time
-s = socket.socket(); s.bind(("0.0.0.0", 7070)); s.listen(); time.sleep(120)' &
+s = socket.socket(); s.bind(("0.0.0.0", 7070)); s.listen(); print("bound", flush=True); time.sleep(120)' >"$work/squatter" &
 squatter=$!
-sleep 0.3
+for _ in $(seq 100); do grep -q bound "$work/squatter" && break; sleep 0.1; done
+grep -q bound "$work/squatter" || fail "noworker: could not take port 7070 on slurmn3"
 GZFLEET_PORT=7070 job noworker --stats-json "$data/noworker.json" one || { show noworker; fail "a job with one node's worker down failed"; }
 kill "$squatter"
 same noworker "$data/one.gz" "$work/one.gz"
-grep -q "no worker on slurmn3: .*" "$data/noworker.out" || { show noworker; fail "noworker: slurmn3 is not named"; }
+grep -q "no worker on slurmn3: gzfleet-worker: cannot listen on 0.0.0.0:7070" "$data/noworker.out" || { show noworker; fail "noworker: slurmn3 is not named"; }
 grep -q "workers up on 2 of 3 nodes" "$data/noworker.out" || { show noworker; fail "noworker: the job does not count 2 workers"; }
 rm "$data/one.gz"
 # ... and none can: the job fails, saying so.
