@@ -39,10 +39,10 @@ done
 exec 9<"$here/test.sh"
 flock -n 9 || fail "another deploy/slurm/test.sh is running"
 
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  say "installing Debian's slurm-wlm and munge"
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v ip >/dev/null; then
+  say "installing Debian's slurm-wlm, munge and iproute2"
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge iproute2 >/dev/null
 fi
 
 net=10.77.24
