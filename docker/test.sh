@@ -174,7 +174,9 @@ readme_check() {
   cmp "$out" "$work/readme-expected.gz" || fail "$case: demo/input.gz differs from the embedded pool's"
   say "$case: ok, the same $(stat -c %s "$out") bytes as the embedded pool"
 }
+readme_started=$SECONDS
 readme_demo
+say "README's demo: ok in $((SECONDS - readme_started))s"
 
 # 2. A multi-chunk input (about 300 chunks of 1 MiB, a few seconds' work for the fleet:
 # long enough to be interrupted) and what the embedded pool makes of it.
@@ -248,4 +250,4 @@ disrupted_run() {
 
 disrupted_run "a worker killed mid-job" kill
 disrupted_run "a worker cut off mid-job" disconnect
-say "passed"
+say "passed in ${SECONDS}s"
