@@ -118,6 +118,7 @@ impl GzipForm {
             return Command::List(ListArgs {
                 files,
                 verbose: o.verbose > 0,
+                name: o.name,
             });
         }
         if self.test {

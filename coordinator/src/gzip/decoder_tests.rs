@@ -1,6 +1,9 @@
 //! Tests of `decoder.rs`: members, truncation, trailing data, corrupt data.
 
 use super::*;
+use crate::gzip::errors::Part;
+use crate::gzip::header::Field;
+use std::io::{self, Read};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::{is_stdin, place};
 use crate::error::{Error, Place};
-use crate::gzip::{DecodeError, Decoded, decode};
+use crate::gzip::{self, DecodeError, Decoded, decode_with};
 use crate::index::{self, Failure, Found, Range, RangeError};
 use crate::signals;
 use crate::ui::Ui;
@@ -21,11 +21,19 @@ pub(super) struct Options<'a> {
     pub index_file: Option<&'a Path>,
     pub offset: Option<u64>,
     pub length: Option<u64>,
+    /// What is not compressed is copied unchanged (gzip's -cdf, -tf).
+    pub passthrough: bool,
 }
 
 impl Options<'_> {
     fn ranged(&self) -> bool {
         self.offset.is_some() || self.length.is_some()
+    }
+
+    fn decoding(&self) -> gzip::Options {
+        gzip::Options {
+            passthrough: self.passthrough,
+        }
     }
 
     fn threads(&self) -> usize {
@@ -78,7 +86,7 @@ pub(super) fn inflate(
         let (offset, length) = (opts.offset.unwrap_or(0), opts.length);
         let Some(plan) = plan else {
             let mut range = Range::new(out, offset, length.unwrap_or(u64::MAX));
-            let mut d = decode(input, &mut range).map_err(fail)?;
+            let mut d = decode_with(input, &mut range, opts.decoding()).map_err(fail)?;
             d.uncompressed = range.passed;
             return Ok(d);
         };
@@ -97,7 +105,7 @@ pub(super) fn inflate(
         };
     }
     let Some(plan) = plan else {
-        return decode(input, &mut &mut *out).map_err(fail);
+        return decode_with(input, &mut &mut *out, opts.decoding()).map_err(fail);
     };
     match index::decompress(&plan, opts.threads(), out) {
         Ok(d) => Ok(d),
@@ -110,7 +118,11 @@ pub(super) fn inflate(
                 "{}: index not used past byte {written}: {why}; finishing on one thread",
                 plan.index_path().display()
             ));
-            decode(input, &mut Range::new(out, written, u64::MAX)).map_err(fail)
+            decode_with(
+                input,
+                &mut Range::new(out, written, u64::MAX),
+                opts.decoding(),
+            ).map_err(fail)
         }
     }
 }
