@@ -38,6 +38,7 @@ pub mod invocation;
 pub(crate) mod legacy;
 pub(crate) mod partial;
 pub(crate) mod reading;
+pub(crate) mod short_help;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 #[doc(hidden)]
