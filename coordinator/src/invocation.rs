@@ -171,7 +171,9 @@ fn gzip_form() -> clap::Command {
 pub fn command() -> clap::Command {
     Cli::command()
         .get_subcommands()
-        .fold(gzip_form(), |cmd, sub| cmd.subcommand(sub.clone().display_name(sub.get_name())))
+        .fold(gzip_form(), |cmd, sub| {
+            cmd.subcommand(sub.clone().display_name(sub.get_name()))
+        })
 }
 
 impl GzipForm {

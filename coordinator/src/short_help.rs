@@ -11,7 +11,10 @@ const SHORT: [(&str, &str); 21] = [
     ("test", "Test compressed file integrity"),
     ("list", "List compressed file contents"),
     ("license", "Display the software license"),
-    ("stdout", "Write on standard output, keep original files unchanged"),
+    (
+        "stdout",
+        "Write on standard output, keep original files unchanged",
+    ),
     ("recursive", "Operate recursively on directories"),
     ("fast", "Compress faster (-1)"),
     ("best", "Compress better (-9)"),
@@ -24,12 +27,21 @@ const SHORT: [(&str, &str); 21] = [
     ),
     ("rm", "Remove input files once their output is complete"),
     ("suffix", "Use suffix SUF on compressed files"),
-    ("no_name", "Do not save or restore the original name and timestamp"),
+    (
+        "no_name",
+        "Do not save or restore the original name and timestamp",
+    ),
     ("name", "Save or restore the original name and timestamp"),
     ("quiet", "Suppress all warnings"),
     ("verbose", "Verbose mode"),
-    ("workers", "Compress on these workers (HOST:PORT,...) instead of here"),
-    ("index", "Also write an index (FILE.gzi) for parallel decompression"),
+    (
+        "workers",
+        "Compress on these workers (HOST:PORT,...) instead of here",
+    ),
+    (
+        "index",
+        "Also write an index (FILE.gzi) for parallel decompression",
+    ),
 ];
 
 /// Below the options on `-h`.
@@ -40,10 +52,12 @@ list|index --help. Invoked as gunzip or zcat, gzfleet is those.";
 /// `cmd` with `-h` cut to one screen and `--help` left whole.
 pub(crate) fn shorten(cmd: Command) -> Command {
     let long_after = cmd.get_after_help().cloned();
-    let cmd = cmd.mut_args(|arg| match SHORT.iter().find(|(id, _)| arg.get_id() == *id) {
-        Some((_, words)) => keep_long(arg).help(*words),
-        None => arg.hide_short_help(true),
-    });
+    let cmd = cmd.mut_args(
+        |arg| match SHORT.iter().find(|(id, _)| arg.get_id() == *id) {
+            Some((_, words)) => keep_long(arg).help(*words),
+            None => arg.hide_short_help(true),
+        },
+    );
     let cmd = cmd.after_help(AFTER);
     match long_after {
         Some(text) => cmd.after_long_help(text),

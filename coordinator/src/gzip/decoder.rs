@@ -165,6 +165,8 @@ fn next(peek: &[u8], members: u64, opts: Options) -> Result<Next, DecodeError> {
         [] if members == 0 && !opts.passthrough => return Err(DecodeError::Empty),
         [] => Next::End,
         _ if starts(&MAGIC) => Next::Member(Format::Gzip),
+        // A gzip header cut after its first byte, which its parser names.
+        [0x1f] if members == 0 && !opts.passthrough => Next::Member(Format::Gzip),
         // As gzip: a zip file only alone, its entry first.
         _ if members == 0 && starts(&zip::MAGIC) => Next::Member(Format::Zip { stored: false }),
         _ if starts(&legacy::pack::MAGIC) => Next::Member(Format::Pack),
@@ -209,7 +211,13 @@ impl Members {
                 if entry.more {
                     d.warnings.push(Warning::ZipMoreEntries);
                 }
-                return Ok((entry.crc, entry.len, Format::Zip { stored: entry.stored }));
+                return Ok((
+                    entry.crc,
+                    entry.len,
+                    Format::Zip {
+                        stored: entry.stored,
+                    },
+                ));
             }
             Format::Compress | Format::Pack | Format::Plain => {
                 let mut out = Out::new(output);
@@ -241,7 +249,8 @@ impl Members {
             d.first_header = header.len;
         }
         self.inflater.reset(false);
-        let (crc, length) = inflate_member(r, member, &mut self.inflater, &mut self.buffer, output)?;
+        let (crc, length) =
+            inflate_member(r, member, &mut self.inflater, &mut self.buffer, output)?;
         check_trailer(r, member, crc, length)?;
         Ok((crc, length))
     }

@@ -112,4 +112,3 @@ impl<R: Read> BufRead for Input<R> {
         self.consumed += n as u64;
     }
 }
-

@@ -104,4 +104,3 @@ pub(crate) fn check_trailer(
     }
     Ok(())
 }
-

@@ -208,7 +208,9 @@ impl Codes {
                 return Ok(None);
             }
             self.group = [0; BITS as usize + 2];
-            self.len = r.read_up_to(&mut self.group[..bits]).map_err(DecodeError::Read)?;
+            self.len = r
+                .read_up_to(&mut self.group[..bits])
+                .map_err(DecodeError::Read)?;
             self.eof = self.len < bits;
             self.at = 0;
             if bits > self.len * 8 {

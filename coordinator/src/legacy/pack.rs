@@ -190,7 +190,12 @@ struct Bits {
 }
 
 impl Bits {
-    fn look<R: Read>(&mut self, r: &mut Input<R>, member: u64, n: usize) -> Result<u32, DecodeError> {
+    fn look<R: Read>(
+        &mut self,
+        r: &mut Input<R>,
+        member: u64,
+        n: usize,
+    ) -> Result<u32, DecodeError> {
         while (self.valid as usize) < n {
             self.buf = (self.buf << 8 | u64::from(next(r, member)?)) & 0xff_ffff_ffff;
             self.valid += 8;

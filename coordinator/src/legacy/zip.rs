@@ -37,7 +37,9 @@ pub(crate) enum ZipError {
     Truncated(&'static str),
     #[error("invalid compressed data--crc error: stored {stored:08x}, data gives {computed:08x}")]
     Crc { stored: u32, computed: u32 },
-    #[error("invalid compressed data--length error: stored {stored} (mod 2^32), data gives {actual}")]
+    #[error(
+        "invalid compressed data--length error: stored {stored} (mod 2^32), data gives {actual}"
+    )]
     Length { stored: u32, actual: u64 },
 }
 

@@ -122,7 +122,8 @@ pub(super) fn inflate(
                 input,
                 &mut Range::new(out, written, u64::MAX),
                 opts.decoding(),
-            ).map_err(fail)
+            )
+            .map_err(fail)
         }
     }
 }

@@ -94,7 +94,9 @@ fn list_one(path: &Path, stored_name: bool) -> Result<(Row, u64), Error> {
     let row = Row {
         method: decoded.format.method(),
         crc: gzip.then_some(decoded.crc),
-        mtime: stored.mtime.map_or_else(|| file_time(path), |t| Some(seconds(t))),
+        mtime: stored
+            .mtime
+            .map_or_else(|| file_time(path), |t| Some(seconds(t))),
         compressed: decoded.compressed + decoded.trailing_zeros + decoded.trailing_garbage,
         uncompressed: decoded.uncompressed,
         overhead: match decoded.members {

@@ -92,10 +92,9 @@ fn warnings(ui: &Ui, tally: &mut Tally, input: &Place, d: &Decoded) {
             Warning::LzwFlags(flags) => {
                 tally.warn(ui, format!("{input}: warning, unknown flags {flags:#x}"))
             }
-            Warning::ZipMoreEntries => tally.warn(
-                ui,
-                format!("{input} has more than one entry--rest ignored"),
-            ),
+            Warning::ZipMoreEntries => {
+                tally.warn(ui, format!("{input} has more than one entry--rest ignored"))
+            }
         }
     }
 }
