@@ -30,6 +30,7 @@ mod malformed;
 mod malformed_members;
 mod objects;
 mod observability;
+mod oldformats;
 mod pull;
 mod resume;
 mod roundtrip;

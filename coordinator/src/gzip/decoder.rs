@@ -221,15 +221,17 @@ impl Members {
             }
             Format::Compress | Format::Pack | Format::Plain => {
                 let mut out = Out::new(output);
-                match format {
-                    Format::Compress => {
-                        if let Some(flags) = legacy::lzw::decode(r, member, &mut out)? {
-                            d.warnings.push(Warning::LzwFlags(flags));
-                        }
-                    }
-                    Format::Pack => legacy::pack::decode(r, member, &mut out)?,
-                    _ => d.passed = legacy::copy(r, &mut out)?,
+                let read = match format {
+                    Format::Compress => legacy::lzw::decode(r, member, &mut out)
+                        .map(|flags| d.warnings.extend(flags.map(Warning::LzwFlags))),
+                    Format::Pack => legacy::pack::decode(r, member, &mut out),
+                    _ => legacy::copy(r, &mut out).map(|n| d.passed = n),
+                };
+                // As gzip, what was decoded before the damage is written.
+                if read.is_err() {
+                    let _ = out.flush();
                 }
+                read?;
                 out.finish()?
             }
         };

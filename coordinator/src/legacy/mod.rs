@@ -100,7 +100,8 @@ impl<'a, W: Write + ?Sized> Out<'a, W> {
         self.len + self.buf.len() as u64
     }
 
-    fn flush(&mut self) -> Result<(), DecodeError> {
+    /// Writes what is held.
+    pub fn flush(&mut self) -> Result<(), DecodeError> {
         self.crc.update(&self.buf);
         self.len += self.buf.len() as u64;
         let written = self.inner.write_all(&self.buf);

@@ -140,6 +140,8 @@ fn stored<R: Read>(
     while left > 0 {
         let buf = r.fill_buf().map_err(DecodeError::Read)?;
         if buf.is_empty() {
+            // As gzip, what was read is written before the error.
+            out.flush()?;
             return Err(LegacyError::from(ZipError::Truncated("stored data")).at(1));
         }
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
