@@ -33,9 +33,12 @@ pub(crate) fn strip_suffix_or(path: &Path, custom: Option<&str>) -> Option<PathB
             && name.as_bytes()[name.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
     })?;
     let (stem, tail) = name.split_at(name.len() - suffix.len());
-    let stem = match tail {
-        ".tgz" | ".taz" => format!("{stem}.tar"),
-        _ => stem.to_string(),
+    let stem = match [".tgz", ".taz"]
+        .iter()
+        .any(|t| tail.eq_ignore_ascii_case(t))
+    {
+        true => format!("{stem}.tar"),
+        false => stem.to_string(),
     };
     (!stem.is_empty()).then(|| path.with_file_name(stem))
 }
@@ -75,8 +78,7 @@ mod tests {
         assert_eq!(strip("a/b.txt.gz"), Some(PathBuf::from("a/b.txt")));
         assert_eq!(strip("x.tgz"), Some(PathBuf::from("x.tar")));
         assert_eq!(strip("x.taz"), Some(PathBuf::from("x.tar")));
-        // gzip compares the suffix lowercased but makes .tar of .tgz alone.
-        assert_eq!(strip("x.TGZ"), Some(PathBuf::from("x")));
+        assert_eq!(strip("x.TGZ"), Some(PathBuf::from("x.tar")));
         assert_eq!(strip("x.z"), Some(PathBuf::from("x")));
         assert_eq!(strip("x.Z"), Some(PathBuf::from("x")));
         assert_eq!(strip("x.GZ"), Some(PathBuf::from("x")));
