@@ -95,11 +95,11 @@ pub fn pack(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x1f, 0x1e];
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     out.push(max as u8);
-    for l in 1..=max {
+    for (l, &parent) in parents.iter().enumerate().skip(1) {
         let n = at(l).len() - usize::from(l == max) * 2;
         out.push(n as u8);
         for (i, &s) in at(l).iter().enumerate() {
-            code[s] = (parents[l] + i as u32, l);
+            code[s] = (parent + i as u32, l);
         }
     }
     (1..=max)

@@ -176,8 +176,17 @@ fn pack_files_whole_cut_short_and_corrupted() {
     );
 }
 
-#[test]
-fn zip_files_as_gzip_reads_them() {
+/// Zip files a real zip wrote: one deflated entry, one stored, two entries, and one
+/// written to a pipe (`zip - -`), with the data they hold.
+struct Zips {
+    data: Vec<u8>,
+    deflated: Vec<u8>,
+    stored: Vec<u8>,
+    two: Vec<u8>,
+    streamed: Vec<u8>,
+}
+
+fn zips() -> Zips {
     let dir = Dir::new("zips");
     let data = text(300_000, 16);
     dir.file("data", &data);
@@ -190,11 +199,26 @@ fn zip_files_as_gzip_reads_them() {
         assert_ok!(r);
         std::fs::read(dir.join(name)).unwrap()
     };
-    let deflated = zip("d.zip", &["data"]);
-    let stored = zip("s.zip", &["-0", "data"]);
-    let two = zip("two.zip", &["data", "other"]);
     let streamed = run_with(Command::new("zip").args(["-q", "-", "-"]), Some(&data));
     assert_ok!(streamed);
+    Zips {
+        deflated: zip("d.zip", &["data"]),
+        stored: zip("s.zip", &["-0", "data"]),
+        two: zip("two.zip", &["data", "other"]),
+        streamed: streamed.stdout,
+        data,
+    }
+}
+
+#[test]
+fn zip_files_as_gzip_reads_them() {
+    let Zips {
+        data,
+        deflated,
+        stored,
+        two,
+        streamed,
+    } = zips();
     for (case, bytes, needle) in [("zip-d", &deflated, ""), ("zip-s", &stored, "")] {
         let (gzip, _) = Twins::new(case, |d| write(d, "f.zip", bytes)).agree(
             As::Root,
@@ -226,11 +250,16 @@ fn zip_files_as_gzip_reads_them() {
         "has more than one entry -- unchanged",
     );
     // zip - - writes zip64 sizes in its data descriptor, which gzip misreads: alike.
-    Twins::new("zip-stream", |d| write(d, "f.zip", &streamed.stdout)).agree(
+    Twins::new("zip-stream", |d| write(d, "f.zip", &streamed)).agree(
         As::Root,
         &["-dc", "f.zip"],
         "length error",
     );
+}
+
+#[test]
+fn zip_files_cut_short_or_corrupted() {
+    let deflated = zips().deflated;
     let cuts = [
         (10, "not a valid zip file"),
         (40, "not a valid zip file"),

@@ -93,8 +93,29 @@ pub(crate) fn decode<R: Read>(
         }
         _ => stored(r, &header, output)?,
     };
+    check(r, &header, flags, crc, len)?;
+    let more = r.peek(4).map_err(DecodeError::Read)? == MAGIC;
+    std::io::copy(r, &mut std::io::sink()).map_err(DecodeError::Read)?;
+    Ok(Entry {
+        crc,
+        len,
+        stored: method == STORED,
+        more,
+    })
+}
+
+/// The entry's CRC-32 and length, from its header or its data descriptor, against
+/// what its data gave.
+fn check<R: Read>(
+    r: &mut Input<R>,
+    header: &[u8; HEADER],
+    flags: u16,
+    crc: u32,
+    len: u64,
+) -> Result<(), DecodeError> {
+    let fail = |e: ZipError| LegacyError::from(e).at(1);
     let (stored_crc, stored_len) = match flags & HAS_DESCRIPTOR {
-        0 => (le32(&header, 14), le32(&header, 22)),
+        0 => (le32(header, 14), le32(header, 22)),
         _ => {
             let mut d = [0u8; DESCRIPTOR];
             if r.read_up_to(&mut d).map_err(DecodeError::Read)? < DESCRIPTOR {
@@ -115,14 +136,7 @@ pub(crate) fn decode<R: Read>(
             actual: len,
         }));
     }
-    let more = r.peek(4).map_err(DecodeError::Read)? == MAGIC;
-    std::io::copy(r, &mut std::io::sink()).map_err(DecodeError::Read)?;
-    Ok(Entry {
-        crc,
-        len,
-        stored: method == STORED,
-        more,
-    })
+    Ok(())
 }
 
 /// A stored entry's bytes, copied: the header's two sizes must agree, as gzip wants.

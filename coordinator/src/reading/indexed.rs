@@ -54,33 +54,9 @@ pub(super) fn inflate(
     ui: &Ui,
 ) -> Result<Decoded, Error> {
     let fail = |e| failure(path, output.clone(), e);
-    let found = match is_stdin(path) {
-        true => Found::Absent,
-        false => Found::look(path, opts.index_file),
-    };
-    let plan = match found {
+    let plan = match usable_index(opts, path, ui) {
         Found::Usable(plan) => Some(plan),
-        Found::Unusable { index, why } => {
-            let then = match opts.ranged() {
-                true => "inflating from the start",
-                false => "decompressing on one thread",
-            };
-            ui.warn(format!(
-                "{}: index not used: {why}; {then}",
-                index.display()
-            ));
-            None
-        }
-        Found::Absent => {
-            if opts.ranged() {
-                ui.warn(format!(
-                    "{}: no index ({}): inflating from the start to reach the range",
-                    place(path),
-                    index::index_path_for(path).display()
-                ));
-            }
-            None
-        }
+        _ => None,
     };
     if opts.ranged() {
         let (offset, length) = (opts.offset.unwrap_or(0), opts.length);
@@ -125,6 +101,37 @@ pub(super) fn inflate(
             )
             .map_err(fail)
         }
+    }
+}
+
+/// The index to read `path` with, if it has one that can be used (`Usable`); one that
+/// cannot is named in a warning.
+fn usable_index(opts: &Options, path: &Path, ui: &Ui) -> Found {
+    let found = match is_stdin(path) {
+        true => Found::Absent,
+        false => Found::look(path, opts.index_file),
+    };
+    match found {
+        Found::Unusable { index, why } => {
+            let then = match opts.ranged() {
+                true => "inflating from the start",
+                false => "decompressing on one thread",
+            };
+            ui.warn(format!(
+                "{}: index not used: {why}; {then}",
+                index.display()
+            ));
+            Found::Absent
+        }
+        Found::Absent if opts.ranged() => {
+            ui.warn(format!(
+                "{}: no index ({}): inflating from the start to reach the range",
+                place(path),
+                index::index_path_for(path).display()
+            ));
+            Found::Absent
+        }
+        other => other,
     }
 }
 
