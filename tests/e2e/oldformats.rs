@@ -76,15 +76,7 @@ fn compress_at_every_width_with_and_without_block_mode() {
     let small = text(400, 14);
     every_way("z9-small", "s.Z", &compressed(&small, &["-b", "9"]), "");
     every_way("z16", "f.Z", &compressed(&data, &[]), "");
-    // -l: gzip's columns, its method and its unknown CRC.
-    let z = compressed(&data, &[]);
-    let twins = Twins::new("z-list", |dir| write(dir, "f.Z", &z));
-    let (gzip, ours) = twins.run(As::Root, &["-lv", "f.Z"]);
-    assert_ok!(ours.run);
-    assert_eq!(
-        String::from_utf8_lossy(&ours.run.stdout),
-        String::from_utf8_lossy(&gzip.run.stdout)
-    );
+    same_list("z-list", "f.Z", &compressed(&data, &[]));
 }
 
 #[test]
@@ -155,6 +147,7 @@ fn pack_files_whole_cut_short_and_corrupted() {
         "gzip reads the pack file the test wrote"
     );
     every_way("pack", "f.z", &z, "");
+    same_list("pack-list", "f.z", &z);
     for cut in [2, 6, 9, 20, z.len() / 2, z.len() - 1] {
         every_way(
             &format!("pack-cut{cut}"),
@@ -226,6 +219,7 @@ fn zip_files_as_gzip_reads_them() {
             needle,
         );
         assert!(gzip.run.stdout == data);
+        same_list(case, "f.zip", bytes);
         Twins::new(case, |d| write(d, "f.zip", bytes)).agree(As::Root, &["-t", "f.zip"], needle);
         Twins::new(case, |d| write(d, "f.zip", bytes)).agree_as(
             "gzip",
@@ -300,6 +294,21 @@ fn members_of_other_formats_after_a_gzip_member() {
     let mut broken = gz_of(&data);
     broken.extend_from_slice(&[0x1f, 0x9d, 0x90, 0xff, 0xff, 0xff, 0xff]);
     every_way("broken-z", "m.gz", &broken, "corrupt input");
+}
+
+/// `-l` and `-lv` print what gzip prints: its columns, its method names, and for these
+/// formats its unknown CRC.
+fn same_list(case: &str, name: &str, bytes: &[u8]) {
+    let twins = Twins::new(case, |dir| write(dir, name, bytes));
+    for args in [["-l", name], ["-lv", name]] {
+        let (gzip, ours) = twins.run(As::Root, &args);
+        assert_ok!(ours.run);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.run.stdout),
+            String::from_utf8_lossy(&gzip.run.stdout),
+            "{case}: {args:?}"
+        );
+    }
 }
 
 fn gz_of(data: &[u8]) -> Vec<u8> {
