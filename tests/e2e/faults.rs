@@ -39,6 +39,11 @@ fn a_worker_killed_mid_job() {
         json_number(&json, "failed_attempts") >= 1,
         "the kill went unnoticed: {json}"
     );
+    // Said as what it is: a worker that answered and then closed went away (or, had it
+    // nothing in flight, refuses connections); a TLS mismatch fails the first contact.
+    let lost = format!("worker {} out of rotation: ", victim.addr);
+    assert!(r.stderr.contains(&lost), "{}", r.stderr);
+    assert!(!r.stderr.contains("TLS"), "{}", r.stderr);
 }
 
 #[test]

@@ -90,6 +90,10 @@ fn read(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
 pub(crate) struct Handshake {
     pub tls: bool,
     pub client_cert: bool,
+    /// The worker's last contact succeeded (a probe or an answer): a connection closed
+    /// now is the worker going away (killed, restarted, its host lost), not a TLS
+    /// mismatch, which fails the first contact.
+    pub answered: bool,
 }
 
 impl Credentials {
@@ -97,6 +101,7 @@ impl Credentials {
         Handshake {
             tls: self.tls.is_some(),
             client_cert: self.client_cert,
+            answered: false,
         }
     }
 }
@@ -125,6 +130,8 @@ pub(crate) fn explain_tls(text: &str, how: Handshake) -> Option<String> {
         && (has("InvalidContentType") || has("corrupt message") || has("HandshakeFailure"))
     {
         "TLS: the worker does not speak TLS here (it serves plaintext: drop --tls/--tls-ca, or start it with --tls-cert)"
+    } else if how.answered && closed {
+        "the worker went away (it closed the connection)"
     } else if how.tls && closed && !how.client_cert {
         "TLS: the worker closed the connection: it may require a client certificate (give --tls-cert and --tls-key)"
     } else if how.tls && closed {
@@ -145,11 +152,12 @@ mod tests {
     fn rustls_verdicts_become_one_actionable_phrase() {
         let tls = Handshake {
             tls: true,
-            client_cert: false,
+            ..Handshake::default()
         };
         let mutual = Handshake {
             tls: true,
             client_cert: true,
+            ..Handshake::default()
         };
         let plain = Handshake::default();
         let t = "tcp connect error: transport error: invalid peer certificate: UnknownIssuer";
@@ -168,6 +176,18 @@ mod tests {
         );
         assert!(explain_tls(closed, mutual).unwrap().contains("--client-ca"));
         assert!(explain_tls(closed, plain).unwrap().contains("TLS only"));
+        // A worker that answered before and then closed went away (killed mid-job):
+        // no TLS advice, whatever the settings.
+        for how in [tls, mutual, plain] {
+            let gone = Handshake {
+                answered: true,
+                ..how
+            };
+            let why = explain_tls(closed, gone).unwrap();
+            assert!(why.contains("went away") && !why.contains("TLS"), "{why}");
+            let reset = "error reading a body from connection: connection reset by peer";
+            assert!(explain_tls(reset, gone).unwrap().contains("went away"));
+        }
         assert!(explain_tls("Connection refused", tls).is_none());
         assert!(explain_tls("Connection refused", plain).is_none());
     }

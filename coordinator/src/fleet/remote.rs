@@ -8,6 +8,7 @@
 //! dispatch policy's silence allowance, instead of at each chunk's deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub(crate) struct GrpcLink {
     /// Largest response expected: the deflate bound of the largest chunk.
     max_response: usize,
     max_request: usize,
+    /// The last contact succeeded: see [`Handshake::answered`].
+    answered: Arc<AtomicBool>,
 }
 
 impl GrpcLink {
@@ -90,7 +93,15 @@ impl GrpcLink {
             credentials: credentials.clone(),
             max_response: response_limit(block),
             max_request: request_limit(block),
+            answered: Arc::default(),
         })
+    }
+
+    fn handshake(&self) -> Handshake {
+        Handshake {
+            answered: self.answered.load(Ordering::Relaxed),
+            ..self.credentials.handshake()
+        }
     }
 
     fn client(&self) -> WorkerClient<Channel> {
@@ -196,7 +207,8 @@ impl Link for GrpcLink {
         });
         request.set_timeout(deadline);
         self.credentials.authorize(request.metadata_mut());
-        let tls = self.credentials.handshake();
+        let tls = self.handshake();
+        let answered = self.answered.clone();
         let (index, len) = (chunk.index, chunk.len);
         Box::pin(async move {
             let reply = tokio::time::timeout(deadline, client.compress(request))
@@ -214,6 +226,7 @@ impl Link for GrpcLink {
                     }
                 })?
                 .into_inner();
+            answered.store(true, Ordering::Relaxed);
             Ok(Answer {
                 deflate: reply.deflate,
                 crc32: reply.crc32,
@@ -233,7 +246,8 @@ impl Link for GrpcLink {
         self.credentials.authorize(check_request.metadata_mut());
         let mut info_request = Request::new(InfoRequest {});
         self.credentials.authorize(info_request.metadata_mut());
-        let tls = self.credentials.handshake();
+        let tls = self.handshake();
+        let answered = self.answered.clone();
         Box::pin(async move {
             let check = async {
                 let status = health
@@ -252,9 +266,13 @@ impl Link for GrpcLink {
                     .into_inner();
                 Ok(worker_info(info))
             };
-            tokio::time::timeout(PROBE_TIMEOUT, check)
+            let result = tokio::time::timeout(PROBE_TIMEOUT, check)
                 .await
-                .map_err(|_| format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))?
+                .map_err(|_| format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
+                .and_then(|r| r);
+            // A worker back after a failed probe may be another (say, serving TLS now).
+            answered.store(result.is_ok(), Ordering::Relaxed);
+            result
         })
     }
 }
