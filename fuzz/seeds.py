@@ -205,7 +205,93 @@ def deflate_blocks_seeds():
         write("deflate_blocks", name, body)
 
 
+def read_legacy_seeds():
+    import heapq
+    import io
+    import zipfile
+
+    def lzw(flags, codes, bits=9):
+        out, acc, n = bytearray([flags]), 0, 0
+        for c in codes:
+            acc |= c << n
+            n += bits
+            while n >= 8:
+                out.append(acc & 0xFF)
+                acc >>= 8
+                n -= 8
+        return bytes(out + (bytes([acc]) if n else b""))
+
+    def pack(data):
+        # As coordinator/src/testing.rs encodes it (gzip's unpack.c documents it).
+        freq = {b: data.count(b) for b in set(data)}
+        freq[256] = 0
+        heap = [(f, s, [s]) for s, f in freq.items()]
+        heapq.heapify(heap)
+        length = dict.fromkeys(freq, 0)
+        order = 257
+        while len(heap) > 1:
+            fa, _, a = heapq.heappop(heap)
+            fb, _, b = heapq.heappop(heap)
+            for s in a + b:
+                length[s] += 1
+            heapq.heappush(heap, (fa + fb, order, a + b))
+            order += 1
+        top = max(length.values())
+        deep = next(s for s in sorted(length) if length[s] == top and s != 256)
+        length[deep], length[256] = length[256], length[deep]
+        at = lambda l: sorted((s for s in length if length[s] == l), key=lambda s: (s == 256, s))
+        parents, nodes = [0] * (top + 1), 0
+        for l in range(top, 0, -1):
+            nodes >>= 1
+            parents[l] = nodes
+            nodes += len(at(l))
+        code, out = {}, bytearray(struct.pack(">I", len(data)) + bytes([top]))
+        for l in range(1, top + 1):
+            out.append(len(at(l)) - (2 if l == top else 0))
+            for i, s in enumerate(at(l)):
+                code[s] = (parents[l] + i, l)
+        out += bytes(s for l in range(1, top + 1) for s in at(l) if s != 256)
+        acc, n = 0, 0
+        for s in list(data) + [256]:
+            c, l = code[s]
+            acc, n = (acc << l) | c, n + l
+            while n >= 8:
+                n -= 8
+                out.append((acc >> n) & 0xFF)
+        if n:
+            out.append((acc << (8 - n)) & 0xFF)
+        return bytes(out)
+
+    def zip_of(data, method, streamed=False):
+        raw = io.BytesIO()
+        target = raw if not streamed else type("Unseekable", (io.RawIOBase,), {
+            "writable": lambda self: True, "write": lambda self, b: raw.write(b)})()
+        with zipfile.ZipFile(target, "w", method) as z:
+            z.writestr("name", data)
+        return raw.getvalue()[4:]
+
+    t = text(2000)
+    seeds = {
+        "z-block": (0, lzw(0x90, [97, 98, 257, 258, 256, 0, 0, 0, 99, 257])),
+        "z-kwkwk": (0, lzw(0x90, [97, 257, 258])),
+        "z-nonblock": (0, lzw(0x10, [97, 98, 256, 257])),
+        "z-corrupt": (0, lzw(0x90, [97, 300])),
+        "z-17bits": (0, b"\x91abc"),
+        "pack": (1, pack(t)),
+        "pack-bytes": (1, pack(bytes(range(256)) * 3)),
+        "pack-cut": (1, pack(t)[:40]),
+        "zip-deflated": (2, zip_of(t, zipfile.ZIP_DEFLATED)),
+        "zip-stored": (2, zip_of(t[:500], zipfile.ZIP_STORED)),
+        "zip-streamed": (2, zip_of(t, zipfile.ZIP_DEFLATED, streamed=True)),
+        "pack-round-trip": (3, t[:700]),
+    }
+    # The first byte: the format (low two bits) and how many bytes each read returns.
+    for i, (name, (kind, body)) in enumerate(sorted(seeds.items())):
+        write("read_legacy", name, bytes([kind | (0, 4, 28, 200)[i % 4]]) + body)
+
+
 read_gzip_seeds()
+read_legacy_seeds()
 check_answer_seeds()
 check_request_seeds()
 deflate_blocks_seeds()

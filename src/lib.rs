@@ -1,9 +1,15 @@
 //! What the `gzfleet` and `gzfleet-worker` commands share at the process edge: malloc
-//! settings, and one-line command-line errors. The work itself is in the
+//! settings, one-line command-line errors, and the man pages and completions
+//! `--generate` prints. The work itself is in the
 //! `gzfleet-coordinator` and `gzfleet-worker` libraries.
 
-use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::error::ErrorKind;
+use clap::{Command, Parser};
+use clap_complete::Shell;
+pub use gzfleet_coordinator::invocation::Generate;
 
 /// glibc malloc settings for a process that allocates megabyte buffers per chunk.
 /// Call first thing in `main`, before other threads exist.
@@ -50,6 +56,49 @@ pub fn parsed_or_exit<P>(program: &str, parsed: Result<P, clap::Error>) -> P {
             }
         },
     }
+}
+
+/// Prints what `--generate` asks for, made from `cmd` (the whole command line, as
+/// parsed): the man page, or a shell's completions. Made at run time from the same
+/// definitions the parser uses, they cannot drift from the options the binary takes.
+pub fn generate(kind: Generate, cmd: Command) -> ExitCode {
+    let mut out = Vec::new();
+    let name = cmd.get_name().to_string();
+    let made = match kind {
+        Generate::Man => man(cmd, &mut out),
+        Generate::CompleteBash => complete(Shell::Bash, cmd, &name, &mut out),
+        Generate::CompleteZsh => complete(Shell::Zsh, cmd, &name, &mut out),
+        Generate::CompleteFish => complete(Shell::Fish, cmd, &name, &mut out),
+    };
+    match made.and_then(|()| std::io::stdout().lock().write_all(&out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: --generate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn complete(shell: Shell, mut cmd: Command, name: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+    clap_complete::generate(shell, &mut cmd, name, out);
+    Ok(())
+}
+
+/// The command's page, then the options of each subcommand but `compress` (whose
+/// options are the command's own) under a heading of its own.
+fn man(cmd: Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd.get_subcommands() {
+        if ["compress", "help"].contains(&sub.get_name()) {
+            continue;
+        }
+        let mut options = Vec::new();
+        clap_mangen::Man::new(sub.clone()).render_options_section(&mut options)?;
+        let heading = format!(".SH \"{} {} OPTIONS\"\n", cmd.get_name(), sub.get_name());
+        let options = String::from_utf8_lossy(&options).replacen(".SH OPTIONS\n", &heading, 1);
+        out.extend_from_slice(options.as_bytes());
+    }
+    Ok(())
 }
 
 /// clap's error as one line. Its first line alone can be cut mid-sentence ("cannot be

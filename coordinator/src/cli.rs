@@ -428,6 +428,9 @@ pub struct ListArgs {
     /// Also show the method, the CRC-32 of the data, and the file's date and time
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Show the name and time stored in the header, not the file's (as gzip -lN)
+    #[arg(short = 'N', long)]
+    pub name: bool,
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ pub enum Error {
     /// setuid file): skipped with a warning, exit status 2 as gzip's.
     #[error("{0}")]
     Refused(String),
+    /// An input whose time gzip's header cannot hold: compressed with MTIME 0 and
+    /// gzip's warning (exit status 2).
+    #[error("{0}: warning: file timestamp out of range for gzip format")]
+    TimeOutOfRange(Place),
     /// An input left alone that gzip does not even count as a warning (a .gz named to
     /// be compressed): said, exit status unchanged.
     #[error("{0}")]
@@ -202,7 +206,7 @@ impl Error {
     /// What this failure counts as in the exit status, as gzip counts it.
     pub fn severity(&self) -> Severity {
         match self {
-            Error::Refused(_) | Error::Exists(_) => Severity::Warning,
+            Error::Refused(_) | Error::Exists(_) | Error::TimeOutOfRange(_) => Severity::Warning,
             Error::Unchanged(_) => Severity::Note,
             Error::PassedOver(_) => Severity::Detail,
             _ => Severity::Error,

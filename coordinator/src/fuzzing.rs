@@ -1,6 +1,6 @@
 //! Entry points for the fuzz targets in fuzz/ (`fuzz/run.sh`), and nothing else: the
 //! reading path `gzfleet test` and `list` take, the decoder `decompress` writes
-//! through, and the checks every worker answer passes. Not an API: hidden from the
+//! through (the old formats' decoders too), and the checks every worker answer passes. Not an API: hidden from the
 //! docs, free to change with the targets, and kept to plain types so the targets need
 //! none of the crate's internals.
 
@@ -13,7 +13,7 @@ use crate::compress::check::{self, Checks};
 use crate::compress::chunker::{Chunk, Payload};
 use crate::error::Place;
 use crate::fleet::Answer;
-use crate::gzip::{Decoded, decode};
+use crate::gzip::{Decoded, Options, decode, decode_with};
 use crate::reading::check as check_input;
 
 /// What a gzip stream held, as the reading side found it.
@@ -26,6 +26,10 @@ pub struct Stream {
     pub crc: u32,
     pub trailing_zeros: u64,
     pub trailing_garbage: u64,
+    /// Members in another format than gzip's (.Z, pack, zip), which flate2 cannot
+    /// read; and bytes passed through unchanged.
+    pub foreign: u64,
+    pub passed: u64,
 }
 
 impl From<Decoded> for Stream {
@@ -37,6 +41,8 @@ impl From<Decoded> for Stream {
             crc: d.crc,
             trailing_zeros: d.trailing_zeros,
             trailing_garbage: d.trailing_garbage,
+            foreign: d.foreign,
+            passed: d.passed,
         }
     }
 }
@@ -51,6 +57,18 @@ pub fn test(input: impl Read) -> Result<Stream, String> {
 /// `gzfleet decompress`'s decoder: every member's data written to `output`.
 pub fn decompress(input: impl Read, output: &mut impl Write) -> Result<Stream, String> {
     decode(input, output)
+        .map(Stream::from)
+        .map_err(|e| e.to_string())
+}
+
+/// As [`decompress`], copying what is not compressed unchanged when `passthrough`
+/// (gzip -cdf): the decoder as `decompress -cf` runs it, old formats included.
+pub fn decompress_with(
+    input: impl Read,
+    output: &mut impl Write,
+    passthrough: bool,
+) -> Result<Stream, String> {
+    decode_with(input, output, Options { passthrough })
         .map(Stream::from)
         .map_err(|e| e.to_string())
 }

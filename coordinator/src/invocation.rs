@@ -44,14 +44,38 @@ struct GzipForm {
     /// Print the license and exit
     #[arg(short = 'L', long)]
     license: bool,
+    /// Instead of running: print the man page, or a shell's completions (man,
+    /// complete-bash, complete-zsh, complete-fish), made from these very options
+    #[arg(long, value_name = "KIND", hide_short_help = true)]
+    generate: Option<Generate>,
     #[command(flatten)]
     options: CompressArgs,
+}
+
+/// What `--generate` prints: documents made from the clap definitions at run time, so
+/// they never drift from the options the binary takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    /// The man page (roff), for `man gzfleet`.
+    Man,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+}
+
+/// What a command line asks of the program.
+#[derive(Debug)]
+pub enum Invoked {
+    Run(Cli),
+    Generate(Generate),
 }
 
 /// What the name gzfleet was invoked by asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Personality {
     Gzfleet,
+    /// gzip's defaults: the input is removed once its output is complete.
+    Gzip,
     Gunzip,
     Zcat,
 }
@@ -64,6 +88,8 @@ fn personality(argv0: Option<&OsString>) -> Personality {
     // `gunzip`, `gzfleet-gunzip`, `/usr/local/bin/zcat`, BSD's `gzcat`...
     if name.ends_with("gunzip") {
         Personality::Gunzip
+    } else if name.ends_with("gzip") {
+        Personality::Gzip
     } else if name.ends_with("zcat") {
         Personality::Zcat
     } else {
@@ -73,6 +99,21 @@ fn personality(argv0: Option<&OsString>) -> Personality {
 
 /// Reads a command line (`argv[0]` included) in whichever form it is written.
 pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    invoke_from(argv).map(|invoked| match invoked {
+        Invoked::Run(cli) => cli,
+        Invoked::Generate(_) => Cli {
+            license: false,
+            command: Command::List(ListArgs {
+                files: Vec::new(),
+                verbose: false,
+                name: false,
+            }),
+        },
+    })
+}
+
+/// Reads a command line as [`parse_from`] does, `--generate` included.
+pub fn invoke_from(argv: Vec<OsString>) -> Result<Invoked, clap::Error> {
     let personality = personality(argv.first());
     let first = argv.get(1).and_then(|a| a.to_str());
     if personality == Personality::Gzfleet && first.is_some_and(|a| SUBCOMMANDS.contains(&a)) {
@@ -83,26 +124,56 @@ pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
         {
             resolve_level(args, sub);
         }
-        return Ok(cli);
+        return Ok(Invoked::Run(cli));
     }
-    let matches = GzipForm::command().try_get_matches_from(argv)?;
+    let matches = gzip_form().try_get_matches_from(argv)?;
     let mut form = GzipForm::from_arg_matches(&matches)?;
+    if let Some(kind) = form.generate {
+        return Ok(Invoked::Generate(kind));
+    }
     resolve_level(&mut form.options, &matches);
-    if personality != Personality::Gzfleet {
+    if matches!(personality, Personality::Gunzip | Personality::Zcat) {
         form.decompress = true;
     }
     if personality == Personality::Zcat {
         form.options.stdout = true;
     }
-    Ok(Cli {
+    // gzip removes each input once its output is complete, unless -k or -c: under
+    // its names, so does gzfleet (scripts expect `gzip f; gzip -d f.gz` to leave one
+    // file); under its own, it keeps them unless --rm.
+    let o = &mut form.options;
+    if matches!(personality, Personality::Gzip | Personality::Gunzip) && !o.keep && !o.stdout {
+        o.rm = true;
+    }
+    Ok(Invoked::Run(Cli {
         license: form.license,
         command: form.into_command(),
-    })
+    }))
 }
 
 /// Reads this process's command line.
 pub fn parse() -> Result<Cli, clap::Error> {
     parse_from(std::env::args_os().collect())
+}
+
+/// Reads this process's command line, `--generate` included.
+pub fn invoke() -> Result<Invoked, clap::Error> {
+    invoke_from(std::env::args_os().collect())
+}
+
+/// gzip's form as clap reads it, `-h` cut to one screen.
+fn gzip_form() -> clap::Command {
+    crate::short_help::shorten(GzipForm::command())
+}
+
+/// The whole command line, both forms: gzip's options and the subcommands, each with
+/// its own. What the man page and the completions are made from.
+pub fn command() -> clap::Command {
+    Cli::command()
+        .get_subcommands()
+        .fold(gzip_form(), |cmd, sub| {
+            cmd.subcommand(sub.clone().display_name(sub.get_name()))
+        })
 }
 
 impl GzipForm {
@@ -118,6 +189,7 @@ impl GzipForm {
             return Command::List(ListArgs {
                 files,
                 verbose: o.verbose > 0,
+                name: o.name,
             });
         }
         if self.test {

@@ -112,3 +112,36 @@ fn suffixes_that_cannot_work_are_refused() {
 fn both_forms_are_consistent() {
     GzipForm::command().debug_assert();
 }
+
+#[test]
+fn as_gzip_and_gunzip_inputs_are_removed_unless_k_or_c() {
+    let rm = |argv: &[&str]| match parse(argv).command {
+        Command::Compress(c) => c.rm,
+        Command::Decompress(d) => d.rm,
+        other => panic!("{other:?}"),
+    };
+    assert!(rm(&["/bin/gzip", "f"]));
+    assert!(rm(&["gzip", "-d", "f.gz"]));
+    assert!(rm(&["gunzip", "f.gz"]));
+    assert!(!rm(&["gzip", "-k", "f"]));
+    assert!(!rm(&["gzip", "-c", "f"]));
+    assert!(!rm(&["gunzip", "-c", "f.gz"]));
+    assert!(!rm(&["zcat", "f.gz"]));
+    // As itself, gzfleet keeps them.
+    assert!(!rm(&["gzfleet", "f"]));
+    assert!(!rm(&["gzfleet", "-d", "f.gz"]));
+    assert!(!rm(&["gzfleet", "compress", "f"]));
+}
+
+#[test]
+fn generate_is_read_before_anything_runs() {
+    let invoked = invoke_from(["gzfleet", "--generate", "man"].map(Into::into).to_vec());
+    assert!(matches!(invoked, Ok(Invoked::Generate(Generate::Man))));
+    assert!(invoke_from(["gzfleet", "--generate", "nroff"].map(Into::into).to_vec()).is_err());
+    // The whole command holds both forms' options, and clap finds it consistent.
+    let cmd = command();
+    cmd.clone().debug_assert();
+    for sub in ["compress", "decompress", "test", "list", "index"] {
+        assert!(cmd.find_subcommand(sub).is_some(), "{sub}");
+    }
+}

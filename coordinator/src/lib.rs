@@ -13,7 +13,8 @@
 //! - [`reading`]: `decompress`, `test`, `list`.
 //! - [`index`]: gztool-format indexes (`.gzi`), read and written.
 //! - [`gzip`]: framing both directions share: `header`, `trailer` (CRC joining),
-//!   `decoder`.
+//!   `decoder`; [`legacy`]: the other formats gzip -d reads (compress's .Z, pack,
+//!   zip's first entry).
 //! - [`ui`]: every line printed, the `progress` bar, the job `report`; [`telemetry`]:
 //!   the same numbers for Prometheus (`--metrics`).
 //! - [`admit`]: gzip's rules for which inputs are read (links, devices, setuid).
@@ -34,8 +35,10 @@ pub(crate) mod gzip;
 pub(crate) mod index;
 pub(crate) mod indexer;
 pub mod invocation;
+pub(crate) mod legacy;
 pub(crate) mod partial;
 pub(crate) mod reading;
+pub(crate) mod short_help;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 #[doc(hidden)]

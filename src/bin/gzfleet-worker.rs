@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use gzfleet_worker::cli::{self, WorkerArgs};
 use gzfleet_worker::hooks::NoHooks;
 
@@ -40,11 +40,18 @@ struct Cli {
     /// a volume (docker-compose), so its first start needs no token made by hand
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     init_token: Option<std::path::PathBuf>,
+    /// Instead of serving: print the man page, or a shell's completions (man,
+    /// complete-bash, complete-zsh, complete-fish), made from these very options
+    #[arg(long, value_name = "KIND")]
+    generate: Option<gzfleet::Generate>,
 }
 
 fn main() -> ExitCode {
     gzfleet::keep_chunk_buffers();
     let cli: Cli = gzfleet::parse_or_exit("gzfleet-worker");
+    if let Some(kind) = cli.generate {
+        return gzfleet::generate(kind, Cli::command());
+    }
     if let Some(path) = &cli.init_token {
         return cli::init_token(path);
     }

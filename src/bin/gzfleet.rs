@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
-use gzfleet_coordinator::invocation;
+use gzfleet_coordinator::invocation::{self, Invoked};
 
 fn main() -> ExitCode {
     gzfleet::keep_chunk_buffers();
-    let cli = gzfleet::parsed_or_exit("gzfleet", invocation::parse());
-    gzfleet_coordinator::run(cli)
+    match gzfleet::parsed_or_exit("gzfleet", invocation::invoke()) {
+        Invoked::Run(cli) => gzfleet_coordinator::run(cli),
+        Invoked::Generate(kind) => gzfleet::generate(kind, invocation::command()),
+    }
 }

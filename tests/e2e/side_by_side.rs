@@ -65,9 +65,21 @@ impl Twins {
     /// Runs `gzip ARGS` in one folder and `gzfleet ARGS` in the other, as `user`,
     /// with `stdin` (not a terminal) as input.
     pub fn run(&self, user: As, args: &[&str]) -> (Outcome, Outcome) {
+        self.run_as("gzip", gzfleet(), user, args)
+    }
+
+    /// As [`Twins::run`], with the system's `program` (gzip, gunzip, zcat) beside
+    /// `ours`.
+    pub fn run_as(
+        &self,
+        program: &str,
+        ours: Command,
+        user: As,
+        args: &[&str],
+    ) -> (Outcome, Outcome) {
         let before = names(&self.gzip.path);
-        let gzip = outcome(&self.gzip.path, &before, Command::new("gzip"), user, args);
-        let ours = outcome(&self.ours.path, &before, gzfleet(), user, args);
+        let gzip = outcome(&self.gzip.path, &before, Command::new(program), user, args);
+        let ours = outcome(&self.ours.path, &before, ours, user, args);
         (gzip, ours)
     }
 
@@ -75,32 +87,84 @@ impl Twins {
     /// the folders, and a message naming the problem (`needle`, empty for none).
     pub fn agree(&self, user: As, args: &[&str], needle: &str) -> (Outcome, Outcome) {
         let (gzip, ours) = self.run(user, args);
-        let case = format!("{args:?} as {user:?}");
-        assert_eq!(
-            ours.run.status.code(),
-            gzip.run.status.code(),
-            "{case}: exit status differs from gzip's\n gzip: {}\n ours: {}",
-            gzip.run.stderr,
-            ours.run.stderr
-        );
-        for (who, o) in [("gzip", &gzip), ("gzfleet", &ours)] {
-            assert!(
-                o.run.stderr.contains(needle),
-                "{case}: {who} does not say {needle:?}: {}",
-                o.run.stderr
-            );
-        }
-        if needle.is_empty() {
-            assert_eq!(ours.run.stderr, "", "{case}: gzfleet said something");
-        }
-        assert!(
-            ours.run.stdout == gzip.run.stdout
-                || decoded(&ours.run.stdout) == decoded(&gzip.run.stdout),
-            "{case}: stdout differs"
-        );
-        assert_eq!(ours.entries, gzip.entries, "{case}: the folders differ");
-        (gzip, ours)
+        agree(gzip, ours, &format!("{args:?} as {user:?}"), needle)
     }
+
+    /// As [`Twins::agree`], with gzfleet invoked by `program`'s name (a link named
+    /// gzip, gunzip or zcat), beside the system's `program`.
+    pub fn agree_as(&self, program: &str, args: &[&str], needle: &str) -> (Outcome, Outcome) {
+        let (gzip, ours) = self.run_as(program, Command::new(named(program)), As::Root, args);
+        agree(gzip, ours, &format!("{program} {args:?}"), needle)
+    }
+}
+
+/// gzfleet under `program`'s name: a link in a folder of its own, made once.
+pub fn named(program: &str) -> std::path::PathBuf {
+    static LINKS: std::sync::OnceLock<Dir> = std::sync::OnceLock::new();
+    let dir = LINKS.get_or_init(|| {
+        let dir = Dir::new("names-as-gzip");
+        for name in ["gzip", "gunzip", "zcat"] {
+            std::os::unix::fs::symlink(bin("gzfleet"), dir.join(name)).expect("a link");
+        }
+        dir
+    });
+    dir.join(program)
+}
+
+/// Asserts two outcomes agree: exit status, stdout bytes, what is left in the
+/// folders, and a message naming the problem (`needle`, empty for none).
+pub fn agree(gzip: Outcome, ours: Outcome, case: &str, needle: &str) -> (Outcome, Outcome) {
+    assert_eq!(
+        ours.run.status.code(),
+        gzip.run.status.code(),
+        "{case}: exit status differs from gzip's\n gzip: {}\n ours: {}",
+        gzip.run.stderr,
+        ours.run.stderr
+    );
+    for (who, o) in [("gzip", &gzip), ("gzfleet", &ours)] {
+        assert!(
+            o.run.stderr.contains(needle),
+            "{case}: {who} does not say {needle:?}: {}",
+            o.run.stderr
+        );
+    }
+    if needle.is_empty() {
+        assert_eq!(ours.run.stderr, "", "{case}: gzfleet said something");
+    }
+    assert!(
+        ours.run.stdout == gzip.run.stdout
+            || decoded(&ours.run.stdout) == decoded(&gzip.run.stdout),
+        "{case}: stdout differs: gzip wrote {} bytes, gzfleet {} ({})",
+        gzip.run.stdout.len(),
+        ours.run.stdout.len(),
+        match gzip
+            .run
+            .stdout
+            .iter()
+            .zip(&ours.run.stdout)
+            .position(|(a, b)| a != b)
+        {
+            Some(at) => format!("first difference at byte {at}"),
+            None => "one is a prefix of the other".into(),
+        }
+    );
+    let names = |o: &Outcome| o.entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&ours),
+        names(&gzip),
+        "{case}: the names left differ\n gzip: {}\n ours: {}",
+        gzip.run.stderr,
+        ours.run.stderr
+    );
+    for (a, b) in ours.entries.iter().zip(&gzip.entries) {
+        assert!(
+            a.content == b.content,
+            "{case}: {} differs in content",
+            a.name
+        );
+    }
+    assert_eq!(ours.entries, gzip.entries, "{case}: the folders differ");
+    (gzip, ours)
 }
 
 fn outcome(dir: &Path, before: &[String], mut cmd: Command, user: As, args: &[&str]) -> Outcome {

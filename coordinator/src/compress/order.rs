@@ -124,7 +124,10 @@ impl Writer<'_> {
         written: &mut Written,
     ) -> Result<(), Error> {
         match marker {
-            Marker::Begin(job) => {
+            Marker::Begin(mut job) => {
+                if let Some(warning) = job.plan.warning.take() {
+                    self.failed(warning, written);
+                }
                 // Its place counts the inputs before it, failed ones too.
                 let n = written.reports.len() + written.failures + 1;
                 let name = job.plan.input.place().to_string();

@@ -234,6 +234,8 @@ pub(crate) struct JobPlan {
     pub shared: Option<Arc<SharedFile>>,
     /// `--index`: where this output's index goes.
     pub index: Option<PathBuf>,
+    /// What gzip warns about and goes on (a time out of the header's range).
+    pub warning: Option<Error>,
 }
 
 impl Plan {
@@ -342,6 +344,7 @@ impl Plan {
             }
         };
         let header = self.header(&input).encode();
+        let warning = self.time_warning(&input);
         let identity = match (&input, &destination) {
             // Only a regular file can be read again from the middle.
             (Input::File { path, meta, .. }, Destination::File(_)) if meta.is_file() => {
@@ -368,7 +371,21 @@ impl Plan {
             identity,
             shared,
             index,
+            warning,
         })
+    }
+
+    /// gzip's warning for a file whose time MTIME cannot hold (stored as 0): before
+    /// 1970, exactly at the epoch (0 means "none"), or past 2106-02-07 06:28:15 UTC.
+    fn time_warning(&self, input: &Input) -> Option<Error> {
+        match input {
+            Input::File { path, meta, .. }
+                if self.store_name && meta.modified().ok().and_then(gzip_time).is_none() =>
+            {
+                Some(Error::TimeOutOfRange(Place::Path(path.clone())))
+            }
+            _ => None,
+        }
     }
 
     /// Where the index of an output going to `destination` goes: `--index-file`, or
@@ -408,12 +425,7 @@ impl Plan {
             },
             Input::File { path, meta, .. } if self.store_name => Header {
                 name: path.file_name().map(|n| n.as_encoded_bytes().to_vec()),
-                mtime: meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .and_then(|d| u32::try_from(d.as_secs()).ok())
-                    .unwrap_or(0),
+                mtime: meta.modified().ok().and_then(gzip_time).unwrap_or(0),
                 level,
             },
             _ => Header {
@@ -493,4 +505,10 @@ impl Plan {
         }
         Ok(Destination::Object(url))
     }
+}
+
+/// A time as gzip's MTIME holds it: whole seconds from 1 to 2^32 - 1.
+fn gzip_time(t: std::time::SystemTime) -> Option<u32> {
+    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    u32::try_from(secs).ok().filter(|&s| s > 0)
 }

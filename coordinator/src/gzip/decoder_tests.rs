@@ -1,8 +1,11 @@
 //! Tests of `decoder.rs`: members, truncation, trailing data, corrupt data.
 
 use super::*;
+use crate::gzip::errors::Part;
+use crate::gzip::header::Field;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use std::io::{self, Read};
 
 fn gz(data: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
@@ -166,4 +169,36 @@ fn sizes_and_crc_cover_every_member() {
         (d.uncompressed, d.crc),
         (11, crc32fast::hash(b"hello world"))
     );
+}
+
+fn passing(bytes: &[u8]) -> Result<(Decoded, Vec<u8>), DecodeError> {
+    let mut out = Vec::new();
+    decode_with(bytes, &mut out, Options { passthrough: true }).map(|d| (d, out))
+}
+
+/// gzip -cdf: what is not compressed comes out as it went in, alone, after members, or
+/// empty; what is compressed but damaged is still an error.
+#[test]
+fn passthrough_copies_what_is_not_compressed() {
+    for plain in [&b"plain text\n"[..], b"x", b"\x1f", b"", b"\x1f\x8c rest"] {
+        let (d, out) = passing(plain).unwrap();
+        assert_eq!(out, plain);
+        assert_eq!(
+            (d.passed, d.uncompressed),
+            (plain.len() as u64, plain.len() as u64)
+        );
+    }
+    let mut then = gz(b"member ");
+    then.extend_from_slice(b"then plain\0\0");
+    let (d, out) = passing(&then).unwrap();
+    assert_eq!(out, b"member then plain\0\0");
+    assert_eq!((d.members, d.passed, d.trailing_garbage), (2, 12, 0));
+    // After a member, zeros and a lone byte are copied too, as gzip -cdf copies them.
+    let mut lone = gz(b"m");
+    lone.push(b'P');
+    assert_eq!(passing(&lone).unwrap().1, b"mP");
+    assert!(passing(&[0x1f, 0x8b]).is_err());
+    let mut cut = gz(b"damaged");
+    cut.truncate(cut.len() - 3);
+    assert!(passing(&cut).is_err());
 }

@@ -128,6 +128,7 @@ pub(crate) fn decompress(
         trailing_garbage: 0,
         indexed_spans: spans.len() as u64,
         whole_spans: writer.whole,
+        ..Decoded::default()
     })
 }
 

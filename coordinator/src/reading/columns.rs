@@ -11,7 +11,12 @@ const WIDTH: usize = 19;
 /// One file's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Row {
-    pub crc: u32,
+    /// gzip's five letters for how the data is stored ("defla").
+    pub method: &'static str,
+    /// None where gzip 1.12 has none (the formats other than gzip's), which it prints
+    /// as its 64-bit "unknown", ffffffffffffffff: printed so here too, so that the
+    /// columns after it stand where gzip's do.
+    pub crc: Option<u32>,
     /// Seconds since the epoch of the date shown (None: unknown, printed as gzip does).
     pub mtime: Option<i64>,
     /// Bytes read, trailing bytes included: the file's size.
@@ -40,8 +45,8 @@ pub(crate) fn header(verbose: bool) -> String {
 pub(crate) fn row(r: &Row, verbose: bool) -> String {
     let mut s = String::new();
     if verbose {
-        // Only deflate is read; gzip cuts its method names to five letters.
-        let _ = write!(s, "defla {:08x} {}", r.crc, date(r.mtime));
+        let crc = r.crc.map_or_else(|| "f".repeat(16), |c| format!("{c:08x}"));
+        let _ = write!(s, "{} {crc} {}", r.method, date(r.mtime));
     }
     let saved = r.uncompressed as i128 - (r.compressed as i128 - r.overhead as i128);
     let _ = write!(
@@ -120,7 +125,8 @@ mod tests {
 
     fn one(name: &str, compressed: u64, uncompressed: u64, overhead: u64) -> Row {
         Row {
-            crc: 0xaf083b2d,
+            method: "defla",
+            crc: Some(0xaf083b2d),
             mtime: Some(1_678_000_089),
             compressed,
             uncompressed,
@@ -171,6 +177,12 @@ mod tests {
         assert_eq!(date[9], b':', "{line}");
         assert_eq!(date[12], b' ', "{line}");
         assert!(line.ends_with("                 34                  12 -16.7% a"));
+        let unknown = Row {
+            method: "compr",
+            crc: None,
+            ..one("a", 34, 12, 0)
+        };
+        assert!(row(&unknown, true).starts_with("compr ffffffffffffffff "));
         assert_eq!(date_of(None), "??? ?? ??:?? ");
         assert_eq!(date_of(Some(i64::MAX)), "??? ?? ??:?? ");
     }

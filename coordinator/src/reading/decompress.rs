@@ -1,17 +1,19 @@
 //! `gzfleet decompress`: FILE.gz -> FILE through a partial file, or to stdout. A write
 //! failure names the output (a full disk is not a corrupt input), and a reader that
-//! went away (`| head`) ends the command quietly, as it ends gzip.
+//! went away (`| head`) ends the command quietly, as it ends gzip. With -f, data that
+//! is not compressed goes to stdout unchanged, as gzip -cdf sends it.
 
-use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs::{self, Metadata};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Tally, indexed, inputs, is_stdin, open, place, restore, strip_suffix_or};
+use super::names::{find_input, strip_suffix_or};
+use super::{Tally, indexed, inputs, is_stdin, open, place, restore};
 use crate::cli::DecompressArgs;
 use crate::compress::output::is_folder;
 use crate::compress::walk;
 use crate::error::{Error, Place};
-use crate::gzip::Decoded;
+use crate::gzip::{Decoded, Warning};
 use crate::index::index_path_for;
 use crate::partial::PartialFile;
 use crate::signals;
@@ -28,35 +30,42 @@ pub(crate) fn decompress(args: &DecompressArgs, ui: &Ui) -> Result<Tally, Error>
         if signals::interrupted() {
             return Err(Error::Interrupted);
         }
-        let input = place(path);
         match decompress_one(args, path, ui) {
             Err(e @ Error::Interrupted) => return Err(e),
             Err(e) if e.is_broken_pipe() => return Err(e),
             Err(e) => tally.error(ui, e),
-            Ok(d) if d.trailing_garbage > 0 => tally.warn(
-                ui,
-                format!(
-                    "{input}: decompression OK, trailing garbage ignored ({} bytes)",
-                    d.trailing_garbage
-                ),
-            ),
-            // Silent, as in gzip (whose -v says so and exits 2; our status never
-            // depends on -v).
-            Ok(d) if d.trailing_zeros > 0 => ui.info(format!(
-                "{input}: {} -> {} bytes ({} trailing zero bytes ignored)",
-                d.compressed, d.uncompressed, d.trailing_zeros
-            )),
-            Ok(d) if d.indexed_spans > 0 => ui.info(format!(
-                "{input}: {} -> {} bytes ({} spans of its index in parallel, {} by libdeflate)",
-                d.compressed, d.uncompressed, d.indexed_spans, d.whole_spans
-            )),
-            Ok(d) => ui.info(format!(
-                "{input}: {} -> {} bytes",
-                d.compressed, d.uncompressed
-            )),
+            Ok(d) => report(ui, &mut tally, &place(path), &d),
         }
     }
     Ok(tally)
+}
+
+/// What is said of a file decompressed: its warnings, and with -v its sizes.
+fn report(ui: &Ui, tally: &mut Tally, input: &Place, d: &Decoded) {
+    super::warnings(ui, tally, input, d);
+    match d {
+        d if d.trailing_garbage > 0 => tally.warn(
+            ui,
+            format!(
+                "{input}: decompression OK, trailing garbage ignored ({} bytes)",
+                d.trailing_garbage
+            ),
+        ),
+        // Silent, as in gzip (whose -v says so and exits 2; our status never
+        // depends on -v).
+        d if d.trailing_zeros > 0 => ui.info(format!(
+            "{input}: {} -> {} bytes ({} trailing zero bytes ignored)",
+            d.compressed, d.uncompressed, d.trailing_zeros
+        )),
+        d if d.indexed_spans > 0 => ui.info(format!(
+            "{input}: {} -> {} bytes ({} spans of its index in parallel, {} by libdeflate)",
+            d.compressed, d.uncompressed, d.indexed_spans, d.whole_spans
+        )),
+        d => ui.info(format!(
+            "{input}: {} -> {} bytes",
+            d.compressed, d.uncompressed
+        )),
+    }
 }
 
 /// The inputs: the names given, and with -r the files below each directory named that
@@ -81,7 +90,14 @@ fn expand(args: &DecompressArgs, tally: &mut Tally, ui: &Ui) -> Vec<PathBuf> {
     files
 }
 
-fn decompress_one(args: &DecompressArgs, path: &Path, ui: &Ui) -> Result<Decoded, Error> {
+/// One input: to stdout, or to the file its name (or -N's stored name) gives.
+fn decompress_one(args: &DecompressArgs, named: &Path, ui: &Ui) -> Result<Decoded, Error> {
+    // `gzip -d F` reads F.gz when F does not exist.
+    let found = find_input(named, args.suffix.as_deref()).map_err(|missing| Error::Open {
+        source: io::Error::from_raw_os_error(libc::ENOENT),
+        path: missing,
+    })?;
+    let path = found.as_path();
     let to_stdout = args.stdout
         || args.output.as_deref() == Some(Path::new("-"))
         || (is_stdin(path) && args.output.is_none());
@@ -93,6 +109,7 @@ fn decompress_one(args: &DecompressArgs, path: &Path, ui: &Ui) -> Result<Decoded
         index_file: args.index_file.as_deref(),
         offset: args.offset,
         length: args.length,
+        passthrough: args.force && to_stdout,
     };
     // The input's times as they were before reading it moved its atime.
     let like = (!is_stdin(path)).then(|| fs::metadata(path).ok()).flatten();
@@ -105,73 +122,126 @@ fn decompress_one(args: &DecompressArgs, path: &Path, ui: &Ui) -> Result<Decoded
         })?),
         false => restore::Stored::default(),
     };
-    let target = match &args.output {
-        _ if to_stdout => None,
-        Some(p) => Some(p.clone()),
-        None => Some(
-            match (&stored.name, strip_suffix_or(path, args.suffix.as_deref())) {
-                (Some(name), _) => super::parent(path).join(name),
-                (None, Some(stripped)) => stripped,
-                (None, None) => {
-                    return Err(Error::Refused(format!(
-                        "{}: unknown suffix -- ignored (expected .gz, .tgz or .z; use -c, -o or -S)",
-                        path.display()
-                    )));
-                }
-            },
-        ),
+    let Some(target) = target(args, path, &stored, to_stdout)? else {
+        return to_stdout_(&opts, path, input, ui);
     };
-    let Some(target) = target else {
-        // Decompressed data goes to a terminal as gzip and zcat send it.
-        let mut out = Interruptible(io::stdout().lock());
-        let decoded = indexed::inflate(&opts, path, input, &mut out, &Place::Stdout, ui)?;
-        out.flush().map_err(|source| Error::Write {
-            output: Place::Stdout,
-            source,
-        })?;
-        return Ok(decoded);
-    };
-    if !args.force && fs::symlink_metadata(&target).is_ok() {
-        return Err(Error::Exists(target));
-    }
-    let mut partial = PartialFile::create(&target, args.force)?;
-    let output = partial.place();
-    match indexed::inflate(
-        &opts,
+    let file = ToFile {
+        args,
         path,
-        input,
-        &mut Interruptible(&mut partial),
-        &output,
-        ui,
-    ) {
-        Ok(decoded) => {
-            // -N: the stored time, as gzip restores it; else the .gz file's.
-            let mtime = stored.mtime.filter(|_| restore);
-            // A .gz written over another (x.gz.gz -> x.gz) must not keep the old one's
-            // index beside it. Only then: for any other name, the index readers would
-            // look for beside the output is the input's own (data -> data.gzi). A folder
-            // of that name is no index: readers fail to open it, and say so.
-            let stale: Vec<PathBuf> = Some(index_path_for(&target))
-                .filter(|p| target.extension().is_some_and(|e| e == "gz") && !is_folder(p))
-                .into_iter()
-                .collect();
-            partial.commit_replacing(like.as_ref(), mtime, &stale)?;
-            if args.rm && !is_stdin(path) {
-                fs::remove_file(path).map_err(|source| Error::Remove {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                // Its index goes with it, as gzip's input goes: left alone it would
-                // wait for the next file of that name, describing other bytes. Best
-                // effort: the output is complete either way, and readers check.
-                let _ = fs::remove_file(index_path_for(path));
+        target,
+        like,
+        mtime: stored.mtime.filter(|_| restore),
+    };
+    file.write(&opts, input, ui)
+}
+
+/// Where the output of `path` goes: None for stdout.
+fn target(
+    args: &DecompressArgs,
+    path: &Path,
+    stored: &restore::Stored,
+    to_stdout: bool,
+) -> Result<Option<PathBuf>, Error> {
+    if to_stdout {
+        return Ok(None);
+    }
+    if let Some(p) = &args.output {
+        return Ok(Some(p.clone()));
+    }
+    match (&stored.name, strip_suffix_or(path, args.suffix.as_deref())) {
+        (Some(name), _) => Ok(Some(super::parent(path).join(name))),
+        (None, Some(stripped)) => Ok(Some(stripped)),
+        (None, None) => Err(Error::Refused(format!(
+            "{}: unknown suffix -- ignored (expected .gz, .tgz, .z or .Z; use -c, -o or -S)",
+            path.display()
+        ))),
+    }
+}
+
+/// Decompressed data goes to stdout, a terminal too, as gzip and zcat send it.
+fn to_stdout_(
+    opts: &indexed::Options,
+    path: &Path,
+    input: impl Read,
+    ui: &Ui,
+) -> Result<Decoded, Error> {
+    let mut out = Interruptible(io::stdout().lock());
+    let decoded = indexed::inflate(opts, path, input, &mut out, &Place::Stdout, ui)?;
+    out.flush().map_err(|source| Error::Write {
+        output: Place::Stdout,
+        source,
+    })?;
+    Ok(decoded)
+}
+
+/// An output file: written as a partial file, renamed into place once complete.
+struct ToFile<'a> {
+    args: &'a DecompressArgs,
+    path: &'a Path,
+    target: PathBuf,
+    /// The input's metadata, which the output takes.
+    like: Option<Metadata>,
+    /// -N: the stored time, as gzip restores it; else the input file's.
+    mtime: Option<std::time::SystemTime>,
+}
+
+impl ToFile<'_> {
+    fn write(self, opts: &indexed::Options, input: impl Read, ui: &Ui) -> Result<Decoded, Error> {
+        if !self.args.force && fs::symlink_metadata(&self.target).is_ok() {
+            return Err(Error::Exists(self.target));
+        }
+        let mut partial = PartialFile::create(&self.target, self.args.force)?;
+        let output = partial.place();
+        let mut out = Interruptible(&mut partial);
+        let decoded = indexed::inflate(opts, self.path, input, &mut out, &output, ui)
+            .and_then(|d| self.refuse_more_entries(d));
+        match decoded {
+            Ok(decoded) => {
+                self.finish(partial)?;
+                Ok(decoded)
             }
-            Ok(decoded)
+            Err(e) => {
+                partial.discard();
+                Err(e)
+            }
         }
-        Err(e) => {
-            partial.discard();
-            Err(e)
+    }
+
+    /// A zip file with more than one entry is not replaced by its first, as gzip
+    /// refuses it: removing the input would lose the others.
+    fn refuse_more_entries(&self, d: Decoded) -> Result<Decoded, Error> {
+        match d.warnings.contains(&Warning::ZipMoreEntries) {
+            true => Err(Error::Fatal(format!(
+                "{} has more than one entry -- unchanged",
+                self.path.display()
+            ))),
+            false => Ok(d),
         }
+    }
+
+    /// The output renamed into place; with --rm, the input (and its index) removed.
+    fn finish(&self, mut partial: PartialFile) -> Result<(), Error> {
+        // A .gz written over another (x.gz.gz -> x.gz) must not keep the old one's
+        // index beside it. Only then: for any other name, the index readers would
+        // look for beside the output is the input's own (data -> data.gzi). A folder
+        // of that name is no index: readers fail to open it, and say so.
+        let target = &self.target;
+        let stale: Vec<PathBuf> = Some(index_path_for(target))
+            .filter(|p| target.extension().is_some_and(|e| e == "gz") && !is_folder(p))
+            .into_iter()
+            .collect();
+        partial.commit_replacing(self.like.as_ref(), self.mtime, &stale)?;
+        if self.args.rm && !is_stdin(self.path) {
+            fs::remove_file(self.path).map_err(|source| Error::Remove {
+                path: self.path.to_path_buf(),
+                source,
+            })?;
+            // Its index goes with it, as gzip's input goes: left alone it would wait
+            // for the next file of that name, describing other bytes. Best effort: the
+            // output is complete either way, and readers check.
+            let _ = fs::remove_file(index_path_for(self.path));
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::{is_stdin, place};
 use crate::error::{Error, Place};
-use crate::gzip::{DecodeError, Decoded, decode};
+use crate::gzip::{self, DecodeError, Decoded, decode_with};
 use crate::index::{self, Failure, Found, Range, RangeError};
 use crate::signals;
 use crate::ui::Ui;
@@ -21,11 +21,19 @@ pub(super) struct Options<'a> {
     pub index_file: Option<&'a Path>,
     pub offset: Option<u64>,
     pub length: Option<u64>,
+    /// What is not compressed is copied unchanged (gzip's -cdf, -tf).
+    pub passthrough: bool,
 }
 
 impl Options<'_> {
     fn ranged(&self) -> bool {
         self.offset.is_some() || self.length.is_some()
+    }
+
+    fn decoding(&self) -> gzip::Options {
+        gzip::Options {
+            passthrough: self.passthrough,
+        }
     }
 
     fn threads(&self) -> usize {
@@ -46,39 +54,15 @@ pub(super) fn inflate(
     ui: &Ui,
 ) -> Result<Decoded, Error> {
     let fail = |e| failure(path, output.clone(), e);
-    let found = match is_stdin(path) {
-        true => Found::Absent,
-        false => Found::look(path, opts.index_file),
-    };
-    let plan = match found {
+    let plan = match usable_index(opts, path, ui) {
         Found::Usable(plan) => Some(plan),
-        Found::Unusable { index, why } => {
-            let then = match opts.ranged() {
-                true => "inflating from the start",
-                false => "decompressing on one thread",
-            };
-            ui.warn(format!(
-                "{}: index not used: {why}; {then}",
-                index.display()
-            ));
-            None
-        }
-        Found::Absent => {
-            if opts.ranged() {
-                ui.warn(format!(
-                    "{}: no index ({}): inflating from the start to reach the range",
-                    place(path),
-                    index::index_path_for(path).display()
-                ));
-            }
-            None
-        }
+        _ => None,
     };
     if opts.ranged() {
         let (offset, length) = (opts.offset.unwrap_or(0), opts.length);
         let Some(plan) = plan else {
             let mut range = Range::new(out, offset, length.unwrap_or(u64::MAX));
-            let mut d = decode(input, &mut range).map_err(fail)?;
+            let mut d = decode_with(input, &mut range, opts.decoding()).map_err(fail)?;
             d.uncompressed = range.passed;
             return Ok(d);
         };
@@ -97,7 +81,7 @@ pub(super) fn inflate(
         };
     }
     let Some(plan) = plan else {
-        return decode(input, &mut &mut *out).map_err(fail);
+        return decode_with(input, &mut &mut *out, opts.decoding()).map_err(fail);
     };
     match index::decompress(&plan, opts.threads(), out) {
         Ok(d) => Ok(d),
@@ -110,8 +94,44 @@ pub(super) fn inflate(
                 "{}: index not used past byte {written}: {why}; finishing on one thread",
                 plan.index_path().display()
             ));
-            decode(input, &mut Range::new(out, written, u64::MAX)).map_err(fail)
+            decode_with(
+                input,
+                &mut Range::new(out, written, u64::MAX),
+                opts.decoding(),
+            )
+            .map_err(fail)
         }
+    }
+}
+
+/// The index to read `path` with, if it has one that can be used (`Usable`); one that
+/// cannot is named in a warning.
+fn usable_index(opts: &Options, path: &Path, ui: &Ui) -> Found {
+    let found = match is_stdin(path) {
+        true => Found::Absent,
+        false => Found::look(path, opts.index_file),
+    };
+    match found {
+        Found::Unusable { index, why } => {
+            let then = match opts.ranged() {
+                true => "inflating from the start",
+                false => "decompressing on one thread",
+            };
+            ui.warn(format!(
+                "{}: index not used: {why}; {then}",
+                index.display()
+            ));
+            Found::Absent
+        }
+        Found::Absent if opts.ranged() => {
+            ui.warn(format!(
+                "{}: no index ({}): inflating from the start to reach the range",
+                place(path),
+                index::index_path_for(path).display()
+            ));
+            Found::Absent
+        }
+        other => other,
     }
 }
 

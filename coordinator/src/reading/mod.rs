@@ -1,13 +1,15 @@
 //! The reading side: `gzfleet decompress`, `test` and `list`, with gzip's habits
-//! (suffixes, -c, -f, trailing-garbage warnings) and the same rule as compression that
-//! output appears under its name only once complete. Decoding itself is the shared
-//! `gzip::decoder`.
+//! (suffixes and their [`names`], -c, -f and data passed through unchanged,
+//! trailing-garbage warnings) and the same rule as compression that output appears
+//! under its name only once complete. Decoding itself is the shared `gzip::decoder`,
+//! which also reads the formats gzip -d reads besides (`legacy`).
 
 mod blockcheck;
 mod columns;
 mod decompress;
 mod indexed;
 mod list;
+mod names;
 mod restore;
 mod test;
 
@@ -20,7 +22,7 @@ pub(crate) use test::test;
 
 use crate::admit;
 use crate::error::{Error, Place, Severity};
-use crate::gzip::{Decoded, decode};
+use crate::gzip::{Decoded, Warning, decode};
 use crate::ui::Ui;
 
 /// How a command over several files ended, as gzip counts it.
@@ -82,6 +84,21 @@ fn refuse_terminal(files: &[PathBuf]) -> Result<(), Error> {
     }
 }
 
+/// What gzip says of a stream it read whole but warns about (exit status 2), to
+/// stdout or in a test: a zip file's other entries are ignored there.
+fn warnings(ui: &Ui, tally: &mut Tally, input: &Place, d: &Decoded) {
+    for w in &d.warnings {
+        match w {
+            Warning::LzwFlags(flags) => {
+                tally.warn(ui, format!("{input}: warning, unknown flags {flags:#x}"))
+            }
+            Warning::ZipMoreEntries => {
+                tally.warn(ui, format!("{input} has more than one entry--rest ignored"))
+            }
+        }
+    }
+}
+
 /// gzip's words for data after the last member that is not zero padding, with how
 /// much of it there is.
 fn garbage_warning(input: &Place, bytes: u64) -> String {
@@ -114,41 +131,4 @@ fn open(path: &Path, force: bool, writes_file: bool) -> Result<Box<dyn Read>, Er
     }
     let (file, _) = admit::open(path, force, writes_file)?;
     Ok(Box::new(file))
-}
-
-/// FILE.gz -> FILE, FILE.tgz -> FILE.tar, FILE.z -> FILE.
-fn strip_suffix(path: &Path) -> Option<PathBuf> {
-    strip_suffix_or(path, None)
-}
-
-/// As [`strip_suffix`], trying `custom` (-S) first.
-fn strip_suffix_or(path: &Path, custom: Option<&str>) -> Option<PathBuf> {
-    let name = path.file_name()?.to_str()?;
-    let stem = if let Some(s) = custom
-        .and_then(|c| name.strip_suffix(c))
-        .or_else(|| name.strip_suffix(".gz"))
-        .or_else(|| name.strip_suffix(".z"))
-    {
-        s.to_string()
-    } else {
-        format!("{}.tar", name.strip_suffix(".tgz")?)
-    };
-    (!stem.is_empty()).then(|| path.with_file_name(stem))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suffixes() {
-        let strip = |p: &str| strip_suffix(Path::new(p));
-        assert_eq!(strip("a/b.txt.gz"), Some(PathBuf::from("a/b.txt")));
-        assert_eq!(strip("x.tgz"), Some(PathBuf::from("x.tar")));
-        assert_eq!(strip("x.z"), Some(PathBuf::from("x")));
-        assert_eq!(strip("x.txt"), None);
-        assert_eq!(strip(".gz"), None);
-        let custom = strip_suffix_or(Path::new("x.txt.zz"), Some(".zz"));
-        assert_eq!(custom, Some(PathBuf::from("x.txt")));
-    }
 }

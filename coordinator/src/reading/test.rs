@@ -2,7 +2,7 @@
 //! As gzip -t: zero padding after the last member (tape blocks) passes without a word,
 //! other trailing bytes pass with gzip's warning and status 2. With an index, on
 //! several threads. A damaged member's error also says where its deflate blocks
-//! break (`blockcheck`).
+//! break (`blockcheck`). With -f, data that is not compressed passes, as in gzip.
 
 use std::io;
 
@@ -19,11 +19,16 @@ pub(crate) fn test(args: &TestArgs, ui: &Ui) -> Result<Tally, Error> {
         let opts = indexed::Options {
             processes: args.processes,
             index_file: args.index_file.as_deref(),
+            // gzip -tf passes what is not compressed, as -cdf would copy it.
+            passthrough: args.force,
             ..Default::default()
         };
         let mut sink = io::sink();
         let checked = open(path, args.force, false)
             .and_then(|r| indexed::inflate(&opts, path, r, &mut sink, &Place::Stdout, ui));
+        if let Ok(d) = &checked {
+            super::warnings(ui, &mut tally, &input, d);
+        }
         match checked {
             Ok(d) if d.trailing_garbage > 0 => {
                 tally.warn(ui, garbage_warning(&input, d.trailing_garbage))
