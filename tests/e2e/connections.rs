@@ -12,10 +12,7 @@ use crate::util::*;
 
 /// The value of the sample named exactly `sample` (labels included).
 fn metric(addr: &str, sample: &str) -> Option<u64> {
-    scrape(addr)?
-        .lines()
-        .filter_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-        .find_map(|v| v.trim().parse().ok())
+    sample_value(&scrape(addr)?, sample).map(|v| v as u64)
 }
 
 const OPEN: &str = "gzfleet_worker_connections{listener=\"grpc\"}";

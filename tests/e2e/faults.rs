@@ -12,7 +12,7 @@ fn a_worker_killed_mid_job() {
         Worker::start(&["--slots", "1"]),
         Worker::start(&["--slots", "1"]),
     ];
-    let mut victim = Worker::start(&["--slots", "1"]);
+    let mut victim = Worker::start(&["--slots", "1", "--metrics", "127.0.0.1:0"]);
     let (out, stats) = (c.dir.join("out.gz"), c.dir.join("stats.json"));
     let list = addrs(&[&ws[0], &ws[1], &victim]);
     let mut job = start_job(
@@ -21,7 +21,17 @@ fn a_worker_killed_mid_job() {
         &stats,
         &["-9", "-b", "128K", "--workers", &list],
     );
-    std::thread::sleep(Duration::from_millis(250));
+    // Killed once it has answered a chunk and holds another: a kill at a fixed time
+    // can find it idle on a loaded machine, and then nothing fails.
+    let busy = |m: &str| {
+        sample_value(m, "gzfleet_worker_chunks_total").is_some_and(|n| n >= 1.0)
+            && sample_value(m, "gzfleet_worker_in_flight").is_some_and(|n| n >= 1.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !scrape(victim.metrics.as_ref().unwrap()).is_some_and(|m| busy(&m)) {
+        assert!(Instant::now() < deadline, "the victim never got to work");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(
         job.try_wait().unwrap().is_none(),
         "job ended before the kill: make it longer"

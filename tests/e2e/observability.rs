@@ -9,18 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 
-/// The value of the sample named exactly `sample` (labels included), if present.
-fn value(text: &str, sample: &str) -> Option<f64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
-        .find_map(|v| v.trim().parse().ok())
-}
-
 /// Scrapes `addr` until `sample` satisfies `ok`, for at most `secs`; returns its value.
 fn wait_for(addr: &str, sample: &str, secs: u64, ok: impl Fn(f64) -> bool) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let v = scrape(addr).and_then(|t| value(&t, sample));
+        let v = scrape(addr).and_then(|t| sample_value(&t, sample));
         match v {
             Some(v) if ok(v) => return v,
             _ if Instant::now() > deadline => panic!("{sample} at {addr}: {v:?} after {secs}s"),
@@ -154,37 +147,37 @@ fn chunk_counters_grow_during_a_job_and_end_at_its_chunk_count() {
     let coordinator = scrape(&metrics).expect("served while lingering");
     let served = scrape(&worker_metrics).expect("the worker serves");
     assert_eq!(
-        value(&served, "gzfleet_worker_chunks_total"),
+        sample_value(&served, "gzfleet_worker_chunks_total"),
         Some(chunks),
         "{served}"
     );
     assert_eq!(
-        value(&coordinator, "gzfleet_chunks_done_total"),
+        sample_value(&coordinator, "gzfleet_chunks_done_total"),
         Some(chunks),
         "{coordinator}"
     );
     assert_eq!(
-        value(&coordinator, "gzfleet_chunks_planned"),
+        sample_value(&coordinator, "gzfleet_chunks_planned"),
         Some(chunks),
         "{coordinator}"
     );
     assert_eq!(
-        value(&coordinator, "gzfleet_input_bytes_total"),
+        sample_value(&coordinator, "gzfleet_input_bytes_total"),
         Some(data.len() as f64)
     );
     let per_worker = format!("gzfleet_fleet_chunks_total{{worker=\"{}\"}}", worker.addr);
     assert_eq!(
-        value(&coordinator, &per_worker),
+        sample_value(&coordinator, &per_worker),
         Some(chunks),
         "{coordinator}"
     );
     assert_eq!(
-        value(&coordinator, "gzfleet_workers_up"),
+        sample_value(&coordinator, "gzfleet_workers_up"),
         Some(1.0),
         "{coordinator}"
     );
     assert_eq!(
-        value(&served, "gzfleet_worker_in_flight"),
+        sample_value(&served, "gzfleet_worker_in_flight"),
         Some(0.0),
         "{served}"
     );

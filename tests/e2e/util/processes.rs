@@ -227,3 +227,10 @@ pub fn scrape(addr: &str) -> Option<String> {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     Some(reply.split_once("\r\n\r\n")?.1.to_string())
 }
+
+/// The value of the sample named exactly `sample` (labels included) in a scrape's body.
+pub fn sample_value(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+}
