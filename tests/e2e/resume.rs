@@ -247,3 +247,41 @@ fn a_partial_output_without_its_journal_is_kept_unless_forced() {
     assert_ok!(forced);
     assert!(std::fs::read(&out).unwrap() == reference);
 }
+
+/// A requeued batch (Slurm's --requeue, a rerun `-r --resume`) meets the outputs its
+/// first run finished: those are done, not in the way (exit 0, untouched), while an
+/// output that is not this input's still needs -f.
+#[test]
+fn resume_passes_over_outputs_already_finished_from_the_same_input() {
+    let dir = Dir::new("resume-finished");
+    let tree = dir.join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let (a, b) = (tree.join("a"), tree.join("b"));
+    std::fs::write(&a, text(1 << 20, 37)).unwrap();
+    std::fs::write(&b, text(1 << 20, 38)).unwrap();
+    let batch = |extra: &[&str]| {
+        run(gzfleet()
+            .arg("compress")
+            .args(ARGS)
+            .args(["-r", "-v"])
+            .args(extra)
+            .arg(&tree))
+    };
+    assert_ok!(batch(&[]));
+    let finished = std::fs::read(tree.join("a.gz")).unwrap();
+    std::fs::remove_file(tree.join("b.gz")).unwrap();
+    let again = batch(&["--resume"]);
+    assert_ok!(again);
+    assert!(
+        again.stderr.contains("a.gz: already complete"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(std::fs::read(tree.join("a.gz")).unwrap(), finished);
+    assert_decodes(&tree.join("b.gz"), &std::fs::read(&b).unwrap());
+
+    // b changed since its output was made: its output is not finished from it.
+    std::fs::write(&b, text(1 << 20, 39)).unwrap();
+    let changed = batch(&["--resume"]);
+    assert_fails!(changed, 2, "b.gz already exists; use -f to overwrite");
+}

@@ -73,7 +73,9 @@ mod tests {
     fn a_finished_output_of_this_input_matches_and_others_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let (input, out) = (dir.path().join("f"), dir.path().join("f.gz"));
-        let data: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         std::fs::write(&input, &data).unwrap();
         std::fs::write(&out, gz(&data)).unwrap();
         assert!(matches(&out, &input, data.len() as u64));
