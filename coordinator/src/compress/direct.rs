@@ -77,6 +77,7 @@ pub(crate) struct DirectWriter {
     /// fails before writing it.
     fleet: Vec<Arc<SegmentClient>>,
     received: AtomicU64,
+    rewritten: AtomicU64,
 }
 
 impl DirectWriter {
@@ -85,12 +86,18 @@ impl DirectWriter {
             channels: WriterChannels::default(),
             fleet,
             received: AtomicU64::new(0),
+            rewritten: AtomicU64::new(0),
         }
     }
 
     /// Fragment bytes received so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// Segments compressed and written again after their holder failed.
+    pub fn rewritten(&self) -> u64 {
+        self.rewritten.load(Ordering::Relaxed)
     }
 
     /// Has `held` written into `path` (below the workers' write roots) at `offset`,
@@ -110,6 +117,7 @@ impl DirectWriter {
                 Err(e) => vec![e],
             };
             tracing::info!(segment = held.request.first_chunk, error = %why[0], "held segment lost; compressing it again");
+            self.rewritten.fetch_add(1, Ordering::Relaxed);
             for to in self.others(held) {
                 match segments::rewrite(&self.channels, &to, held, target.clone(), deadline).await {
                     Ok(f) => return Ok(f),

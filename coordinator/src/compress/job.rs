@@ -90,7 +90,10 @@ pub(crate) fn run(
             .unwrap_or_else(|_| Err(Error::Fatal("the writer thread panicked".into())))?;
         let error = why_stopped(dispatched, &mut written);
         let mut stats = stats;
-        stats.received_bytes += direct.as_ref().map_or(0, DirectWriter::received);
+        if let Some(direct) = &direct {
+            stats.received_bytes += direct.received();
+            stats.segments_rewritten = direct.rewritten();
+        }
         Ok(Finished {
             written,
             stats,

@@ -198,18 +198,27 @@ pub(crate) async fn rewrite(
     target: WriteTarget,
     deadline: Duration,
 ) -> Result<Fragments, String> {
-    let mut request = Request::new(SegmentRequest {
-        write: Some(target),
-        window_every: 0,
-        ..held.request.clone()
-    });
-    request.set_timeout(deadline);
-    to.credentials.authorize(request.metadata_mut());
-    let reply = tokio::time::timeout(deadline, channels.client(to).compress_segment(request))
-        .await
-        .map_err(|_| format!("{}: no answer within {deadline:?}", to.name))?
-        .map_err(|s| format!("{}: {}", to.name, s.message()))?
-        .into_inner();
+    let until = tokio::time::Instant::now() + deadline;
+    let reply = loop {
+        let mut request = Request::new(SegmentRequest {
+            write: Some(target.clone()),
+            window_every: 0,
+            ..held.request.clone()
+        });
+        request.set_timeout(deadline);
+        to.credentials.authorize(request.metadata_mut());
+        let mut client = channels.client(to);
+        let call = client.compress_segment(request);
+        match tokio::time::timeout_at(until, call).await {
+            Err(_) => return Err(format!("{}: no answer within {deadline:?}", to.name)),
+            Ok(Ok(reply)) => break reply.into_inner(),
+            // Full of the dispatcher's segments: room comes as they end.
+            Ok(Err(s)) if s.code() == tonic::Code::ResourceExhausted => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(Err(s)) => return Err(format!("{}: {}", to.name, s.message())),
+        }
+    };
     if reply.deflate_lengths != held.deflate_lengths
         || reply.crc32s != held.crc32s
         || reply.input_lengths != held.input_lengths

@@ -67,6 +67,9 @@ pub(crate) struct DispatchStats {
     /// Payload bytes received from workers: deflate data and windows; with
     /// `--direct-output`, segments' windows and the fragments the writer received.
     pub received_bytes: u64,
+    /// `--direct-output`: segments whose holder failed before writing them, compressed
+    /// and written again by another worker.
+    pub segments_rewritten: u64,
 }
 
 /// A chunk compressed and checked, on its way to the writer.
