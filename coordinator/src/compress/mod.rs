@@ -18,6 +18,7 @@ pub(crate) mod check;
 pub(crate) mod chunker;
 pub(crate) mod direct;
 pub(crate) mod dispatch;
+pub(crate) mod finished;
 pub(crate) mod index_out;
 pub(crate) mod input;
 pub(crate) mod job;

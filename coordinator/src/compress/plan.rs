@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::chunker::{Chunk, Payload};
 use super::direct::DirectPlan;
 use super::dispatch::DispatchConfig;
+use super::finished;
 use super::index_out::{default_span, index_path, step};
 use super::input::Input;
 use super::journal::JobIdentity;
@@ -516,8 +517,19 @@ impl Plan {
             )));
         }
         // --resume continues a partial output, but never replaces a finished one: an
-        // existing output needs -f whether or not a partial one is waiting.
+        // existing output needs -f whether or not a partial one is waiting. One an
+        // earlier run finished from this very input is done, not in the way.
         if !self.force && fs::symlink_metadata(&target).is_ok() {
+            if let Input::File { path, meta, .. } = input
+                && self.resume
+                && finished::matches(&target, path, meta.len())
+            {
+                return Err(Error::Unchanged(format!(
+                    "{}: already complete (its length and CRC match {}): nothing to resume",
+                    target.display(),
+                    path.display()
+                )));
+            }
             return Err(Error::Exists(target));
         }
         Ok(Destination::File(target))
