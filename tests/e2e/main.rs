@@ -12,6 +12,7 @@ mod cluster;
 mod connections;
 mod decompress;
 mod determinism;
+mod direct;
 mod display;
 mod dropin;
 mod dropin_perms;
