@@ -6,7 +6,9 @@
 # it with --write-root in direct output). Push, pull and direct output with 1, 2 and 4
 # workers, then the same unshaped for reference: input MB/s, the coordinator's CPU
 # seconds per GiB of input, the bytes through its link per GiB, how busy the link and the
-# cores were, and whether the output is byte-identical to the embedded pool's (cmp).
+# cores were (all of this run's processes' CPU over wall time x cores: on a shared
+# machine, a low figure means others had the cores), and whether the output is
+# byte-identical to the embedded pool's (cmp).
 #
 # Storage I/O does not cross the shaped link (as if the storage had a network of its
 # own): on NFS behind the same card, push and pull would fare worse still. More workers
@@ -21,14 +23,16 @@
 #   SLOTS=1       slots per worker
 #   MODES="push pull direct"  direct is skipped, saying why, if this build lacks it
 #   UNSHAPED=1    also run each mode unshaped with the largest worker count
-#   ROUNDS=1      runs of each row, alternating; the table shows means
+#   ROUNDS=3      runs of each row, alternating; the table shows means
+#   DIRECT_FLAGS= more options for the direct rows (e.g. "--segment-size 16M")
 #   LEVEL=6  BLOCK=1M  TIMEOUT=900 (seconds a run may take before it counts as failed)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_setup "${SIZE:-256M}" "$@"
 RATE=${RATE:-20}; WORKERS=${WORKERS:-"1 2 4"}; SLOTS=${SLOTS:-1}
-MODES=${MODES:-"push pull direct"}; UNSHAPED=${UNSHAPED:-1}; ROUNDS=${ROUNDS:-1}
+MODES=${MODES:-"push pull direct"}; UNSHAPED=${UNSHAPED:-1}; ROUNDS=${ROUNDS:-3}
 LEVEL=${LEVEL:-6}; BLOCK=${BLOCK:-1M}; TIMEOUT=${TIMEOUT:-900}
+read -r -a direct_flags <<< "${DIRECT_FLAGS:-}"
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
   echo "bench/scaling.sh: needs root, ip and tc (it builds network namespaces)" >&2
   exit 1
@@ -152,7 +156,7 @@ row() {
   case $mode in
     push) flags=(--workers "$addrs") ;;
     pull) flags=(--pull --shared-root "$vol" --workers "$addrs") ;;
-    direct) flags=(--pull --direct-output --shared-root "$vol" --workers "$addrs") ;;
+    direct) flags=(--pull --direct-output --shared-root "$vol" --workers "$addrs" "${direct_flags[@]}") ;;
     embedded) flags=(-p "$(nproc)") ;;
   esac
   rm -f "$vol/out.gz"
@@ -179,7 +183,7 @@ report() {
       if ($7 != "same") bad[$1] = $7 }
     END {
       gib = size / 2^30
-      print "| mode | workers | coordinator link | input MB/s | vs pull | coordinator CPU s/GiB | link MiB/GiB (in + out) | link busy | cores busy | output vs embedded |"
+      print "| mode | workers | coordinator link | input MB/s | vs pull | coordinator CPU s/GiB | link MiB/GiB (in + out) | link busy | CPU used / cores | output vs embedded |"
       print "|---|---|---|---|---|---|---|---|---|---|"
       for (k in n) mbs[k] = t[k] > 0 ? size / (t[k] / n[k]) / 1e6 : 0
       for (i = 1; i <= keys; i++) {
