@@ -24,6 +24,8 @@
 #   MODES="push pull direct"  direct is skipped, saying why, if this build lacks it
 #   UNSHAPED=1    also run each mode unshaped with the largest worker count
 #   ROUNDS=3      runs of each row, alternating; the table shows means
+#   BIN=DIR       run the gzfleet and gzfleet-worker in DIR (another build) instead
+#                 of building this tree's
 #   DIRECT_FLAGS= more options for the direct rows (e.g. "--segment-size 16M")
 #   LEVEL=6  BLOCK=1M  TIMEOUT=900 (seconds a run may take before it counts as failed)
 set -euo pipefail
@@ -37,8 +39,12 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/nu
   echo "bench/scaling.sh: needs root, ip and tc (it builds network namespaces)" >&2
   exit 1
 fi
-cargo build --release --quiet --bin gzfleet --bin gzfleet-worker
-bin=$root/target/release
+if [ -n "${BIN:-}" ]; then
+  bin=$(realpath -e -- "$BIN")
+else
+  cargo build --release --quiet --bin gzfleet --bin gzfleet-worker
+  bin=$root/target/release
+fi
 size=$(stat -c %s "$input")
 maxw=$(printf '%s\n' $WORKERS | sort -n | tail -1)
 
@@ -228,6 +234,7 @@ done
 load_after=$(uptime)
 
 echo "input: $input ($size bytes), level $LEVEL, -b $BLOCK, $SLOTS slot(s) per worker, $(nproc) cores, $ROUNDS round(s)"
+echo "binaries: $bin"
 echo "coordinator link: $RATE MB/s each way (tc tbf), or unshaped; load after: ${load_after#*load }"
 [ -n "$direct_why" ] && echo "direct output skipped: $direct_why"
 echo
