@@ -30,6 +30,8 @@
 #   LEVEL=6  BLOCK=1M  TIMEOUT=900 (seconds a run may take before it counts as failed)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+BIN=${BIN:-}
+[ -z "$BIN" ] || BIN=$(realpath -e -- "$BIN")  # named from where the script was started
 bench_setup "${SIZE:-256M}" "$@"
 RATE=${RATE:-20}; WORKERS=${WORKERS:-"1 2 4"}; SLOTS=${SLOTS:-1}
 MODES=${MODES:-"push pull direct"}; UNSHAPED=${UNSHAPED:-1}; ROUNDS=${ROUNDS:-3}
@@ -39,8 +41,8 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/nu
   echo "bench/scaling.sh: needs root, ip and tc (it builds network namespaces)" >&2
   exit 1
 fi
-if [ -n "${BIN:-}" ]; then
-  bin=$(realpath -e -- "$BIN")
+if [ -n "$BIN" ]; then
+  bin=$BIN
 else
   cargo build --release --quiet --bin gzfleet --bin gzfleet-worker
   bin=$root/target/release
