@@ -3,8 +3,9 @@
 # hosts and a coordinator, each in its own network namespace on one bridge, the
 # coordinator's link shaped with tc (both directions), a folder of this machine as the
 # shared storage every host mounts (workers read it with --root in pull mode and write
-# it with --write-root in direct output). Push, pull and direct output with 1, 2 and 4
-# workers, then the same unshaped for reference: input MB/s, the coordinator's CPU
+# it with --write-root in direct output). The embedded pool first (no network: the
+# machine's ceiling, and the reference bytes), then push, pull and direct output with 1,
+# 2 and 4 workers, then each mode unshaped for reference: input MB/s, the coordinator's CPU
 # seconds per GiB of input, the bytes through its link per GiB, how busy the link and the
 # cores were (all of this run's processes' CPU over wall time x cores: on a shared
 # machine, a low figure means others had the cores), and whether the output is
