@@ -220,6 +220,16 @@ pub struct CompressArgs {
         help_heading = "Shared storage"
     )]
     pub shared_root: Option<PathBuf>,
+    /// With --pull: workers write the compressed bytes into the output themselves
+    /// (below --shared-root, each at its mount given by gzfleet-worker --write-root);
+    /// this machine writes only the header, the trailer and a few KiB per segment, so
+    /// its network card no longer limits the fleet
+    #[arg(long, help_heading = "Shared storage")]
+    pub direct_output: bool,
+    /// Direct output's segment size (tests): input bytes a worker compresses and
+    /// writes at once [default: max(64M, input/9000)], rounded to whole blocks
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, hide = true)]
+    pub segment_size: Option<u64>,
     /// Reach workers over TLS, trusting the system's certificate authorities
     #[arg(long, help_heading = "Security")]
     pub tls: bool,

@@ -124,6 +124,25 @@ impl PartialFile {
         self.write_all(bytes).map_err(|e| self.failed(e))
     }
 
+    /// Writes `bytes` at `at`, before the end (direct output: a segment's fragments,
+    /// around what its worker wrote).
+    pub fn write_at(&mut self, bytes: &[u8], at: u64) -> Result<(), Error> {
+        use std::os::unix::fs::FileExt;
+        self.file
+            .write_all_at(bytes, at)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Moves the end to `end`: the bytes before it were written elsewhere (a worker's
+    /// segment, and its fragments with [`PartialFile::write_at`]).
+    pub fn advance_to(&mut self, end: u64) -> Result<(), Error> {
+        self.file
+            .seek(SeekFrom::Start(end))
+            .map_err(|e| self.failed(e))?;
+        self.written = end;
+        Ok(())
+    }
+
     pub fn sync(&mut self) -> Result<(), Error> {
         self.file.sync_data().map_err(|e| self.failed(e))
     }
@@ -148,7 +167,12 @@ impl PartialFile {
         mtime: Option<SystemTime>,
         stale: &[PathBuf],
     ) -> Result<u64, Error> {
-        self.file.sync_all().map_err(|e| self.failed(e))?;
+        // Nothing past the end: a segment written late by a worker of an earlier run
+        // (direct output) could have left bytes there.
+        self.file
+            .set_len(self.written)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| self.failed(e))?;
         if let Some(meta) = like {
             copy_stat(&self.file, meta, mtime);
         }

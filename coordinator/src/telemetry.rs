@@ -227,6 +227,12 @@ impl Collector for Published {
         )?;
         counter(
             e,
+            "gzfleet_received_bytes",
+            "Payload bytes received from workers: deflate data, windows, and with --direct-output the fragments of segments.",
+            d.received_bytes,
+        )?;
+        counter(
+            e,
             "gzfleet_busy",
             "Full-worker answers (RESOURCE_EXHAUSTED): sent again, not failures.",
             d.busy,

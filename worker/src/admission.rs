@@ -32,8 +32,11 @@ use crate::metrics::{Reason, WorkerMetrics};
 use crate::pool::Hold;
 use crate::units::format_size;
 
-/// The one call that takes a permit.
+/// The calls that take a permit: each compresses (a chunk, or a segment chunk by chunk).
 pub const COMPRESS_PATH: &str = "/gzfleet.v1.Worker/Compress";
+pub const SEGMENT_PATH: &str = "/gzfleet.v1.Worker/CompressSegment";
+/// Takes no permit (its data is held already) but names a path: a longer limit.
+pub const WRITE_PATH: &str = "/gzfleet.v1.Worker/WriteSegment";
 
 /// The limits every service of one worker shares.
 pub struct Gate {
@@ -144,8 +147,13 @@ where
         // the next one (tower's contract).
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
-        if request.uri().path() != COMPRESS_PATH {
-            let bounded = |body| Bounded::new(body, CONTROL_MESSAGE_LIMIT, control_too_long);
+        let path = request.uri().path();
+        if path != COMPRESS_PATH && path != SEGMENT_PATH {
+            let limit = match path {
+                WRITE_PATH => CONTROL_MESSAGE_LIMIT + crate::limits::MAX_PATH,
+                _ => CONTROL_MESSAGE_LIMIT,
+            };
+            let bounded = |body| Bounded::new(body, limit, control_too_long);
             return Box::pin(inner.call(request.map(|body| Body::new(bounded(body)))));
         }
         let Ok(permit) = Arc::clone(&self.gate.permits).try_acquire_owned() else {

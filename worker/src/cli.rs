@@ -19,7 +19,7 @@ use crate::limits::{MAX_CHUNK, MIN_CHUNK};
 use crate::logs::{self, LogFormat, Said};
 use crate::metrics::WorkerMetrics;
 use crate::pulls::parse_object_prefix;
-use crate::server::{self, WorkerConfig};
+use crate::server::{self, WorkerConfig, WritesConfig};
 use crate::units::{format_size, parse_duration, parse_size};
 
 #[derive(Debug, Args)]
@@ -52,6 +52,20 @@ pub struct WorkerArgs {
     /// fetches nothing from the network for anyone who asks
     #[arg(long, value_name = "PREFIX", value_delimiter = ',', value_parser = parse_object_prefix)]
     pub read_objects: Vec<String>,
+    /// Direct output (`gzfleet compress --pull --direct-output`): write compressed
+    /// segments into outputs below DIR (this machine's mount of the storage the
+    /// coordinator writes to). Only existing files strictly inside DIR are written, no
+    /// link or ".." leads out; without --write-root, segment requests are refused.
+    #[arg(long, value_name = "DIR")]
+    pub write_root: Option<PathBuf>,
+    /// Compressed segments held in memory until written, in all; past it they spill
+    /// to --spill-dir
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub hold_memory: u64,
+    /// Where held segments past --hold-memory spill (unlinked files, gone with the
+    /// process) [default: the system's temporary folder]
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
     /// Connections open at once on each port (--listen, --health-listen); past them the
     /// worker stops accepting and the rest wait in the kernel's backlog. A coordinator
     /// holds one connection for a job
@@ -166,6 +180,11 @@ impl WorkerArgs {
             max_chunk: self.max_chunk,
             root: self.root.clone(),
             read_objects: self.read_objects.clone(),
+            writes: self.write_root.clone().map(|root| WritesConfig {
+                root,
+                hold_memory: self.hold_memory,
+                spill_dir: self.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            }),
             connections: ConnectionLimits {
                 max: self.max_connections as usize,
                 first_request: self.first_request_timeout,

@@ -36,11 +36,15 @@ pub mod cli;
 #[cfg(feature = "server")]
 pub mod connections;
 #[cfg(feature = "server")]
+pub mod held;
+#[cfg(feature = "server")]
 pub mod hooks;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
 mod pulls;
+#[cfg(feature = "server")]
+pub mod segments;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

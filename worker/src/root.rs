@@ -79,6 +79,17 @@ impl Root {
 
     /// Opens the regular file `requested` names inside the root.
     pub fn open(&self, requested: &str) -> Result<File, RootError> {
+        self.open_with(requested, OpenOptions::new().read(true))
+    }
+
+    /// Opens for writing the existing regular file `requested` names inside the root
+    /// (`--write-root`: a direct output's partial file, which the coordinator
+    /// created). Nothing is created, truncated or followed out of the root.
+    pub fn open_for_writing(&self, requested: &str) -> Result<File, RootError> {
+        self.open_with(requested, OpenOptions::new().write(true))
+    }
+
+    fn open_with(&self, requested: &str, options: &mut OpenOptions) -> Result<File, RootError> {
         let path = Path::new(requested);
         if path.is_absolute() {
             return Err(RootError::Absolute(requested.into()));
@@ -91,8 +102,7 @@ impl Root {
             source,
         };
         let joined = self.dir.join(path);
-        let file = OpenOptions::new()
-            .read(true)
+        let file = options
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(&joined)
             .map_err(unreadable)?;
@@ -178,6 +188,26 @@ mod tests {
             RootError::Unreadable { source, .. } if source.kind() == io::ErrorKind::NotFound
         ));
         assert!(missing.about_input());
+    }
+
+    #[test]
+    fn writing_opens_only_existing_files_inside_the_root() {
+        let (_dir, root) = root_with_files();
+        use std::io::Write;
+        root.open_for_writing("sub/data")
+            .unwrap()
+            .write_all(b"y")
+            .unwrap();
+        assert_eq!(std::fs::read(root.dir().join("sub/data")).unwrap(), b"y");
+        let link = root.open_for_writing("out").unwrap_err();
+        assert!(matches!(&link, RootError::Escapes(_)), "{link}");
+        assert!(matches!(
+            root.open_for_writing("../secret"),
+            Err(RootError::Climbs(_))
+        ));
+        // Nothing is created: the coordinator made the partial file.
+        assert!(root.open_for_writing("new").is_err());
+        assert!(!root.dir().join("new").exists());
     }
 
     #[test]

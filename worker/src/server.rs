@@ -15,7 +15,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_server::{Worker, WorkerServer};
-use gzfleet_proto::v1::{CompressRequest, CompressResponse, EngineInfo, InfoRequest, InfoResponse};
+use gzfleet_proto::v1::{
+    CompressRequest, CompressResponse, EngineInfo, InfoRequest, InfoResponse, SegmentRequest,
+    SegmentResponse, WriteRequest, WriteResponse,
+};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -33,6 +36,7 @@ use crate::logs::{self, Said};
 use crate::metrics::{Listener, Reason, WorkerMetrics};
 use crate::pool::{EnginePool, Input, Job, JobError, Submit};
 use crate::pulls::{Planned, Pulls, WindowFrom, input_error};
+use crate::segments::Writes;
 use crate::validate::{Invalid, check_request};
 
 #[derive(Debug, Clone)]
@@ -50,6 +54,18 @@ pub struct WorkerConfig {
     pub read_objects: Vec<String>,
     /// Connections each listener holds at once, and how long one may stay unused.
     pub connections: ConnectionLimits,
+    /// Direct output: where outputs may be written (`--write-root`), and how segments
+    /// are held until then. None: segment requests are refused.
+    pub writes: Option<WritesConfig>,
+}
+
+/// `--write-root` and what holding segments may take.
+#[derive(Debug, Clone)]
+pub struct WritesConfig {
+    pub root: PathBuf,
+    /// Bytes of held segments kept in memory; past them, spilled to `spill_dir`.
+    pub hold_memory: u64,
+    pub spill_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +78,12 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("--write-root {}: {source}", .dir.display())]
+    WriteRoot {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -70,6 +92,8 @@ pub struct WorkerService<H> {
     pool: EnginePool,
     config: WorkerConfig,
     pulls: Pulls,
+    /// Direct output (`--write-root`), if this worker writes.
+    pub(crate) writes: Option<Writes>,
     hooks: H,
     metrics: Arc<WorkerMetrics>,
     /// Compress calls that passed validation, numbered for the hooks.
@@ -96,6 +120,7 @@ impl<H: Hooks> WorkerService<H> {
             dir: config.root.clone().unwrap_or_default(),
             source,
         })?;
+        let writes = config.writes.as_ref().map(Writes::new).transpose()?;
         let pool =
             EnginePool::new(config.slots, config.queue_depth).map_err(ServeError::Threads)?;
         metrics.watch_queue(pool.waiting());
@@ -103,6 +128,7 @@ impl<H: Hooks> WorkerService<H> {
             pool,
             config,
             pulls,
+            writes,
             hooks,
             metrics,
             calls: AtomicU64::new(0),
@@ -146,6 +172,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
             queue_depth: self.pool.queue_depth() as u32,
             engines: Engine::ALL.iter().map(|&e| engine_info(e)).collect(),
             returns_window: true,
+            writes_files: self.writes.is_some(),
         };
         self.hooks.info(&mut info);
         Ok(Response::new(info))
@@ -159,7 +186,38 @@ impl<H: Hooks> Worker for WorkerService<H> {
         // tests), none does.
         let admitted = request.extensions_mut().remove::<Admitted>();
         let req = request.into_inner();
-        let (engine, planned) = self.validate(&req)?;
+        self.chunk(&req, admitted.as_ref()).await.map(Response::new)
+    }
+
+    async fn compress_segment(
+        &self,
+        mut request: Request<SegmentRequest>,
+    ) -> Result<Response<SegmentResponse>, Status> {
+        let admitted = request.extensions_mut().remove::<Admitted>();
+        let req = request.into_inner();
+        self.segment(&req, admitted.as_ref())
+            .await
+            .map(Response::new)
+    }
+
+    async fn write_segment(
+        &self,
+        request: Request<WriteRequest>,
+    ) -> Result<Response<WriteResponse>, Status> {
+        self.write_held(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}
+
+impl<H: Hooks> WorkerService<H> {
+    /// One chunk, as a Compress call or as one of a segment's.
+    pub(crate) async fn chunk(
+        &self,
+        req: &CompressRequest,
+        admitted: Option<&Admitted>,
+    ) -> Result<CompressResponse, Status> {
+        let (engine, planned) = self.validate(req)?;
         let _counted = self.metrics.in_flight();
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let started = Instant::now();
@@ -182,7 +240,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
             input,
             engine,
             level: req.level,
-            hold: admitted.as_ref().map(Admitted::hold),
+            hold: admitted.map(Admitted::hold),
         };
         let pending = self.pool.try_submit(job).map_err(|e| match e {
             Submit::Busy => Status::resource_exhausted(format!(
@@ -224,7 +282,7 @@ impl<H: Hooks> Worker for WorkerService<H> {
         self.hooks
             .after(call, started.elapsed(), &mut response)
             .await;
-        Ok(Response::new(response))
+        Ok(response)
     }
 }
 

@@ -15,6 +15,7 @@ fn service(max_chunk: u64) -> WorkerService<NoHooks> {
             root: None,
             read_objects: Vec::new(),
             connections: Default::default(),
+            writes: None,
         },
         NoHooks,
     )
@@ -127,6 +128,7 @@ async fn pull_requests_read_inside_the_root_only() {
             root: Some(root),
             read_objects: Vec::new(),
             connections: Default::default(),
+            writes: None,
         },
         NoHooks,
     )

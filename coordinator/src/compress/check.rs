@@ -9,8 +9,10 @@ use flate2::{Decompress, FlushDecompress, Status};
 use gzfleet_worker::engine::{Engine, MAX_DICTIONARY, deflate_bound};
 
 use super::chunker::{Chunk, Payload};
+use crate::fleet::segments::Held;
 use crate::fleet::{Answer, AttemptError};
 use crate::gzip::trailer::FINAL_BLOCK;
+use bytes::Bytes;
 
 const SYNC_FLUSH: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
@@ -45,6 +47,10 @@ pub(crate) fn answer(
             answer.input_len, chunk.index, chunk.len
         )));
     }
+    if let Some(held) = &answer.held {
+        segment(chunk, held)?;
+        return Ok(answer);
+    }
     // An engine's output never exceeds this; more is padding or another chunk's data.
     let bound = deflate_bound(chunk.len);
     if answer.deflate.len() as u64 > bound {
@@ -76,6 +82,56 @@ pub(crate) fn answer(
         verify(chunk, &answer, checks)?;
     }
     Ok(answer)
+}
+
+/// Direct output: a held segment's numbers, chunk by chunk, as far as they can be
+/// checked without its bytes (which the coordinator never holds): the chunks' lengths
+/// as the block cuts them, each within its deflate bound and long enough to end in a
+/// sync flush, and a window of the right length for each index point.
+fn segment(chunk: &Chunk, held: &Held) -> Result<(), AttemptError> {
+    let block = held.request.block;
+    let wrong =
+        |why: String| AttemptError::Wrong(format!("segment at chunk {}: {why}", chunk.index));
+    let n = chunk.len.div_ceil(block) as usize;
+    if held.input_lengths.len() != n || held.deflate_lengths.len() != n || held.crc32s.len() != n {
+        return Err(wrong(format!(
+            "numbers for {} chunks, not {n}",
+            held.input_lengths.len()
+        )));
+    }
+    let mut points = 0;
+    for (i, (&input, &deflate)) in held
+        .input_lengths
+        .iter()
+        .zip(&held.deflate_lengths)
+        .enumerate()
+    {
+        let expected = block.min(chunk.len - i as u64 * block);
+        if input != expected || deflate < SYNC_FLUSH.len() as u64 || deflate > deflate_bound(input)
+        {
+            return Err(wrong(format!(
+                "chunk {i} of {input} bytes (expected {expected}) with {deflate} bytes of deflate data"
+            )));
+        }
+        let index = chunk.index + i as u64;
+        if held.request.window_every > 0 && index.is_multiple_of(held.request.window_every) {
+            let offset = chunk.offset + i as u64 * block;
+            let want = offset.min(MAX_DICTIONARY as u64) as usize;
+            if held.windows.get(points).map(Bytes::len) != Some(want) {
+                return Err(wrong(format!(
+                    "no window of {want} bytes for chunk {index}"
+                )));
+            }
+            points += 1;
+        }
+    }
+    if held.windows.len() != points {
+        return Err(wrong(format!(
+            "{} windows for {points} index points",
+            held.windows.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A window asked for must be the input before the chunk, whole: its length is
@@ -212,6 +268,8 @@ mod tests {
         };
         let with = |c: &Chunk, n: usize| Answer {
             window: Bytes::from(vec![7; n]),
+            held: None,
+            received: 0,
             ..honest(c)
         };
         assert!(answer(&c, with(&c, MAX_DICTIONARY), asked).is_ok());
@@ -237,6 +295,8 @@ mod tests {
             input_len: out.input_len,
             engine: Engine::ZlibRs.id().into(),
             window: Bytes::new(),
+            held: None,
+            received: 0,
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::unbounded_channel;
 
+use super::direct::DirectWriter;
 use super::dispatch::{DispatchConfig, DispatchStats, Dispatcher};
 use super::order::{Writer, Written};
 use super::plan::{JobParams, Plan};
@@ -53,7 +54,12 @@ pub(crate) fn run(
     spawn_reader(inputs, Arc::clone(&window), items_tx)?;
 
     let (results_tx, results_rx) = unbounded_channel();
+    let direct = plan.direct.as_ref().map(|_| {
+        let fleet = ctx.fleet.workers().filter_map(|(_, w)| w.link().segments());
+        DirectWriter::new(fleet.collect())
+    });
     let writer = Writer {
+        direct: direct.as_ref(),
         plan: &plan,
         ui: ctx.ui,
         window: &window,
@@ -83,6 +89,8 @@ pub(crate) fn run(
             .join()
             .unwrap_or_else(|_| Err(Error::Fatal("the writer thread panicked".into())))?;
         let error = why_stopped(dispatched, &mut written);
+        let mut stats = stats;
+        stats.received_bytes += direct.as_ref().map_or(0, DirectWriter::received);
         Ok(Finished {
             written,
             stats,

@@ -16,6 +16,7 @@
 
 pub(crate) mod check;
 pub(crate) mod chunker;
+pub(crate) mod direct;
 pub(crate) mod dispatch;
 pub(crate) mod index_out;
 pub(crate) mod input;
@@ -110,6 +111,7 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
         id: job_id(),
         encoding: plan.encoding,
         index_step: plan.index.as_ref().map(|i| i.step),
+        direct: plan.direct.is_some(),
     });
     let inputs = Inputs {
         plan: Arc::clone(&plan),
@@ -238,6 +240,7 @@ fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
         block: plan.encoding.block,
         engine: plan.encoding.engine,
         window: plan.pull && plan.index.is_some() && !plan.encoding.independent,
+        writes: plan.direct.is_some(),
     };
     match &plan.fleet {
         FleetPlan::Local { threads } => Fleet::local(*threads, needs),

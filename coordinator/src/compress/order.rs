@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::direct::DirectWriter;
 use super::dispatch::{Compressed, Ready};
 use super::input::Input;
 use super::output::PointAt;
@@ -18,7 +19,9 @@ use super::plan::{Destination, Plan};
 use super::pull::SharedFile;
 use super::stream::{FileJob, Marker};
 use super::window::Window;
+use crate::error::Place;
 use crate::error::{Error, Severity};
+use crate::fleet::segments::Held;
 use crate::gzip::{StreamCrc, trailer};
 use crate::ui::report::FileReport;
 use crate::ui::{Progress, Ui};
@@ -56,6 +59,8 @@ pub(crate) struct Writer<'a> {
     pub say_each: bool,
     /// Inputs in the run, for the progress line's `n/N`.
     pub inputs: usize,
+    /// `--direct-output`: how held segments get written.
+    pub direct: Option<&'a DirectWriter>,
 }
 
 impl Writer<'_> {
@@ -94,6 +99,13 @@ impl Writer<'_> {
         let Some(open) = current else {
             return Ok(());
         };
+        if let Some(held) = &c.held {
+            if let Err(e) = self.segment(open, held) {
+                let open = current.take().expect("checked above");
+                self.failed(open.job.output.abandon(e), written);
+            }
+            return Ok(());
+        }
         let point = c.window.as_ref().map(|window| PointAt {
             offset: open.crc.len,
             window,
@@ -115,6 +127,59 @@ impl Writer<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Direct output: has a held segment written at the end of the output so far,
+    /// then writes its fragments, index points and journal entry here.
+    fn segment(&self, open: &mut Open, held: &Held) -> Result<(), Error> {
+        let (Some(direct), Some(path)) = (self.direct, open.job.plan.direct.as_deref()) else {
+            return Err(Error::Fatal(
+                "internal error: a held segment without --direct-output".into(),
+            ));
+        };
+        let output = &mut open.job.output;
+        let start = output.end();
+        let fragments = direct
+            .write(held, path, start)
+            .map_err(|why| Error::Write {
+                output: Place::Path(open.job.plan.destination.to_string().into()),
+                source: std::io::Error::other(format!(
+                    "segment at chunk {}: {why}",
+                    held.request.first_chunk
+                )),
+            })?;
+        let mut at = start;
+        let mut windows = held.windows.iter();
+        let numbers = held
+            .crc32s
+            .iter()
+            .zip(&held.input_lengths)
+            .zip(&held.deflate_lengths);
+        for (i, ((&crc, &len), &deflate)) in numbers.enumerate() {
+            let index = held.request.first_chunk + i as u64;
+            if self
+                .plan
+                .index
+                .as_ref()
+                .is_some_and(|p| index.is_multiple_of(p.step))
+            {
+                let window = match held.request.window_every {
+                    0 => &[][..],
+                    _ => windows.next().map_or(&[][..], |w| &w[..]),
+                };
+                output.point(at, open.crc.len, window)?;
+            }
+            open.crc.append(crc, len);
+            open.chunks += 1;
+            self.progress.inc(len);
+            at += deflate;
+        }
+        let n = held.crc32s.len() as u64;
+        let last = (
+            held.crc32s.last().copied().unwrap_or(0),
+            held.input_lengths.last().copied().unwrap_or(0),
+        );
+        output.write_segment(start, at, &fragments, n, open.crc, last)
     }
 
     fn marker(

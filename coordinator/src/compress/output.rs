@@ -16,6 +16,7 @@ use super::index_out::{IndexOut, index_path};
 use super::journal::{Durable, JobIdentity, Journal};
 use super::objects::ObjectOutput;
 use crate::error::{Error, Place};
+use crate::fleet::segments::Fragments;
 use crate::gzip::StreamCrc;
 use crate::partial::{PartialFile, with_suffix};
 
@@ -220,6 +221,55 @@ impl Output {
             if f.last_sync.elapsed() >= f.sync_every {
                 f.make_durable()?;
             }
+        }
+        Ok(())
+    }
+
+    /// `--index`: a point at output byte `at` and input byte `offset`, with `window`.
+    pub fn point(&mut self, at: u64, offset: u64, window: &[u8]) -> Result<(), Error> {
+        match self.index() {
+            Some(index) => index.push(at, offset, window),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes written so far, header included: where a segment's first byte goes.
+    pub fn end(&mut self) -> u64 {
+        self.position()
+    }
+
+    /// Direct output: a segment of `chunks` chunks, its worker having written it from
+    /// `start` to `end` but for its fragments, written here. `stream` covers the input
+    /// up to its end; `last` is its last chunk's CRC and length (for the journal).
+    pub fn write_segment(
+        &mut self,
+        start: u64,
+        end: u64,
+        fragments: &Fragments,
+        chunks: u64,
+        stream: StreamCrc,
+        last: (u32, u64),
+    ) -> Result<(), Error> {
+        let Output::File(f) = self else {
+            return Err(Error::Fatal(
+                "internal error: --direct-output writes files only".into(),
+            ));
+        };
+        let file = f.open();
+        file.write_at(&fragments.head, start)?;
+        file.write_at(&fragments.tail, end - fragments.tail.len() as u64)?;
+        file.advance_to(end)?;
+        f.pending = Durable {
+            chunks: f.pending.chunks + chunks,
+            input_bytes: stream.len,
+            crc: stream.crc,
+            output_bytes: end,
+            last_chunk_crc: last.0,
+            last_chunk_len: last.1,
+            index: f.index.as_ref().map(IndexOut::mark),
+        };
+        if f.last_sync.elapsed() >= f.sync_every {
+            f.make_durable()?;
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ use gzfleet_worker::objects::{Object, is_object};
 use serde::{Deserialize, Serialize};
 
 use super::chunker::{Chunk, Payload};
+use super::direct::DirectPlan;
 use super::dispatch::DispatchConfig;
 use super::index_out::{default_span, index_path, step};
 use super::input::Input;
@@ -99,6 +100,8 @@ pub(crate) struct JobParams {
     pub encoding: Encoding,
     /// `--index`: an index point starts every this many chunks.
     pub index_step: Option<u64>,
+    /// `--direct-output`: pulled items are segments, compressed and held by workers.
+    pub direct: bool,
 }
 
 impl JobParams {
@@ -117,7 +120,9 @@ impl JobParams {
     /// Whether a worker is asked to return `chunk`'s window: only when it needs one
     /// and the coordinator does not hold the input (pull mode).
     pub fn asks_window(&self, chunk: &Chunk) -> bool {
-        matches!(chunk.payload, Payload::Shared(_)) && self.needs_window(chunk.index)
+        matches!(chunk.payload, Payload::Shared(_))
+            && !self.direct
+            && self.needs_window(chunk.index)
     }
 }
 
@@ -177,6 +182,8 @@ pub(crate) struct Plan {
     /// Where files for pull mode are: workers are sent their paths below it.
     pub shared_root: Option<SharedRoot>,
     pub index: Option<IndexPlan>,
+    /// `--direct-output`: workers write the output (see `direct.rs`).
+    pub direct: Option<DirectPlan>,
 }
 
 /// Where one job's output goes.
@@ -234,6 +241,9 @@ pub(crate) struct JobPlan {
     pub shared: Option<Arc<SharedFile>>,
     /// `--index`: where this output's index goes.
     pub index: Option<PathBuf>,
+    /// `--direct-output`: the output's partial file as workers name it, below their
+    /// `--write-root`.
+    pub direct: Option<String>,
     /// What gzip warns about and goes on (a time out of the header's range).
     pub warning: Option<Error>,
 }
@@ -272,6 +282,7 @@ impl Plan {
                 "--pull needs workers to read the inputs: name them with --workers".into(),
             ));
         }
+        let direct = DirectPlan::of(args)?;
         let shared_root = args
             .shared_root
             .as_deref()
@@ -312,6 +323,7 @@ impl Plan {
             pull: args.pull,
             shared_root,
             index,
+            direct,
         })
     }
 
@@ -343,6 +355,21 @@ impl Plan {
                 ));
             }
         };
+        let direct = match (&self.direct, &destination, &self.shared_root) {
+            (None, ..) => None,
+            (Some(_), Destination::File(target), Some(root)) => Some(root.output(target)?),
+            (Some(_), Destination::File(target), None) => {
+                return Err(Error::Usage(format!(
+                    "{}: --direct-output writes files below --shared-root DIR, where workers write them; name it",
+                    target.display()
+                )));
+            }
+            (Some(_), other, _) => {
+                return Err(Error::Usage(format!(
+                    "--direct-output writes files below --shared-root, not {other}: drop -c, or --direct-output"
+                )));
+            }
+        };
         let header = self.header(&input).encode();
         let warning = self.time_warning(&input);
         let identity = match (&input, &destination) {
@@ -372,6 +399,7 @@ impl Plan {
             shared,
             index,
             warning,
+            direct,
         })
     }
 

@@ -105,6 +105,35 @@ impl SharedRoot {
     }
 }
 
+impl SharedRoot {
+    /// `--direct-output`: the partial file of the output `target` as workers name it
+    /// below their `--write-root`; refused if it is not below the shared root.
+    pub fn output(&self, target: &Path) -> Result<String, Error> {
+        let refused = |why: &str| {
+            Error::Usage(format!(
+                "{}: {why} (--direct-output writes outputs below --shared-root {}, where workers write them)",
+                target.display(),
+                self.dir.display()
+            ))
+        };
+        let parent = crate::partial::parent_dir(target);
+        let local = parent.canonicalize().map_err(|source| Error::Open {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        let name = crate::partial::partial_path(target);
+        let name = name.file_name().ok_or_else(|| refused("not a file name"))?;
+        let below = local
+            .strip_prefix(&self.dir)
+            .map_err(|_| refused("not below the shared root"))?
+            .join(name);
+        below
+            .to_str()
+            .map(str::to_string)
+            .ok_or_else(|| refused("a name that is not UTF-8 cannot be sent to workers"))
+    }
+}
+
 impl SharedFile {
     /// An object: workers read it with their own credentials.
     pub fn object(object: &Object, version: &Version) -> Arc<SharedFile> {
@@ -156,6 +185,8 @@ impl SharedFile {
 pub(crate) struct Ranges {
     file: Arc<SharedFile>,
     block: u64,
+    /// Input bytes a range covers: `block`, or a segment's whole blocks (direct output).
+    step: u64,
     next_index: u64,
     offset: u64,
 }
@@ -165,15 +196,23 @@ impl Ranges {
         Ranges {
             file,
             block,
+            step: block,
             next_index: start.index,
             offset: start.offset,
         }
     }
 
+    /// Ranges of `segment` bytes (a multiple of the block): direct output's segments,
+    /// each a run of chunks whose first is the range's index.
+    pub fn segments(mut self, segment: u64) -> Ranges {
+        self.step = segment;
+        self
+    }
+
     /// The next chunk, which takes place `seq` in the run's stream; None at the end,
     /// or once the input is lost (its output is abandoned: the rest would go nowhere).
     pub fn next_chunk(&mut self, seq: u64) -> Option<Chunk> {
-        let len = self.block.min(self.file.size.saturating_sub(self.offset));
+        let len = self.step.min(self.file.size.saturating_sub(self.offset));
         if len == 0 || self.file.lost.get().is_some() {
             return None;
         }
@@ -184,7 +223,7 @@ impl Ranges {
             len,
             payload: Payload::Shared(Arc::clone(&self.file)),
         };
-        self.next_index += 1;
+        self.next_index += len.div_ceil(self.block);
         self.offset += len;
         Some(chunk)
     }

@@ -106,11 +106,14 @@ fn read_all(run: &Inputs, window: &Arc<Window>, items: &UnboundedSender<Item>) {
             },
         };
         let mut cutter = match &job.plan.shared {
-            Some(file) => Cutter::Pull(Ranges::new(
-                Arc::clone(file),
-                run.plan.encoding.block,
-                &job.start,
-            )),
+            Some(file) => {
+                let block = run.plan.encoding.block;
+                let ranges = Ranges::new(Arc::clone(file), block, &job.start);
+                Cutter::Pull(match &run.plan.direct {
+                    Some(direct) => ranges.segments(direct.segment(file.size, block)),
+                    None => ranges,
+                })
+            }
             None => Cutter::Read(
                 Chunker::new(reader.reader, &run.plan.encoding, run.chunk_crcs)
                     .resume_at(&job.start),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gzfleet_worker::engine::Engine;
 
+use super::segments::{Held, SegmentClient};
 use crate::compress::{Chunk, JobParams};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -23,6 +24,11 @@ pub(crate) struct Answer {
     pub engine: String,
     /// The input before the chunk, when asked for (pull mode, an index point).
     pub window: Bytes,
+    /// Direct output: a segment the worker holds, with its chunks' numbers (the
+    /// deflate data stays there).
+    pub held: Option<Arc<Held>>,
+    /// Bytes received besides `deflate` and `window` (a segment's windows).
+    pub received: u64,
 }
 
 /// Why one attempt at one chunk failed; `dispatch::policy::judge` decides what follows.
@@ -73,6 +79,8 @@ pub(crate) struct WorkerInfo {
     pub engines: Vec<(String, String)>,
     /// Whether it honours `CompressRequest.return_window` (pull mode, `--index`).
     pub returns_window: bool,
+    /// Whether it writes outputs (`--write-root`: direct output).
+    pub writes_files: bool,
     pub version: String,
 }
 
@@ -86,6 +94,8 @@ pub(crate) struct Needs {
     /// Workers return the window of index-point chunks: pull mode with `--index`, and
     /// primed chunks (not `-i`), whose points need the input before them.
     pub window: bool,
+    /// Workers write the output (`--direct-output`): they need `--write-root`.
+    pub writes: bool,
 }
 
 pub(crate) trait Link: Send + Sync + 'static {
@@ -100,6 +110,10 @@ pub(crate) trait Link: Send + Sync + 'static {
     ) -> BoxFuture<Result<Answer, AttemptError>>;
     /// Checks the worker is alive and reports what it offers.
     fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>>;
+    /// How the writer reaches it for direct output; None for the embedded pool.
+    fn segments(&self) -> Option<Arc<SegmentClient>> {
+        None
+    }
     /// Chunks beyond its slots to keep queued there, hiding the round trip.
     fn prefetch(&self, slots: usize) -> usize {
         (slots / 2).max(1)

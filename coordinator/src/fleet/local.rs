@@ -73,6 +73,8 @@ impl Link for LocalLink {
                 engine: engine.id().to_string(),
                 // The coordinator holds the input: the window is in the chunk's hands.
                 window: Bytes::new(),
+                held: None,
+                received: 0,
             })
         })
     }
@@ -87,6 +89,7 @@ impl Link for LocalLink {
                 .map(|e| (e.name().to_string(), e.id().to_string()))
                 .collect(),
             returns_window: true,
+            writes_files: false,
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         Box::pin(async move { Ok(info) })

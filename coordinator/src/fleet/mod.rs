@@ -9,6 +9,7 @@ pub(crate) mod discovery;
 pub(crate) mod link;
 pub(crate) mod local;
 pub(crate) mod remote;
+pub(crate) mod segments;
 pub(crate) mod speed;
 pub(crate) mod worker;
 
@@ -150,6 +151,7 @@ impl Fleet {
             max_chunk: u64::MAX,
             engines: Vec::new(),
             returns_window: true,
+            writes_files: false,
             version: String::new(),
         };
         let mut fleet = Fleet::empty(None, needs, false);

@@ -31,6 +31,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 use super::access::{Credentials, Handshake, explain_tls};
 use super::link::{Answer, AttemptError, BoxFuture, Link, WorkerInfo};
+use super::segments::{self, SegmentClient, SegmentClientRef};
 use crate::compress::chunker::Payload;
 use crate::compress::dispatch::policy::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use crate::compress::{Chunk, JobParams};
@@ -43,6 +44,8 @@ const SERVICE_NAME: &str = "gzfleet.v1.Worker";
 pub(crate) struct GrpcLink {
     addr: String,
     channel: Channel,
+    /// How the writer reaches this worker for direct output, on channels of its own.
+    segments: Arc<SegmentClient>,
     credentials: Credentials,
     /// Largest response expected: the deflate bound of the largest chunk.
     max_response: usize,
@@ -90,6 +93,11 @@ impl GrpcLink {
         Ok(GrpcLink {
             addr: addr.to_string(),
             channel: endpoint.connect_lazy(),
+            segments: Arc::new(SegmentClient {
+                name: addr.to_string(),
+                endpoint,
+                credentials: credentials.clone(),
+            }),
             credentials: credentials.clone(),
             max_response: response_limit(block),
             max_request: request_limit(block),
@@ -174,6 +182,17 @@ impl Link for GrpcLink {
         job: &JobParams,
         deadline: Duration,
     ) -> BoxFuture<Result<Answer, AttemptError>> {
+        if job.direct
+            && let Some(request) = segments::request(&chunk, job)
+        {
+            let tls = self.handshake();
+            let classify = move |s: Status| match timed_out(&s) {
+                true => AttemptError::Timeout(deadline),
+                false => classify(s, tls),
+            };
+            let holder = SegmentClientRef(Arc::clone(&self.segments));
+            return segments::compress(self.channel.clone(), holder, request, deadline, classify);
+        }
         let window = job.asks_window(&chunk);
         let mut client = self.compressor(chunk.len, window);
         // Bytes clones share the chunk's buffer: no copy until the wire.
@@ -233,8 +252,14 @@ impl Link for GrpcLink {
                 input_len: reply.input_length,
                 engine: reply.engine,
                 window: reply.window,
+                held: None,
+                received: 0,
             })
         })
+    }
+
+    fn segments(&self) -> Option<Arc<SegmentClient>> {
+        Some(Arc::clone(&self.segments))
     }
 
     fn probe(&self) -> BoxFuture<Result<WorkerInfo, String>> {
@@ -351,6 +376,7 @@ fn worker_info(info: InfoResponse) -> WorkerInfo {
         queue_depth: info.queue_depth as usize,
         max_chunk: info.max_chunk_bytes,
         returns_window: info.returns_window,
+        writes_files: info.writes_files,
         engines: offered(info.engines, info.engine),
         version: info.version,
     }

@@ -7,6 +7,7 @@ fn fleet_of(addrs: &[&str]) -> Fleet {
         block: 1 << 20,
         engine: gzfleet_worker::engine::Engine::ZlibRs,
         window: false,
+        writes: false,
     };
     let mut f = Fleet::empty(Some(Discovery::default()), needs, true);
     let now = Instant::now();

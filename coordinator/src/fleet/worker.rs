@@ -435,6 +435,11 @@ fn unsuitable(info: &WorkerInfo, needs: Needs) -> Option<String> {
             info.version
         ));
     }
+    if needs.writes && !info.writes_files {
+        return Some(
+            "writes no outputs, which --direct-output needs: start it with --write-root DIR (its mount of --shared-root)".into(),
+        );
+    }
     if info.max_chunk < block {
         return Some(format!(
             "accepts chunks up to {}, smaller than the block size {} (lower -b, or raise the worker's --max-chunk)",

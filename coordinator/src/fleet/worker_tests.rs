@@ -35,6 +35,7 @@ fn info(slots: usize, queue_depth: usize) -> WorkerInfo {
             .map(|e| (e.name().into(), e.id().into()))
             .collect(),
         returns_window: true,
+        writes_files: true,
         version: "test".into(),
     }
 }
@@ -43,6 +44,7 @@ const BLOCK: Needs = Needs {
     block: 1 << 20,
     engine: Engine::ZlibRs,
     window: false,
+    writes: false,
 };
 const MS: Duration = Duration::from_millis(1);
 
@@ -291,6 +293,7 @@ fn a_worker_too_old_for_windows_is_excluded_only_when_windows_are_needed() {
     old.version = "0.1.0".into();
     let pull_index = Needs {
         window: true,
+        writes: false,
         ..BLOCK
     };
     let mut w = Worker::listed(Arc::new(Named), t0);

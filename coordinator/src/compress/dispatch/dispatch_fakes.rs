@@ -65,6 +65,7 @@ pub(super) fn info() -> WorkerInfo {
         max_chunk: 1 << 20,
         engines: vec![("zlib-rs".into(), engine_id().into())],
         returns_window: true,
+        writes_files: true,
         version: "test".into(),
     }
 }
@@ -107,6 +108,8 @@ impl Link for FakeLink {
                     input_len: out.input_len,
                     engine: engine_id().into(),
                     window: Bytes::new(),
+                    held: None,
+                    received: 0,
                 })
             };
             tokio::time::timeout(deadline, work)
@@ -136,6 +139,7 @@ pub(super) fn fleet(fakes: &[&Arc<Fake>]) -> Fleet {
         block: 1 << 20,
         engine: Engine::ZlibRs,
         window: false,
+        writes: false,
     };
     Fleet::of_links(links, needs)
 }
@@ -244,5 +248,6 @@ pub(super) fn params() -> Arc<JobParams> {
             independent: true,
         },
         index_step: None,
+        direct: false,
     })
 }

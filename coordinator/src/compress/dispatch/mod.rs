@@ -28,6 +28,7 @@ use super::pull::SharedFile;
 use super::stream::{Item, Marker};
 use super::window::Window;
 use crate::error::Error;
+use crate::fleet::segments::Held;
 use crate::fleet::{Answer, AttemptError, Fleet, WorkerId, WorkerInfo};
 use crate::signals;
 use crate::telemetry::Telemetry;
@@ -63,6 +64,9 @@ pub(crate) struct DispatchStats {
     pub wrong_answers: u64,
     /// RESOURCE_EXHAUSTED answers: backpressure, sent again, not failures.
     pub busy: u64,
+    /// Payload bytes received from workers: deflate data and windows; with
+    /// `--direct-output`, segments' windows and the fragments the writer received.
+    pub received_bytes: u64,
 }
 
 /// A chunk compressed and checked, on its way to the writer.
@@ -76,6 +80,9 @@ pub(crate) struct Compressed {
     /// before it: its dictionary, or in pull mode what the worker returned; empty for
     /// the first chunk and with -i).
     pub window: Option<Bytes>,
+    /// Direct output: a segment its worker holds (`deflate` is empty, `crc32` and
+    /// `window` unused: its chunks' numbers and windows are in it).
+    pub held: Option<Arc<Held>>,
 }
 
 /// What the writer gets, in any order; it puts them back in stream order by `seq`.

@@ -88,9 +88,14 @@ impl Dispatcher<'_> {
         self.latency.record(elapsed, len);
         let winner = done.winner.worker;
         self.telemetry.answered(|| self.fleet.name(winner), elapsed);
+        self.stats.received_bytes +=
+            (answer.deflate.len() + answer.window.len()) as u64 + answer.received;
         let sample = Sample {
             bytes_in: len,
-            bytes_out: answer.deflate.len() as u64,
+            bytes_out: answer
+                .held
+                .as_ref()
+                .map_or(answer.deflate.len() as u64, |h| h.deflate_len()),
             elapsed,
             depth: done.winner.depth,
         };
@@ -107,7 +112,8 @@ impl Dispatcher<'_> {
             deflate: answer.deflate,
             crc32: answer.crc32,
             len,
-            window,
+            window: window.filter(|_| answer.held.is_none()),
+            held: answer.held,
         };
         self.results
             .send(Ready::Chunk(compressed))
