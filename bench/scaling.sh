@@ -152,7 +152,10 @@ link_bytes() {
 }
 worker_ticks() {
   local t=0 i
-  for i in $(seq "$maxw"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$(cat "$tmp/w$i.pid")/stat"))); done
+  # A worker gone (it crashed: its row fails) counts nothing.
+  for i in $(seq "$maxw"); do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$(cat "$tmp/w$i.pid")/stat" 2>/dev/null || echo 0)))
+  done
   echo "$t"
 }
 
@@ -168,7 +171,7 @@ row() {
     direct) flags=(--pull --direct-output --shared-root "$vol" --workers "$addrs" "${direct_flags[@]}") ;;
     embedded) flags=(-p "$(nproc)") ;;
   esac
-  rm -f "$vol/out.gz"
+  rm -f "$vol/out.gz" "$tmp/time"
   read -r rx0 tx0 < <(link_bytes)
   t0=$(worker_ticks)
   if ! ip netns exec "$coord" timeout "$TIMEOUT" /usr/bin/time -f "%e %U %S" -o "$tmp/time" \
@@ -179,7 +182,8 @@ row() {
   fi
   read -r rx1 tx1 < <(link_bytes)
   [ "$ok" = same ] && ! cmp -s "$vol/out.gz" "$tmp/ref.gz" && ok=DIFFERENT
-  read -r secs user sys < "$tmp/time" || { secs=0 user=0 sys=0; }
+  # time(1) puts "Command exited with non-zero status N" first when it did.
+  read -r secs user sys < <(tail -1 "$tmp/time" 2>/dev/null) || { secs=0 user=0 sys=0; }
   echo "$mode:$n:$shaped $secs $(echo "$user + $sys" | bc) $((rx1 - rx0)) $((tx1 - tx0)) $(($(worker_ticks) - t0)) $ok" >> "$tmp/results"
   rm -f "$vol/out.gz"
 }
@@ -189,17 +193,21 @@ report() {
   awk -v size="$size" -v rate="$RATE" -v cores="$(nproc)" -v hz="$(getconf CLK_TCK)" '
     !($1 in n) { order[++keys] = $1 }
     { n[$1]++; t[$1] += $2; c[$1] += $3; rx[$1] += $4; tx[$1] += $5; w[$1] += $6
-      if ($7 != "same") bad[$1] = $7 }
+      if ($7 == "failed") failed[$1] = 1; else if ($7 != "same") bad[$1] = $7 }
     END {
       gib = size / 2^30
       print "| mode | workers | coordinator link | input MB/s | vs pull | coordinator CPU s/GiB | link MiB/GiB (in + out) | link busy | CPU used / cores | output vs embedded |"
       print "|---|---|---|---|---|---|---|---|---|---|"
-      for (k in n) mbs[k] = t[k] > 0 ? size / (t[k] / n[k]) / 1e6 : 0
+      for (k in n) mbs[k] = t[k] > 0 && !(k in failed) ? size / (t[k] / n[k]) / 1e6 : 0
       for (i = 1; i <= keys; i++) {
         k = order[i]; split(k, f, ":"); m = n[k]; secs = t[k] / m
+        link = f[3] == "shaped" ? rate " MB/s" : f[3]
+        if (k in failed) {  # a run that failed: no figures (stderr said why)
+          printf "| %s | %s | %s | - | - | - | - | - | - | failed |\n", f[1], f[2], link
+          continue
+        }
         pull = "pull:" f[2] ":" f[3]
         vs = (pull in mbs && mbs[pull] > 0) ? sprintf("%.2fx", mbs[k] / mbs[pull]) : "-"
-        link = f[3] == "shaped" ? rate " MB/s" : f[3]
         busy = "-"
         if (f[3] == "shaped" && secs > 0) busy = sprintf("%.0f%%", 100 * (rx[k] > tx[k] ? rx[k] : tx[k]) / m / secs / (rate * 1e6))
         cpu = (c[k] + w[k] / hz) / m
@@ -218,7 +226,7 @@ report() {
 
 ln "$input" "$vol/input" 2>/dev/null || cp "$input" "$vol/input"
 cat "$vol/input" > /dev/null  # in the page cache for every row alike
-echo "load before: $(uptime)" >&2
+load_before=$(uptime)
 net_up
 start_workers
 # The reference bytes: the embedded pool, no network. Its time is the machine's ceiling.
@@ -238,7 +246,8 @@ load_after=$(uptime)
 
 echo "input: $input ($size bytes), level $LEVEL, -b $BLOCK, $SLOTS slot(s) per worker, $(nproc) cores, $ROUNDS round(s)"
 echo "binaries: $bin"
-echo "coordinator link: $RATE MB/s each way (tc tbf), or unshaped; load after: ${load_after#*load }"
+echo "coordinator link: $RATE MB/s each way (tc tbf), or unshaped"
+echo "load (a shared machine is noisy): before ${load_before#*load }; after ${load_after#*load }"
 [ -n "$direct_why" ] && echo "direct output skipped: $direct_why"
 echo
 report
