@@ -133,13 +133,13 @@ fn each_engine_is_deterministic_across_threads_workers_and_reuse() {
     );
     let fleet = addrs(&[&a, &b]);
     // libdeflate: each parser, and the ladder's own rungs (10: one optimization pass).
-    let engines: [(&str, &[u32]); _] = [
+    let engines: &[(&str, &[u32])] = &[
         ("libdeflate", &[1, 6, 9, 10, 11, 12, 1]),
         ("zlib-rs", &[1, 6, 9, 1]),
         #[cfg(feature = "isal")]
         ("isal", &[1, 0, 3, 1]),
     ];
-    for (engine, levels) in engines {
+    for &(engine, levels) in engines {
         let mut seen = Vec::new();
         for &level in levels {
             let args = [

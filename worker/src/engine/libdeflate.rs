@@ -44,8 +44,8 @@ const fn stock(libdeflate: u32) -> Rung {
 /// cheaper near-optimal parse than any of libdeflate's (its level 10 with one
 /// optimization pass per block instead of two: 1.3x the speed for 0.3% more output),
 /// filling the gap between the lazy 9 and the near-optimal parses; 11 is libdeflate's
-/// 10. libdeflate's 11 is left out: on the bench corpus it gave 0.03% over 12 for
-/// 1.3x 12's speed, where 10 gives 0.15% for 2x.
+/// 10. libdeflate's 11 is left out: on the bench corpus it gave 0.03% more than 12 at
+/// 1.3x 12's speed, where 10 gives 0.15% more at 2x.
 pub(super) const LADDER: [Rung; 13] = [
     stock(0),
     stock(1),
