@@ -15,17 +15,23 @@
 #   PEER_LEVELS="1 ... 9"    peer levels
 #   PLOT=bench/frontier.png  where the plot goes ("" for none)
 #   TSV=FILE                 also keep the raw rows (tool level seconds bytes)
+#   FROM=FILE                run nothing: report and plot the rows of FILE (as TSV or
+#                            the rows of an interrupted run), best time per level
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_setup 1G "$@"
 THREADS=${THREADS:-2}; ROUNDS=${ROUNDS:-2}
 LEVELS=${LEVELS:-$(seq -s ' ' 1 12)}; PEER_LEVELS=${PEER_LEVELS:-$(seq -s ' ' 1 9)}
 PLOT=${PLOT-$root/bench/frontier.png}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+if [ -n "${FROM:-}" ]; then
+  size=$(stat -c %s "$input")
+  cp "$FROM" "$tmp/rows"
+else
 bench_need_pigz
 cargo build --release --quiet --bin gzfleet
 gz=$root/target/release/gzfleet
 size=$(stat -c %s "$input")
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cat "$input" > /dev/null
 
 # The contenders, one per line: TOOL LEVEL COMMAND... (reading stdin, writing stdout).
@@ -55,6 +61,7 @@ for round in $(seq "$ROUNDS"); do
   done < "$tmp/contenders"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # Best time per tool and level (sizes are the same every round: all are deterministic).
 sort -k1,1 -k2,2n -k3,3g "$tmp/rows" | awk '!seen[$1" "$2]++' > "$tmp/best"
