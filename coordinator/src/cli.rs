@@ -93,7 +93,7 @@ pub struct CompressArgs {
     /// shorthands, and of all the level options the last one given wins, as in gzip
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=12))]
     pub level: Option<u32>,
-    /// Deflate engine: zlib-rs, libdeflate (levels 0-12, chunks always independent) or
+    /// Deflate engine: zlib-rs, libdeflate (levels 0-12 on gzfleet's own ladder) or
     /// auto, the best measured for the level (README, "Engines"). Part of what fixes
     /// the output bytes
     #[arg(long, value_name = "NAME")]

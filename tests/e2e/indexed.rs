@@ -360,23 +360,24 @@ fn a_range_after_spans_shorter_than_the_window_reads_right() {
 }
 
 /// gzfleet's own index (byte-aligned points) of its own files: every span inflated
-/// whole by libdeflate, with windows (zlib-rs primes chunks) and without (libdeflate,
-/// the default). A point moved by a byte
+/// whole by libdeflate, with windows (both engines prime chunks) and without (`-i`). A point moved by a byte
 /// either way, or a span's length by one, is refused: one warning, the right bytes.
 #[test]
 fn gzfleets_own_index_inflates_spans_whole_and_a_moved_point_is_caught() {
     let dir = Dir::new("idx-whole");
     let data = mixed(6 * MIB + 4321, 17);
     let input = dir.file("data", &data);
-    for engine in ["libdeflate", "zlib-rs"] {
-        let gz = dir.join(&format!("{engine}.gz"));
+    for (engine, mode) in [("libdeflate", ""), ("zlib-rs", ""), ("libdeflate", "-i")] {
+        let gz = dir.join(&format!("{engine}{mode}.gz"));
+        let independent: &[&str] = if mode.is_empty() { &[] } else { &[mode] };
         assert_ok!(run(gzfleet()
             .args(["compress", "-b", "128K", "--index", "--index-span", "512K"])
+            .args(independent)
             .args(["--engine", engine, "-o"])
             .arg(&gz)
             .arg(&input)));
         let index = gz.with_extension("gzi");
-        let good = dir.join(&format!("{engine}.good.gzi"));
+        let good = dir.join(&format!("{engine}{mode}.good.gzi"));
         std::fs::copy(&index, &good).unwrap();
         for p in ["1", "2"] {
             let r = decompress(&gz, &["-p", p]);

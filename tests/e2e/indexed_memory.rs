@@ -32,11 +32,12 @@ fn indexed(dir: &Dir, name: &str, len: usize, args: &[&str]) -> (Vec<u8>, PathBu
 #[test]
 fn the_default_spans_are_inflated_whole_at_any_thread_count() {
     let dir = Dir::new("idx-whole-p");
-    // Independent chunks (libdeflate, the default) get a point every 4 MiB; primed ones
-    // (zlib-rs) every 16 MiB, each with its window.
+    // Independent chunks (-i) get a point every 4 MiB; primed ones (the default engine
+    // libdeflate, and zlib-rs) every 16 MiB, each with its window.
     let cases = [
-        ("independent", 6 * 4 * MIB, &[][..]),
+        ("independent", 6 * 4 * MIB, &["-i"][..]),
         ("primed", 6 * 16 * MIB, &["--engine", "zlib-rs"][..]),
+        ("primed-default", 6 * 16 * MIB, &[][..]),
     ];
     for (name, len, args) in cases {
         let (data, gz) = indexed(&dir, name, len, args);

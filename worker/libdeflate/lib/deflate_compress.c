@@ -473,6 +473,14 @@ struct libdeflate_compressor {
 	bool open_end;
 
 	/*
+	 * gzfleet: the length of the preset dictionary: the bytes just before
+	 * the input, which the matchfinder is loaded with (as zlib's
+	 * deflateSetDictionary does) and which are not output. Set only during
+	 * gzfleet_deflate_compress_primed(); at most the window, 32 KiB.
+	 */
+	size_t prime_len;
+
+	/*
 	 * The maximum search depth: consider at most this many potential
 	 * matches at each position
 	 */
@@ -2469,6 +2477,12 @@ deflate_compress_fastest(struct libdeflate_compressor * restrict c,
 	u32 next_hash = 0;
 
 	ht_matchfinder_init(&c->p.f.ht_mf);
+	if (c->prime_len) { /* gzfleet: load the dictionary */
+		in_cur_base = in - c->prime_len;
+		ht_matchfinder_skip_bytes(&c->p.f.ht_mf, &in_cur_base,
+					  in_cur_base, in_end, c->prime_len,
+					  &next_hash);
+	}
 
 	do {
 		/* Starting a new DEFLATE block */
@@ -2546,6 +2560,12 @@ deflate_compress_greedy(struct libdeflate_compressor * restrict c,
 	u32 next_hashes[2] = {0, 0};
 
 	hc_matchfinder_init(&c->p.g.hc_mf);
+	if (c->prime_len) { /* gzfleet: load the dictionary */
+		in_cur_base = in - c->prime_len;
+		hc_matchfinder_skip_bytes(&c->p.g.hc_mf, &in_cur_base,
+					  in_cur_base, in_end, c->prime_len,
+					  next_hashes);
+	}
 
 	do {
 		/* Starting a new DEFLATE block */
@@ -2622,6 +2642,12 @@ deflate_compress_lazy_generic(struct libdeflate_compressor * restrict c,
 	u32 next_hashes[2] = {0, 0};
 
 	hc_matchfinder_init(&c->p.g.hc_mf);
+	if (c->prime_len) { /* gzfleet: load the dictionary */
+		in_cur_base = in - c->prime_len;
+		hc_matchfinder_skip_bytes(&c->p.g.hc_mf, &in_cur_base,
+					  in_cur_base, in_end, c->prime_len,
+					  next_hashes);
+	}
 
 	do {
 		/* Starting a new DEFLATE block */
@@ -3616,6 +3642,22 @@ deflate_compress_near_optimal(struct libdeflate_compressor * restrict c,
 
 	bt_matchfinder_init(&c->p.n.bt_mf);
 	deflate_near_optimal_init_stats(c);
+	if (c->prime_len) { /* gzfleet: load the dictionary */
+		const u8 *p = in - c->prime_len;
+
+		in_cur_base = p;
+		in_next_slide = p + MIN(in_end - p, MATCHFINDER_WINDOW_SIZE);
+		for (; p != in; p++) {
+			adjust_max_and_nice_len(&max_len, &nice_len, in_end - p);
+			if (max_len >= BT_MATCHFINDER_REQUIRED_NBYTES)
+				bt_matchfinder_skip_byte(&c->p.n.bt_mf,
+							 in_cur_base,
+							 p - in_cur_base,
+							 nice_len,
+							 c->max_search_depth,
+							 next_hashes);
+		}
+	}
 
 	do {
 		/* Starting a new DEFLATE block */
@@ -3925,6 +3967,8 @@ libdeflate_alloc_compressor_ex(int compression_level,
 		       options->free_func : libdeflate_default_free_func;
 
 	c->compression_level = compression_level;
+	c->open_end = false;
+	c->prime_len = 0;
 
 	/*
 	 * The higher the compression level, the more we should bother trying to
@@ -4081,6 +4125,12 @@ libdeflate_deflate_compress(struct libdeflate_compressor *c,
 	return os.next - (u8 *)out;
 }
 
+size_t
+gzfleet_deflate_compress_primed(struct libdeflate_compressor *c,
+				const void *buf, size_t prime_len,
+				size_t in_nbytes,
+				void *out, size_t out_nbytes_avail);
+
 /*
  * gzfleet: libdeflate_deflate_compress() for a piece of a longer DEFLATE stream.
  * No block is final, and the output ends byte-aligned with a sync marker (an empty
@@ -4095,8 +4145,30 @@ gzfleet_deflate_compress_open(struct libdeflate_compressor *c,
 			      const void *in, size_t in_nbytes,
 			      void *out, size_t out_nbytes_avail)
 {
+	return gzfleet_deflate_compress_primed(c, in, 0, in_nbytes, out,
+					       out_nbytes_avail);
+}
+
+/*
+ * gzfleet: gzfleet_deflate_compress_open() primed with a preset dictionary, as
+ * zlib's deflateSetDictionary: 'buf' holds 'prime_len' bytes of dictionary (at
+ * most 32 KiB, the window) followed by the 'in_nbytes' bytes to compress. The
+ * matchfinder is loaded with the dictionary, so matches may reach back into it;
+ * only the input is output. With prime_len 0 the bytes are those of
+ * gzfleet_deflate_compress_open().
+ */
+size_t
+gzfleet_deflate_compress_primed(struct libdeflate_compressor *c,
+				const void *buf, size_t prime_len,
+				size_t in_nbytes,
+				void *out, size_t out_nbytes_avail)
+{
 	struct deflate_output_bitstream os;
 	u8 *out_end = (u8 *)out + out_nbytes_avail;
+	const u8 *in = (const u8 *)buf + prime_len;
+
+	if (prime_len > MATCHFINDER_WINDOW_SIZE)
+		return 0;
 
 	if (unlikely(in_nbytes <= c->max_passthrough_size)) {
 		/* Stored blocks: the last header is the last block's first byte. */
@@ -4118,8 +4190,10 @@ gzfleet_deflate_compress_open(struct libdeflate_compressor *c,
 		os.end = out_end;
 		os.overflow = false;
 		c->open_end = true;
+		c->prime_len = prime_len;
 		(*c->impl)(c, in, in_nbytes, &os);
 		c->open_end = false;
+		c->prime_len = 0;
 		if (os.overflow)
 			return 0;
 	}
@@ -4135,6 +4209,33 @@ gzfleet_deflate_compress_open(struct libdeflate_compressor *c,
 	put_unaligned_le32(0xFFFF0000, os.next);
 	os.next += 4;
 	return os.next - (u8 *)out;
+}
+
+/*
+ * gzfleet: a compressor of libdeflate's 'level' with its search tuned, for the
+ * rungs of gzfleet's own level ladder between libdeflate's: the search depth, the
+ * "nice" match length and (near-optimal levels 10-12 only) the number of
+ * optimization passes. A zero keeps the level's own value. NULL if the level is
+ * out of range or memory is short.
+ */
+struct libdeflate_compressor *
+gzfleet_alloc_compressor_tuned(int level, u32 max_search_depth,
+			       u32 nice_match_length, unsigned optim_passes)
+{
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+
+	if (!c)
+		return NULL;
+	if (max_search_depth)
+		c->max_search_depth = max_search_depth;
+	if (nice_match_length)
+		c->nice_match_length = MIN(nice_match_length,
+					   DEFLATE_MAX_MATCH_LEN);
+#if SUPPORT_NEAR_OPTIMAL_PARSING
+	if (optim_passes && level >= 10)
+		c->p.n.max_optim_passes = optim_passes;
+#endif
+	return c;
 }
 
 LIBDEFLATEAPI void

@@ -22,7 +22,8 @@ use std::sync::OnceLock;
 pub enum Engine {
     /// zlib-rs through flate2: levels 0-9, primes each chunk with the 32 KiB before it.
     ZlibRs,
-    /// libdeflate: levels 0-12, independent chunks, smaller and faster output.
+    /// libdeflate (gzfleet's patched copy): levels 0-12 on gzfleet's own ladder,
+    /// primes chunks, smaller and faster output.
     Libdeflate,
     /// ISA-L's igzip: levels 0-3 of its own, primes chunks, the fastest; its bytes
     /// also depend on the CPU (it picks its matcher by instruction set), so it is
@@ -66,16 +67,17 @@ impl Engine {
     }
 
     /// Whether chunks may be primed with the 32 KiB before them. An engine without
-    /// makes every chunk independent, whatever `-i` says.
+    /// makes every chunk independent, whatever `-i` says. Every engine today does
+    /// (libdeflate since its patched compressor took a dictionary); the wire keeps the
+    /// flag for engines to come and for workers of earlier releases.
     pub fn takes_dictionary(self) -> bool {
-        !matches!(self, Engine::Libdeflate)
+        true
     }
 
     /// The engine used when none is named, for `level`: the one bench/engines.sh
     /// found best (README, "Engines"). libdeflate at every level that compresses: at
-    /// 6 and 9 it is faster per core and smaller than zlib-rs even without the
-    /// dictionary, and at 1 it is 15% smaller (zlib-rs's level 1 is larger than
-    /// pigz's) for 0.93x of the speed. ISA-L is faster still but its bytes depend
+    /// 6 and 9 it is faster per core and smaller than zlib-rs, and at 1 it is 15%
+    /// smaller (zlib-rs's level 1 is larger than pigz's) for 0.93x of the speed. ISA-L is faster still but its bytes depend
     /// on the CPU, which a default must not. Level 0 only stores: zlib-rs, as ever.
     pub fn default_for(level: u32) -> Engine {
         match level {
@@ -104,7 +106,7 @@ impl Engine {
         slot.get_or_init(|| {
             let prefix = match self {
                 Engine::ZlibRs => "flate2-zlib-rs;sync-flush;v2".to_string(),
-                Engine::Libdeflate => "libdeflate;end-open;v2".to_string(),
+                Engine::Libdeflate => "libdeflate;primed-ladder;v3".to_string(),
                 #[cfg(feature = "isal")]
                 Engine::Isal => format!("{};sync-flush;v1", isal::version()),
             };
@@ -156,10 +158,7 @@ impl Engine {
         }
         let deflate = match self {
             Engine::ZlibRs => zlib::deflate(data, dictionary, level)?,
-            Engine::Libdeflate if !dictionary.is_empty() => {
-                return Err(EngineError::NoDictionary(self.name()));
-            }
-            Engine::Libdeflate => libdeflate::deflate(data, level)?,
+            Engine::Libdeflate => libdeflate::deflate(data, dictionary, level)?,
             #[cfg(feature = "isal")]
             Engine::Isal => isal::deflate(data, dictionary, level)
                 .map_err(|e| EngineError::Deflate(e.to_string()))?,
@@ -255,8 +254,6 @@ pub enum EngineError {
     },
     #[error("preset dictionary of {0} bytes exceeds the 32 KiB deflate window")]
     Dictionary(usize),
-    #[error("the {0} engine takes no preset dictionary: its chunks are independent")]
-    NoDictionary(&'static str),
     #[error("deflate failed: {0}")]
     Deflate(String),
 }

@@ -1,6 +1,6 @@
 //! Every engine against zlib's inflater: the standard vectors at every level, the
-//! final-bit surgery on the shapes libdeflate's output takes, determinism across
-//! reused state, and the fingerprints.
+//! final-bit surgery on the shapes libdeflate's output takes, libdeflate's priming and
+//! level ladder, determinism across reused state, and the fingerprints.
 
 use super::*;
 use crate::blocks::{BlockKind, walk};
@@ -78,12 +78,82 @@ fn the_dictionary_is_used_and_required() {
     assert_eq!(inflate(&primed.deflate, &dict), data);
 }
 
+/// libdeflate's priming (the patched compressor's dictionary) at every level: a chunk
+/// that repeats its dictionary, near (its last bytes) or as far back as libdeflate's
+/// matchfinder reaches (32767 bytes), deflates to a fraction of what it does alone and inflates
+/// with that dictionary only.
 #[test]
-fn an_engine_without_a_dictionary_refuses_one() {
-    let e = Engine::Libdeflate.compress(b"abc", b"dict", 6).unwrap_err();
-    assert!(matches!(e, EngineError::NoDictionary("libdeflate")), "{e}");
-    assert!(!Engine::Libdeflate.takes_dictionary());
-    assert!(Engine::ZlibRs.takes_dictionary());
+fn libdeflate_primes_chunks_with_the_dictionary_at_every_level() {
+    let dict = noise(MAX_DICTIONARY, 21);
+    for (what, data) in [
+        ("near", dict[MAX_DICTIONARY - 9000..].to_vec()),
+        ("far", dict[1..9001].to_vec()),
+    ] {
+        for level in 1..=12 {
+            let primed = check_chunk(Engine::Libdeflate, &data, &dict, level);
+            let plain = check_chunk(Engine::Libdeflate, &data, &[], level);
+            assert!(
+                primed.deflate.len() * 20 < plain.deflate.len(),
+                "{what}, level {level}: {} primed vs {} alone",
+                primed.deflate.len(),
+                plain.deflate.len()
+            );
+            let other = noise(MAX_DICTIONARY, 22);
+            assert_ne!(
+                raw_inflate(&primed.deflate, &other, false),
+                Some(data.clone()),
+                "{what}, level {level}: inflates without its dictionary"
+            );
+        }
+    }
+}
+
+/// Dictionaries of every length that reaches a chunk (the first chunks of an input
+/// have less than 32 KiB before them), with chunks shorter than a match, around
+/// libdeflate's passthrough sizes, and long enough to slide the window: each inflates
+/// to its chunk with its dictionary, at every level.
+#[test]
+fn libdeflate_takes_dictionaries_of_any_length_up_to_the_window() {
+    let text = sample(MAX_DICTIONARY + 200_000);
+    for dict_len in [1, 3, 100, 4096, MAX_DICTIONARY - 1, MAX_DICTIONARY] {
+        let dict = &text[MAX_DICTIONARY - dict_len..MAX_DICTIONARY];
+        for len in [1, 2, 4, 5, 8, 30, 60, 258, 5000, 200_000] {
+            let data = &text[MAX_DICTIONARY..MAX_DICTIONARY + len];
+            for level in 0..=12 {
+                check_chunk(Engine::Libdeflate, data, dict, level);
+            }
+        }
+    }
+}
+
+/// The rungs of the ladder past libdeflate's lazy parsers: 10 (one optimization pass)
+/// is smaller than 9, 11 (two passes) smaller than 10, 12 smaller than 9; and rungs
+/// that are libdeflate's own levels compress as those levels do.
+#[test]
+fn the_level_ladder_climbs() {
+    // Text-like: words with repeats near and far (the fingerprint's sample).
+    let mut data = fingerprint_sample();
+    data.extend(noise(20_000, 4));
+    data.extend(fingerprint_sample().iter().rev());
+    let size = |level| {
+        Engine::Libdeflate
+            .compress(&data, &[], level)
+            .unwrap()
+            .deflate
+            .len()
+    };
+    let sizes: Vec<usize> = (0..=12).map(size).collect();
+    assert!(sizes[10] < sizes[9], "{sizes:?}");
+    assert!(sizes[11] < sizes[10], "{sizes:?}");
+    assert!(sizes[12] < sizes[9], "{sizes:?}");
+    assert!(sizes[1] > sizes[5] && sizes[5] > sizes[9], "{sizes:?}");
+    let stock = |level| {
+        let mut raw = raw_libdeflate(&data, level);
+        crate::blocks::end_open(&mut raw).unwrap();
+        raw.len()
+    };
+    assert_eq!(sizes[11], stock(10));
+    assert_eq!(sizes[12], stock(12));
 }
 
 /// What libdeflate itself makes of `data`, before the surgery.
@@ -152,17 +222,21 @@ fn the_patched_compressor_is_stock_libdeflate_opened() {
     for len in (0..=56).step_by(4).flat_map(|n| [n.max(1) - 1, n, n + 1]) {
         vectors.push(&text[..len]);
     }
-    for level in 0..=12 {
+    // The ladder's rungs that are libdeflate's own levels: the others tune its search.
+    let stock = |r: &super::libdeflate::Rung| r.depth == 0 && r.nice == 0 && r.passes == 0;
+    let levels = (0..=12u32).filter(|&l| stock(&super::libdeflate::LADDER[l as usize]));
+    for level in levels {
+        let libdeflate_level = super::libdeflate::LADDER[level as usize].libdeflate;
         let mut aligned = 0;
         for len in 1..600 {
-            let raw = raw_libdeflate(&text[..len], level);
+            let raw = raw_libdeflate(&text[..len], libdeflate_level);
             if aligned < 3 && walk(&raw).unwrap().end_bit.is_multiple_of(8) {
                 vectors.push(&text[..len]);
                 aligned += 1;
             }
         }
         for data in &vectors {
-            let mut opened = raw_libdeflate(data, level);
+            let mut opened = raw_libdeflate(data, libdeflate_level);
             crate::blocks::end_open(&mut opened).unwrap();
             let ours = Engine::Libdeflate.compress(data, &[], level).unwrap();
             assert_eq!(ours.deflate, opened, "level {level}, {} bytes", data.len());
@@ -197,18 +271,25 @@ fn surgery_when_the_last_block_ends_on_a_byte_boundary() {
 fn reused_engine_state_never_changes_the_bytes() {
     let a = sample(150_000);
     let b = noise(150_000, 9);
+    let (dict, rest) = a.split_at(MAX_DICTIONARY);
     for &engine in Engine::ALL {
         for level in engine.levels() {
-            let first = engine.compress(&a, &[], level).unwrap();
+            let run = |data: &[u8], dict: &[u8]| engine.compress(data, dict, level).unwrap();
+            let first = (run(&a, &[]), run(rest, dict));
             for other in engine.levels() {
                 engine.compress(&b, &[], other).unwrap();
+                engine.compress(&b, dict, other).unwrap();
                 engine.compress(&a[..777], &[], other).unwrap();
             }
-            let again = engine.compress(&a, &[], level).unwrap();
+            let again = (run(&a, &[]), run(rest, dict));
             let a2 = a.clone();
-            let fresh = std::thread::spawn(move || engine.compress(&a2, &[], level).unwrap())
-                .join()
-                .unwrap();
+            let fresh = std::thread::spawn(move || {
+                let (dict, rest) = a2.split_at(MAX_DICTIONARY);
+                let run = |data: &[u8], dict: &[u8]| engine.compress(data, dict, level).unwrap();
+                (run(&a2, &[]), run(rest, dict))
+            })
+            .join()
+            .unwrap();
             assert_eq!(first, again, "{engine} level {level}");
             assert_eq!(first, fresh, "{engine} level {level}");
         }
@@ -222,7 +303,7 @@ fn ids_are_stable_distinct_and_fingerprinted() {
     assert_eq!(zlib.len(), "flate2-zlib-rs;sync-flush;v2;".len() + 8);
     assert_eq!(engine_id(), zlib);
     let ld = Engine::Libdeflate.id();
-    assert!(ld.starts_with("libdeflate;end-open;v2;"), "{ld}");
+    assert!(ld.starts_with("libdeflate;primed-ladder;v3;"), "{ld}");
     assert_ne!(zlib, ld);
     for &engine in Engine::ALL {
         assert_eq!(Engine::from_name(engine.name()), Some(engine));
