@@ -148,8 +148,7 @@ fn through_real_workers_the_library_writes_the_pools_bytes() {
         .workers([w1.addr.clone()])
         .token_file(dir.file("wrong", b"not-it\n"))
         .build(Vec::new())
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         refused.to_string().contains("no worker reachable"),
         "{refused}"

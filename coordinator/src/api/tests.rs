@@ -112,7 +112,7 @@ fn header_holds_the_name_and_mtime() {
 
 #[test]
 fn settings_that_cannot_work_are_refused_before_writing() {
-    let err = |b: WriterBuilder| b.build(Vec::new()).err().expect("refused");
+    let err = |b: WriterBuilder| b.build(Vec::new()).expect_err("refused");
     assert!(matches!(err(small().level(13)), Error::Settings(_)));
     assert!(matches!(err(small().block_size(1000)), Error::Settings(_)));
     assert!(matches!(

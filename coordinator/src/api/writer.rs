@@ -18,6 +18,9 @@ use crate::compress::dispatch::Compressed;
 use crate::compress::index_out::IndexOut;
 use crate::gzip::{StreamCrc, trailer};
 
+/// Puts a finished sink in place.
+type Commit<W> = fn(&mut W) -> Result<(), Error>;
+
 /// What a finished member holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Finished {
@@ -80,7 +83,7 @@ pub struct Writer<W: Write> {
     chunks: u64,
     index: Option<IndexOut>,
     /// Puts a file in place (`FileSink::commit`) once the trailer is written.
-    commit: Option<fn(&mut W) -> Result<(), Error>>,
+    commit: Option<Commit<W>>,
     /// A call failed: every later one does.
     failed: bool,
 }
@@ -132,7 +135,7 @@ impl<W: Write> Writer<W> {
         })
     }
 
-    pub(crate) fn committing(mut self, commit: fn(&mut W) -> Result<(), Error>) -> Self {
+    pub(crate) fn committing(mut self, commit: Commit<W>) -> Self {
         self.commit = Some(commit);
         self
     }
