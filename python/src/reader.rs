@@ -1,0 +1,107 @@
+//! `_gzfleet.Reader`: every member of a gzip file, read with the GIL released; parallel
+//! and seekable when the file comes by path with an index.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::backend::{Decoder, Fail, Source};
+use crate::errors::{Stash, to_py};
+use crate::pyfile::PyReadFile;
+
+#[pyclass(module = "gzfleet._gzfleet")]
+pub struct Reader {
+    decoder: Mutex<Decoder>,
+    /// A Python file object's exception, raised as it was.
+    stash: Option<Stash>,
+}
+
+/// Reads of at most this much at once: `readall` grows by it.
+const STEP: usize = 1 << 20;
+
+#[pymethods]
+impl Reader {
+    /// `source`: a path (str) or a binary file object; `index`: an index file's path.
+    #[new]
+    #[pyo3(signature = (source, *, index=None, threads=None))]
+    fn new(
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        index: Option<PathBuf>,
+        threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let (source, stash) = if source.is_instance_of::<PyString>() {
+            (Source::Path(source.extract::<PathBuf>()?), None)
+        } else {
+            let f = PyReadFile::new(source.clone().unbind());
+            let stash = f.stash.clone();
+            (Source::Stream(Box::new(f)), Some(stash))
+        };
+        let decoder = py
+            .detach(|| Decoder::open(source, index, threads))
+            .map_err(|f| to_py(f, stash.as_ref()))?;
+        Ok(Reader {
+            decoder: Mutex::new(decoder),
+            stash,
+        })
+    }
+
+    /// Up to `n` bytes of data; empty at the end.
+    fn read<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let mut buf = vec![0u8; n];
+        let got = self.run(py, |d| d.read(&mut buf))?;
+        Ok(PyBytes::new(py, &buf[..got]))
+    }
+
+    /// Everything left.
+    fn readall<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut out = Vec::new();
+        self.run(py, |d| {
+            loop {
+                let len = out.len();
+                out.resize(len + STEP, 0);
+                let got = d.read(&mut out[len..])?;
+                out.truncate(len + got);
+                if got == 0 {
+                    return Ok(());
+                }
+            }
+        })?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Whether `seek` works (an index is in use).
+    fn seekable(&self, py: Python<'_>) -> bool {
+        py.detach(|| self.lock().seekable())
+    }
+
+    /// Moves to uncompressed offset `to`; returns the new position.
+    fn seek(&self, py: Python<'_>, to: u64) -> PyResult<u64> {
+        self.run(py, |d| d.seek(to))
+    }
+
+    /// The header time of the member being read (None before its header).
+    #[getter]
+    fn mtime(&self, py: Python<'_>) -> Option<u32> {
+        py.detach(|| self.lock().mtime())
+    }
+}
+
+impl Reader {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Decoder> {
+        self.decoder.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Decoder) -> Result<T, Fail> + Send,
+    ) -> PyResult<T> {
+        // The lock is taken with the GIL released: a thread holding it may need the GIL
+        // back (to read a Python file object).
+        py.detach(|| f(&mut self.lock()))
+            .map_err(|e| to_py(e, self.stash.as_ref()))
+    }
+}
