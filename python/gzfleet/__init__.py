@@ -27,7 +27,7 @@ __version__ = _gzfleet.__version__
 
 def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,
          newline=None, *, threads=None, workers=None, block_size=None, index=None,
-         token=None):
+         token_file=None):
     """Opens a gzip file in binary or text mode, as gzip.open does.
 
     ``filename``: a path (str, bytes, os.PathLike) or a binary file object (io.BytesIO,
@@ -47,7 +47,7 @@ def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,
             raise ValueError("Argument 'newline' not supported in binary mode")
     gz_mode = mode.replace("t", "")
     extra = dict(threads=threads, workers=workers, block_size=block_size, index=index,
-                 token=token)
+                 token_file=token_file)
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, **extra)
     elif hasattr(filename, "read") or hasattr(filename, "write"):

@@ -129,7 +129,7 @@ class GzipFile(io.BufferedIOBase):
 
     - ``threads``: compression threads of the embedded pool (default: every core).
     - ``workers``: a list of ``host:port`` gzfleet-worker addresses: the fleet
-      compresses instead of the pool (token from ``GZFLEET_TOKEN``, or ``token``).
+      compresses instead of the pool (token from ``GZFLEET_TOKEN``, or the file ``token_file``).
     - ``block_size``: bytes per chunk handed to a thread or worker.
     - ``index``: writing, ``True`` writes a gztool-format index beside the file
       (FILE.gz -> FILE.gzi) as ``gzfleet --index`` does, or a path to write it to;
@@ -141,7 +141,7 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename=None, mode=None, compresslevel=6, fileobj=None,
                  mtime=None, *, threads=None, workers=None, block_size=None,
-                 index=None, token=None):
+                 index=None, token_file=None):
         if mode and ("t" in mode or "U" in mode):
             raise ValueError("Invalid mode: {!r}".format(mode))
         if mode and "b" not in mode:
@@ -173,7 +173,7 @@ class GzipFile(io.BufferedIOBase):
                         "future Python releases.  Specify the mode argument for "
                         "opening it for writing.", FutureWarning, 2)
                 self._init_write(fileobj, mode, compresslevel, mtime, threads,
-                                 workers, block_size, index, token)
+                                 workers, block_size, index, token_file)
             else:
                 raise ValueError("Invalid mode: {!r}".format(mode))
         except BaseException:
@@ -197,7 +197,7 @@ class GzipFile(io.BufferedIOBase):
         self._buffer = io.BufferedReader(self._raw, buffer_size=128 * 1024)
 
     def _init_write(self, fileobj, mode, level, mtime, threads, workers, block_size,
-                    index, token):
+                    index, token_file):
         self.mode = WRITE
         if not isinstance(level, int) or not 0 <= level <= 9:
             raise ValueError("Invalid compression level: {!r} (0 to 9)".format(level))
@@ -215,7 +215,7 @@ class GzipFile(io.BufferedIOBase):
         self._pending_len = 0
         when = time.time() if mtime is None else mtime
         self._writer = _gzfleet.Writer(
-            level=level, threads=threads, workers=workers, token=token,
+            level=level, threads=threads, workers=workers, token_file=token_file,
             block_size=block_size, name=_header_name(self.name),
             mtime=int(when), index=self._index_path is not None)
 
@@ -267,7 +267,6 @@ class GzipFile(io.BufferedIOBase):
         else:
             data = memoryview(data)
             length = data.nbytes
-            data = data.cast("B") if data.ndim != 1 or data.format != "B" else data
         if length == 0:
             return 0
         if length < _GATHER:
@@ -277,7 +276,7 @@ class GzipFile(io.BufferedIOBase):
                 self._push()
         else:
             self._push()
-            self._send(self._writer.write(data))
+            self._send(self._writer.write(data if isinstance(data, bytes) else bytes(data)))
         self.size += length
         self.offset += length
         return length

@@ -22,7 +22,7 @@ pub struct Writer {
 #[pymethods]
 impl Writer {
     #[new]
-    #[pyo3(signature = (*, level=6, threads=None, workers=None, token=None,
+    #[pyo3(signature = (*, level=6, threads=None, workers=None, token_file=None,
                         block_size=None, name=None, mtime=0, index=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -30,12 +30,13 @@ impl Writer {
         level: u32,
         threads: Option<usize>,
         workers: Option<Vec<String>>,
-        token: Option<String>,
+        token_file: Option<std::path::PathBuf>,
         block_size: Option<usize>,
         name: Option<Vec<u8>>,
         mtime: u32,
         index: bool,
     ) -> PyResult<Self> {
+        let token = token(token_file)?;
         let opts = WriteOptions {
             level,
             threads,
@@ -103,6 +104,16 @@ impl Writer {
         });
         done.ok_or_else(finished)?.map_err(|f| to_py(f, None))?;
         Ok(PyBytes::new(py, &self.sink.take()))
+    }
+}
+
+/// The fleet's token: the file named, else GZFLEET_TOKEN (as the command reads it).
+fn token(file: Option<std::path::PathBuf>) -> PyResult<Option<String>> {
+    match file {
+        Some(p) => std::fs::read_to_string(&p)
+            .map(|t| Some(t.trim().to_owned()))
+            .map_err(|e| PyErr::from(e)),
+        None => Ok(std::env::var("GZFLEET_TOKEN").ok().filter(|t| !t.is_empty())),
     }
 }
 
