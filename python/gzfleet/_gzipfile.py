@@ -216,8 +216,8 @@ class GzipFile(io.BufferedIOBase):
         when = time.time() if mtime is None else mtime
         self._writer = _gzfleet.Writer(
             level=level, threads=threads, workers=workers, token_file=token_file,
-            block_size=block_size, name=_header_name(self.name),
-            mtime=int(when), index=self._index_path is not None)
+            block_size=block_size, name=_header_name(self.name), mtime=int(when),
+            index=self._index_path, overwrite=not mode.startswith("x"))
 
     @property
     def mtime(self):
@@ -311,12 +311,8 @@ class GzipFile(io.BufferedIOBase):
         try:
             if self.mode == WRITE:
                 self._push()
-                tail, crc, index = self._writer.finish()
+                tail, self.crc = self._writer.finish()
                 self._send(tail)
-                self.crc = crc
-                if index is not None:
-                    with builtins.open(self._index_path, "wb") as f:
-                        f.write(index)
             else:
                 self._buffer.close()
         finally:

@@ -20,6 +20,7 @@ pub enum Fail {
     Truncated(String),
     Settings(String),
     Io(io::Error),
+    Unsupported(String),
     Other(String),
 }
 
@@ -43,11 +44,12 @@ pub struct WriteOptions {
     pub level: u32,
     pub threads: Option<usize>,
     pub workers: Vec<String>,
-    pub token: Option<String>,
-    pub block_size: Option<usize>,
+    pub token_file: Option<PathBuf>,
+    pub block_size: Option<u64>,
     pub name: Option<Vec<u8>>,
     pub mtime: u32,
-    pub index: bool,
+    pub index: Option<PathBuf>,
+    pub overwrite: bool,
 }
 
 /// Where the compressed bytes go: a buffer the Python side empties after every call,
@@ -74,12 +76,6 @@ impl Write for Sink {
     }
 }
 
-/// The member's CRC-32 and, if asked for, its index (gztool's format).
-pub struct Finished {
-    pub crc: u32,
-    pub index: Option<Vec<u8>>,
-}
-
 pub struct Encoder {
     inner: GzEncoder<Sink>,
     crc: crc32fast::Hasher,
@@ -90,7 +86,7 @@ impl Encoder {
         if opts.level > 9 {
             return Err(Fail::Settings(format!("level {} out of 0-9", opts.level)));
         }
-        if opts.index || !opts.workers.is_empty() {
+        if opts.index.is_some() || !opts.workers.is_empty() {
             return Err(Fail::Settings("not yet supported by the interim backend".into()));
         }
         let mut b = flate2::GzBuilder::new().mtime(opts.mtime);
@@ -112,12 +108,9 @@ impl Encoder {
         self.inner.flush().map_err(Fail::Io)
     }
 
-    pub fn finish(self) -> Result<Finished, Fail> {
+    pub fn finish(self) -> Result<u32, Fail> {
         self.inner.finish().map_err(Fail::Io)?;
-        Ok(Finished {
-            crc: self.crc.finalize(),
-            index: None,
-        })
+        Ok(self.crc.finalize())
     }
 }
 
@@ -178,8 +171,8 @@ pub fn compress(data: &[u8], level: u32, mtime: u32, threads: Option<usize>) -> 
     Ok(sink.take())
 }
 
-pub fn decompress(data: &[u8]) -> Result<Vec<u8>, Fail> {
+pub fn decompress(data: Vec<u8>) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
-    MultiGzDecoder::new(data).read_to_end(&mut out).map_err(Fail::from)?;
+    MultiGzDecoder::new(&data[..]).read_to_end(&mut out).map_err(Fail::from)?;
     Ok(out)
 }

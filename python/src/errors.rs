@@ -12,6 +12,7 @@ use crate::backend::Fail;
 
 // The stdlib's own class: `except gzip.BadGzipFile` catches gzfleet's too.
 pyo3::import_exception!(gzip, BadGzipFile);
+pyo3::import_exception!(io, UnsupportedOperation);
 
 /// Where an adapter keeps the exception a Python file object raised, so the caller gets
 /// it back unchanged rather than as a wrapped io::Error.
@@ -40,6 +41,7 @@ pub fn to_py(fail: Fail, stash: Option<&Stash>) -> PyErr {
         Fail::Truncated(m) => PyEOFError::new_err(m),
         Fail::Settings(m) => PyValueError::new_err(m),
         Fail::Io(e) => PyErr::from(e),
+        Fail::Unsupported(m) => UnsupportedOperation::new_err(m),
         Fail::Other(m) => PyOSError::new_err(m),
     }
 }

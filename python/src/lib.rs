@@ -33,8 +33,9 @@ fn compress<'py>(
 /// Every member of `data`, decompressed, with the GIL released.
 #[pyfunction]
 fn decompress<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let data = data.to_vec();
     let out = py
-        .detach(|| backend::decompress(data))
+        .detach(move || backend::decompress(data))
         .map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }

@@ -3,6 +3,7 @@
 //! which GzipFile writes to its file object in the caller's thread: no thread of ours
 //! ever needs the GIL, so interpreter exit cannot wait on one.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
@@ -23,29 +24,31 @@ pub struct Writer {
 impl Writer {
     #[new]
     #[pyo3(signature = (*, level=6, threads=None, workers=None, token_file=None,
-                        block_size=None, name=None, mtime=0, index=false))]
+                        block_size=None, name=None, mtime=0, index=None,
+                        overwrite=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         level: u32,
         threads: Option<usize>,
         workers: Option<Vec<String>>,
-        token_file: Option<std::path::PathBuf>,
-        block_size: Option<usize>,
+        token_file: Option<PathBuf>,
+        block_size: Option<u64>,
         name: Option<Vec<u8>>,
         mtime: u32,
-        index: bool,
+        index: Option<PathBuf>,
+        overwrite: bool,
     ) -> PyResult<Self> {
-        let token = token(token_file)?;
         let opts = WriteOptions {
             level,
             threads,
             workers: workers.unwrap_or_default(),
-            token,
+            token_file,
             block_size,
             name,
             mtime,
             index,
+            overwrite,
         };
         let sink = Sink::default();
         let s = sink.clone();
@@ -68,16 +71,14 @@ impl Writer {
         self.step(py, |e| e.flush())
     }
 
-    /// Ends the member: returns (the last compressed bytes, the CRC-32 of the data, the
-    /// index bytes or None).
-    fn finish<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, u32, Option<Bound<'py, PyBytes>>)> {
+    /// Ends the member (and puts the index in place): returns (the last compressed
+    /// bytes, the CRC-32 of the data).
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, u32)> {
         let done = py
             .detach(|| self.lock().take().map(Encoder::finish))
             .ok_or_else(finished)?
             .map_err(|f| to_py(f, None))?;
-        let tail = PyBytes::new(py, &self.sink.take());
-        let index = done.index.map(|i| PyBytes::new(py, &i));
-        Ok((tail, done.crc, index))
+        Ok((PyBytes::new(py, &self.sink.take()), done))
     }
 }
 
@@ -104,16 +105,6 @@ impl Writer {
         });
         done.ok_or_else(finished)?.map_err(|f| to_py(f, None))?;
         Ok(PyBytes::new(py, &self.sink.take()))
-    }
-}
-
-/// The fleet's token: the file named, else GZFLEET_TOKEN (as the command reads it).
-fn token(file: Option<std::path::PathBuf>) -> PyResult<Option<String>> {
-    match file {
-        Some(p) => std::fs::read_to_string(&p)
-            .map(|t| Some(t.trim().to_owned()))
-            .map_err(|e| PyErr::from(e)),
-        None => Ok(std::env::var("GZFLEET_TOKEN").ok().filter(|t| !t.is_empty())),
     }
 }
 
