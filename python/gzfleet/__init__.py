@@ -13,6 +13,7 @@ with a gztool-format index (``.gzi``)::
         print(f.readline())
 """
 
+import atexit
 import io
 import os
 
@@ -23,6 +24,9 @@ BadGzipFile = _gzfleet.BadGzipFile
 
 __all__ = ["BadGzipFile", "GzipFile", "open", "compress", "decompress"]
 __version__ = _gzfleet.__version__
+
+# No thread of ours takes the GIL back once the interpreter is exiting (see gil.rs).
+atexit.register(_gzfleet._shutdown)
 
 
 def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,

@@ -5,6 +5,7 @@
 
 mod backend;
 mod errors;
+mod gil;
 mod pyfile;
 mod reader;
 mod writer;
@@ -24,8 +25,7 @@ fn compress<'py>(
     mtime: u32,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let out = py
-        .detach(|| backend::compress(data, level, mtime, threads))
+    let out = crate::gil::released(py, || backend::compress(data, level, mtime, threads))
         .map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }
@@ -34,8 +34,7 @@ fn compress<'py>(
 #[pyfunction]
 fn decompress<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let data = data.to_vec();
-    let out = py
-        .detach(move || backend::decompress(data))
+    let out = crate::gil::released(py, move || backend::decompress(data))
         .map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }
@@ -48,5 +47,6 @@ fn _gzfleet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::Reader>()?;
     m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
+    m.add_function(wrap_pyfunction!(gil::shutdown, m)?)?;
     Ok(())
 }

@@ -26,7 +26,10 @@ impl PyReadFile {
 
 impl Read for PyReadFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Python::attach(|py| {
+        if crate::gil::exiting() {
+            return Err(io::Error::other("the interpreter is exiting"));
+        }
+        let read = Python::try_attach(|py| {
             let got = self
                 .obj
                 .call_method1(py, "read", (buf.len(),))
@@ -53,6 +56,7 @@ impl Read for PyReadFile {
                 self.stash.put(e);
                 io::Error::other(msg)
             })
-        })
+        });
+        read.unwrap_or_else(|| Err(io::Error::other("the interpreter is exiting")))
     }
 }

@@ -39,8 +39,7 @@ impl Reader {
             let stash = f.stash.clone();
             (Source::Stream(Box::new(f)), Some(stash))
         };
-        let decoder = py
-            .detach(|| Decoder::open(source, index, threads))
+        let decoder = crate::gil::released(py, || Decoder::open(source, index, threads))
             .map_err(|f| to_py(f, stash.as_ref()))?;
         Ok(Reader {
             decoder: Mutex::new(decoder),
@@ -74,7 +73,7 @@ impl Reader {
 
     /// Whether `seek` works (an index is in use).
     fn seekable(&self, py: Python<'_>) -> bool {
-        py.detach(|| self.lock().seekable())
+        crate::gil::released(py, || self.lock().seekable())
     }
 
     /// Moves to uncompressed offset `to`; returns the new position.
@@ -85,7 +84,7 @@ impl Reader {
     /// The header time of the member being read (None before its header).
     #[getter]
     fn mtime(&self, py: Python<'_>) -> Option<u32> {
-        py.detach(|| self.lock().mtime())
+        crate::gil::released(py, || self.lock().mtime())
     }
 }
 
@@ -101,7 +100,7 @@ impl Reader {
     ) -> PyResult<T> {
         // The lock is taken with the GIL released: a thread holding it may need the GIL
         // back (to read a Python file object).
-        py.detach(|| f(&mut self.lock()))
+        crate::gil::released(py, || f(&mut self.lock()))
             .map_err(|e| to_py(e, self.stash.as_ref()))
     }
 }

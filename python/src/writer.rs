@@ -52,8 +52,7 @@ impl Writer {
         };
         let sink = Sink::default();
         let s = sink.clone();
-        let encoder = py
-            .detach(move || Encoder::new(&opts, s))
+        let encoder = crate::gil::released(py, move || Encoder::new(&opts, s))
             .map_err(|f| to_py(f, None))?;
         Ok(Writer {
             encoder: Mutex::new(Some(encoder)),
@@ -74,8 +73,7 @@ impl Writer {
     /// Ends the member (and puts the index in place): returns (the last compressed
     /// bytes, the CRC-32 of the data).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, u32)> {
-        let done = py
-            .detach(|| self.lock().take().map(Encoder::finish))
+        let done = crate::gil::released(py, || self.lock().take().map(Encoder::finish))
             .ok_or_else(finished)?
             .map_err(|f| to_py(f, None))?;
         Ok((PyBytes::new(py, &self.sink.take()), done))
@@ -94,7 +92,7 @@ impl Writer {
         f: impl FnOnce(&mut Encoder) -> Result<(), crate::backend::Fail> + Send,
     ) -> PyResult<Bound<'py, PyBytes>> {
         // The lock is taken with the GIL released, as every wait must be.
-        let done = py.detach(|| {
+        let done = crate::gil::released(py, || {
             let mut slot = self.lock();
             let encoder = slot.as_mut()?;
             let r = f(encoder);
