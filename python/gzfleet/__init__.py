@@ -21,8 +21,9 @@ from . import _gzfleet
 from ._gzipfile import READ, WRITE, GzipFile, index_path_for
 
 BadGzipFile = _gzfleet.BadGzipFile
+engines = _gzfleet.engines
 
-__all__ = ["BadGzipFile", "GzipFile", "open", "compress", "decompress"]
+__all__ = ["BadGzipFile", "GzipFile", "open", "compress", "decompress", "engines"]
 __version__ = _gzfleet.__version__
 
 # No thread of ours takes the GIL back once the interpreter is exiting (see gil.rs).
@@ -31,7 +32,7 @@ atexit.register(_gzfleet._shutdown)
 
 def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,
          newline=None, *, threads=None, workers=None, block_size=None, index=None,
-         token_file=None):
+         token_file=None, engine=None):
     """Opens a gzip file in binary or text mode, as gzip.open does.
 
     ``filename``: a path (str, bytes, os.PathLike) or a binary file object (io.BytesIO,
@@ -51,7 +52,7 @@ def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,
             raise ValueError("Argument 'newline' not supported in binary mode")
     gz_mode = mode.replace("t", "")
     extra = dict(threads=threads, workers=workers, block_size=block_size, index=index,
-                 token_file=token_file)
+                 token_file=token_file, engine=engine)
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, **extra)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
@@ -65,12 +66,12 @@ def open(filename, mode="rb", compresslevel=6, encoding=None, errors=None,
     return binary_file
 
 
-def compress(data, compresslevel=6, *, mtime=None, threads=None):
+def compress(data, compresslevel=6, *, mtime=None, threads=None, engine=None):
     """``data`` compressed as one gzip member by every core (or ``threads``), the GIL
     released. ``mtime``: the header's time (default: now; 0 for reproducible output)."""
     import time
     when = time.time() if mtime is None else mtime
-    return _gzfleet.compress(_as_bytes(data), compresslevel, int(when), threads)
+    return _gzfleet.compress(_as_bytes(data), compresslevel, int(when), threads, engine)
 
 
 def decompress(data):

@@ -130,7 +130,9 @@ class GzipFile(io.BufferedIOBase):
     - ``threads``: compression threads of the embedded pool (default: every core).
     - ``workers``: a list of ``host:port`` gzfleet-worker addresses: the fleet
       compresses instead of the pool (token from ``GZFLEET_TOKEN``, or the file ``token_file``).
-    - ``block_size``: bytes per chunk handed to a thread or worker.
+    - ``block_size``: bytes per chunk handed to a thread or worker (default 1 MiB).
+    - ``engine``: the deflate engine (``gzfleet.engines()``: zlib-rs, libdeflate, isal
+      where built in); the default is the command's.
     - ``index``: writing, ``True`` writes a gztool-format index beside the file
       (FILE.gz -> FILE.gzi) as ``gzfleet --index`` does, or a path to write it to;
       reading, the index to seek with (default: FILE.gzi beside the file if there is
@@ -141,7 +143,7 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename=None, mode=None, compresslevel=6, fileobj=None,
                  mtime=None, *, threads=None, workers=None, block_size=None,
-                 index=None, token_file=None):
+                 index=None, token_file=None, engine=None):
         if mode and ("t" in mode or "U" in mode):
             raise ValueError("Invalid mode: {!r}".format(mode))
         if mode and "b" not in mode:
@@ -173,7 +175,7 @@ class GzipFile(io.BufferedIOBase):
                         "future Python releases.  Specify the mode argument for "
                         "opening it for writing.", FutureWarning, 2)
                 self._init_write(fileobj, mode, compresslevel, mtime, threads,
-                                 workers, block_size, index, token_file)
+                                 workers, block_size, index, token_file, engine)
             else:
                 raise ValueError("Invalid mode: {!r}".format(mode))
         except BaseException:
@@ -197,10 +199,10 @@ class GzipFile(io.BufferedIOBase):
         self._buffer = io.BufferedReader(self._raw, buffer_size=128 * 1024)
 
     def _init_write(self, fileobj, mode, level, mtime, threads, workers, block_size,
-                    index, token_file):
+                    index, token_file, engine):
         self.mode = WRITE
-        if not isinstance(level, int) or not 0 <= level <= 9:
-            raise ValueError("Invalid compression level: {!r} (0 to 9)".format(level))
+        if not isinstance(level, int) or level < 0:
+            raise ValueError("Invalid compression level: {!r}".format(level))
         if index is True:
             if not self.name:
                 raise ValueError("index=True needs a file name: pass index=PATH")
@@ -217,7 +219,7 @@ class GzipFile(io.BufferedIOBase):
         self._writer = _gzfleet.Writer(
             level=level, threads=threads, workers=workers, token_file=token_file,
             block_size=block_size, name=_header_name(self.name), mtime=int(when),
-            index=self._index_path, overwrite=not mode.startswith("x"))
+            index=self._index_path, overwrite=not mode.startswith("x"), engine=engine)
 
     @property
     def mtime(self):

@@ -50,6 +50,7 @@ pub struct WriteOptions {
     pub mtime: u32,
     pub index: Option<PathBuf>,
     pub overwrite: bool,
+    pub engine: Option<String>,
 }
 
 /// Where the compressed bytes go: a buffer the Python side empties after every call,
@@ -157,15 +158,9 @@ impl Decoder {
     }
 }
 
-pub fn compress(data: &[u8], level: u32, mtime: u32, threads: Option<usize>) -> Result<Vec<u8>, Fail> {
+pub fn compress(data: &[u8], opts: &WriteOptions) -> Result<Vec<u8>, Fail> {
     let sink = Sink::default();
-    let opts = WriteOptions {
-        level,
-        threads,
-        mtime,
-        ..WriteOptions::default()
-    };
-    let mut e = Encoder::new(&opts, sink.clone())?;
+    let mut e = Encoder::new(opts, sink.clone())?;
     e.write(data)?;
     e.finish()?;
     Ok(sink.take())
@@ -175,4 +170,8 @@ pub fn decompress(data: Vec<u8>) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
     MultiGzDecoder::new(&data[..]).read_to_end(&mut out).map_err(Fail::from)?;
     Ok(out)
+}
+
+pub fn engines() -> Vec<&'static str> {
+    vec!["zlib-rs"]
 }

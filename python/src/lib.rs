@@ -17,15 +17,23 @@ use errors::to_py;
 
 /// `data` as one gzip member, compressed by the pool with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (data, level=6, mtime=0, threads=None))]
+#[pyo3(signature = (data, level=6, mtime=0, threads=None, engine=None))]
 fn compress<'py>(
     py: Python<'py>,
     data: &[u8],
     level: u32,
     mtime: u32,
     threads: Option<usize>,
+    engine: Option<String>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let out = crate::gil::released(py, || backend::compress(data, level, mtime, threads))
+    let opts = backend::WriteOptions {
+        level,
+        threads,
+        mtime,
+        engine,
+        ..backend::WriteOptions::default()
+    };
+    let out = crate::gil::released(py, || backend::compress(data, &opts))
         .map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }
@@ -39,6 +47,12 @@ fn decompress<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>
     Ok(PyBytes::new(py, &out))
 }
 
+/// The deflate engines this build has (`engine=` takes one).
+#[pyfunction]
+fn engines() -> Vec<&'static str> {
+    backend::engines()
+}
+
 #[pymodule]
 fn _gzfleet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -48,5 +62,6 @@ fn _gzfleet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
     m.add_function(wrap_pyfunction!(gil::shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(engines, m)?)?;
     Ok(())
 }

@@ -25,7 +25,7 @@ impl Writer {
     #[new]
     #[pyo3(signature = (*, level=6, threads=None, workers=None, token_file=None,
                         block_size=None, name=None, mtime=0, index=None,
-                        overwrite=true))]
+                        overwrite=true, engine=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -38,6 +38,7 @@ impl Writer {
         mtime: u32,
         index: Option<PathBuf>,
         overwrite: bool,
+        engine: Option<String>,
     ) -> PyResult<Self> {
         let opts = WriteOptions {
             level,
@@ -49,6 +50,7 @@ impl Writer {
             mtime,
             index,
             overwrite,
+            engine,
         };
         let sink = Sink::default();
         let s = sink.clone();
