@@ -201,6 +201,8 @@ class GzipFile(io.BufferedIOBase):
     def _init_write(self, fileobj, mode, level, mtime, threads, workers, block_size,
                     index, token_file, engine):
         self.mode = WRITE
+        if level == -1:  # zlib's "default", as the stdlib accepts it
+            level = 6
         if not isinstance(level, int) or level < 0:
             raise ValueError("Invalid compression level: {!r}".format(level))
         if index is True:
