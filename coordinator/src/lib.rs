@@ -5,7 +5,9 @@
 //!
 //! The tree, by job:
 //!
-//! - [`compress`]: the compress path, one module a step: `plan` → `input` →
+//! - [`api`]: the library: `Writer`, `Reader`, one-shot `compress`/`decompress`
+//!   (re-exported here); the command's own steps below are what it drives.
+//! - `compress`: the compress path, one module a step: `plan` → `input` →
 //!   `chunker` → `window` → `dispatch` (task states, policy, event loop) → `check` →
 //!   `order` → `output`, with `journal` and `resume` for the durable point.
 //! - [`fleet`]: the workers: each `worker`'s health, the `link` that reaches it
@@ -25,6 +27,7 @@
 //!   `testing`: the same for the end-to-end tests (hidden).
 
 pub(crate) mod admit;
+pub mod api;
 pub mod cli;
 pub(crate) mod compress;
 pub(crate) mod error;
@@ -47,8 +50,12 @@ pub(crate) mod ui;
 
 use std::process::ExitCode;
 
+pub use api::{
+    Error, FileSink, Finished, Reader, ReaderBuilder, Summary, Writer, WriterBuilder, compress,
+    decompress,
+};
+
 use cli::{Cli, Command};
-use error::Error;
 use ui::Ui;
 
 /// Runs a parsed `gzfleet` command and turns its outcome into gzip's exit codes: 0
@@ -80,7 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok((0, _)) => ExitCode::from(2),
         Ok(_) => ExitCode::FAILURE,
         Err(e) if e.is_broken_pipe() => signals::die_of_sigpipe(),
-        Err(e @ Error::Interrupted) => {
+        Err(e @ error::Error::Interrupted) => {
             ui.error(e);
             ExitCode::from(130)
         }

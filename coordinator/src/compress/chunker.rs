@@ -54,6 +54,14 @@ impl Chunk {
 pub(crate) struct Chunker {
     input: Box<dyn Read + Send>,
     block: usize,
+    cutter: Cutter,
+}
+
+/// Turns consecutive pieces of one input into chunks: their places, their CRCs and
+/// each one's dictionary (the 32 KiB before it). Shared by the chunker, which reads
+/// pieces of a block each, and the library's `Writer`, which is handed them; so both
+/// give the same chunks, hence the same bytes.
+pub(crate) struct Cutter {
     independent: bool,
     compute_crc: bool,
     next_index: u64,
@@ -61,11 +69,9 @@ pub(crate) struct Chunker {
     tail: Bytes,
 }
 
-impl Chunker {
-    pub fn new(input: Box<dyn Read + Send>, encoding: &Encoding, compute_crc: bool) -> Self {
-        Chunker {
-            input,
-            block: encoding.block as usize,
+impl Cutter {
+    pub fn new(encoding: &Encoding, compute_crc: bool) -> Self {
+        Cutter {
             independent: encoding.independent,
             compute_crc,
             next_index: 0,
@@ -74,31 +80,24 @@ impl Chunker {
         }
     }
 
-    /// Cuts from where `start` says: the beginning, or an interrupted run's durable
-    /// point, with `input` positioned there and the bytes before it as the dictionary.
-    pub fn resume_at(mut self, start: &Start) -> Self {
-        self.next_index = start.index;
-        self.offset = start.offset;
-        self.tail = start.dictionary.clone();
-        self
-    }
-
-    /// The next chunk, which takes place `seq` in the run's stream; None at the end.
-    pub fn next_chunk(&mut self, seq: u64) -> io::Result<Option<Chunk>> {
-        let mut buf = Vec::with_capacity(self.block);
-        (&mut self.input)
-            .take(self.block as u64)
-            .read_to_end(&mut buf)?;
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        let data = Bytes::from(buf);
+    /// The chunk `data` (not empty) makes, at place `seq` in the run's stream.
+    pub fn cut(&mut self, seq: u64, data: Bytes) -> Chunk {
         let dictionary = if self.independent {
             Bytes::new()
         } else {
             std::mem::replace(&mut self.tail, Bytes::new())
         };
-        self.tail = data.slice(data.len().saturating_sub(MAX_DICTIONARY)..);
+        self.tail = match data.len() >= MAX_DICTIONARY {
+            true => data.slice(data.len() - MAX_DICTIONARY..),
+            // A piece shorter than a window (a flush point, or the last) keeps the
+            // history before it too, as one-thread deflate would.
+            false => {
+                let keep = MAX_DICTIONARY - data.len();
+                let mut tail = dictionary[dictionary.len().saturating_sub(keep)..].to_vec();
+                tail.extend_from_slice(&data);
+                Bytes::from(tail)
+            }
+        };
         let chunk = Chunk {
             seq,
             index: self.next_index,
@@ -112,7 +111,38 @@ impl Chunker {
         };
         self.next_index += 1;
         self.offset += chunk.len;
-        Ok(Some(chunk))
+        chunk
+    }
+}
+
+impl Chunker {
+    pub fn new(input: Box<dyn Read + Send>, encoding: &Encoding, compute_crc: bool) -> Self {
+        Chunker {
+            input,
+            block: encoding.block as usize,
+            cutter: Cutter::new(encoding, compute_crc),
+        }
+    }
+
+    /// Cuts from where `start` says: the beginning, or an interrupted run's durable
+    /// point, with `input` positioned there and the bytes before it as the dictionary.
+    pub fn resume_at(mut self, start: &Start) -> Self {
+        self.cutter.next_index = start.index;
+        self.cutter.offset = start.offset;
+        self.cutter.tail = start.dictionary.clone();
+        self
+    }
+
+    /// The next chunk, which takes place `seq` in the run's stream; None at the end.
+    pub fn next_chunk(&mut self, seq: u64) -> io::Result<Option<Chunk>> {
+        let mut buf = Vec::with_capacity(self.block);
+        (&mut self.input)
+            .take(self.block as u64)
+            .read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.cutter.cut(seq, Bytes::from(buf))))
     }
 }
 

@@ -239,7 +239,18 @@ fn connect(plan: &Plan, runtime: &Runtime, ui: &Ui) -> Result<Fleet, Error> {
         engine: plan.encoding.engine,
         window: plan.pull && plan.index.is_some() && !plan.encoding.independent,
     };
-    match &plan.fleet {
+    connect_fleet(&plan.fleet, needs, runtime, ui)
+}
+
+/// The fleet `fleet` plans, for chunks that need `needs`; the command's and the
+/// library's `Writer`'s.
+pub(crate) fn connect_fleet(
+    fleet: &FleetPlan,
+    needs: Needs,
+    runtime: &Runtime,
+    ui: &Ui,
+) -> Result<Fleet, Error> {
+    match fleet {
         FleetPlan::Local { threads } => Fleet::local(*threads, needs),
         FleetPlan::Remote {
             discovery,

@@ -45,8 +45,24 @@ impl Encoding {
     /// -i, the level and --engine, checked against each other: levels 10-12 exist only
     /// in libdeflate, which chooses itself when no engine is named.
     fn of(args: &CompressArgs) -> Result<Encoding, Error> {
-        let level = args.level();
-        let engine = match args.engine.as_deref() {
+        Encoding::resolve(
+            args.level(),
+            args.engine.as_deref(),
+            args.block_size,
+            args.independent,
+        )
+    }
+
+    /// The level, the engine's name (None or "auto": the level's default engine), the
+    /// block size and independence, checked against each other: the command line's
+    /// rules, shared by the library's `WriterBuilder`.
+    pub(crate) fn resolve(
+        level: u32,
+        engine: Option<&str>,
+        block: u64,
+        independent: bool,
+    ) -> Result<Encoding, Error> {
+        let engine = match engine {
             None | Some("auto") => Engine::default_for(level),
             Some(name) => Engine::from_name(name).ok_or_else(|| {
                 Error::Usage(format!(
@@ -69,8 +85,8 @@ impl Encoding {
         Ok(Encoding {
             engine,
             level,
-            block: args.block_size,
-            independent: args.independent || !engine.takes_dictionary(),
+            block,
+            independent: independent || !engine.takes_dictionary(),
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::ui::Ui;
 
 /// What the command line says about indexes.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub processes: Option<u32>,
     pub index_file: Option<&'a Path>,
     pub offset: Option<u64>,
@@ -45,7 +45,7 @@ impl Options<'_> {
 }
 
 /// Inflates `path` (already opened as `input`) into `out`, which is `output`.
-pub(super) fn inflate(
+pub(crate) fn inflate(
     opts: &Options,
     path: &Path,
     input: impl Read,

@@ -7,7 +7,7 @@
 mod blockcheck;
 mod columns;
 mod decompress;
-mod indexed;
+pub(crate) mod indexed;
 mod list;
 mod names;
 mod restore;
