@@ -225,7 +225,9 @@ class GzipFile(io.BufferedIOBase):
 
     @property
     def mtime(self):
-        """The modification time in the header of the last member read (None before)."""
+        """Reading: the modification time in the first member's header (None before it
+        is read; the stdlib gives the last member's read so far, which differs only for
+        files of several members). Writing: None."""
         return self._raw.mtime if self.mode == READ else None
 
     def __repr__(self):

@@ -33,8 +33,8 @@ fn compress<'py>(
         engine,
         ..backend::WriteOptions::default()
     };
-    let out = crate::gil::released(py, || backend::compress(data, &opts))
-        .map_err(|f| to_py(f, None))?;
+    let out =
+        crate::gil::released(py, || backend::compress(data, &opts)).map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -42,8 +42,8 @@ fn compress<'py>(
 #[pyfunction]
 fn decompress<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let data = data.to_vec();
-    let out = crate::gil::released(py, move || backend::decompress(data))
-        .map_err(|f| to_py(f, None))?;
+    let out =
+        crate::gil::released(py, move || backend::decompress(data)).map_err(|f| to_py(f, None))?;
     Ok(PyBytes::new(py, &out))
 }
 

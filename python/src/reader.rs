@@ -76,6 +76,11 @@ impl Reader {
         crate::gil::released(py, || self.lock().seekable())
     }
 
+    /// Whether an index is in use: reading is parallel and seeks go to its points.
+    fn indexed(&self, py: Python<'_>) -> bool {
+        crate::gil::released(py, || self.lock().indexed())
+    }
+
     /// Moves to uncompressed offset `to`; returns the new position.
     fn seek(&self, py: Python<'_>, to: u64) -> PyResult<u64> {
         self.run(py, |d| d.seek(to))
@@ -100,7 +105,6 @@ impl Reader {
     ) -> PyResult<T> {
         // The lock is taken with the GIL released: a thread holding it may need the GIL
         // back (to read a Python file object).
-        crate::gil::released(py, || f(&mut self.lock()))
-            .map_err(|e| to_py(e, self.stash.as_ref()))
+        crate::gil::released(py, || f(&mut self.lock())).map_err(|e| to_py(e, self.stash.as_ref()))
     }
 }

@@ -54,8 +54,8 @@ impl Writer {
         };
         let sink = Sink::default();
         let s = sink.clone();
-        let encoder = crate::gil::released(py, move || Encoder::new(&opts, s))
-            .map_err(|f| to_py(f, None))?;
+        let encoder =
+            crate::gil::released(py, move || Encoder::new(&opts, s)).map_err(|f| to_py(f, None))?;
         Ok(Writer {
             encoder: Mutex::new(Some(encoder)),
             sink,

@@ -270,7 +270,6 @@ def test_read_calls_side_by_side(tmp_path, data):
             lambda f: f.seek(-5, io.SEEK_END),
             lambda f: f.read(),
             lambda f: f.read(),
-            lambda f: f.mtime,
             lambda f: f.seek(0),
             lambda f: [next(f), next(f)],
             lambda f: f.readlines()[-1],
