@@ -17,6 +17,21 @@ import gzfleet
 from conftest import sample
 
 
+def _parallel(work, attempts=3):
+    """CPU seconds over wall seconds of `work`, best of `attempts`: one run above 1 is
+    proof of parallel threads (serial code cannot use more CPU than time passes); a
+    loaded machine can only lower the ratio, so a retry hides nothing."""
+    best = 0.0
+    for _ in range(attempts):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        work()
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        best = max(best, cpu / wall)
+        if best > 1.3:
+            break
+    return best
+
+
 def test_compression_is_parallel_and_leaves_the_gil(tmp_path):
     data = sample(48 * 1024 * 1024, seed=7)
     ticks = 0
@@ -28,32 +43,35 @@ def test_compression_is_parallel_and_leaves_the_gil(tmp_path):
             ticks += 1
             time.sleep(0.001)
 
-    t = threading.Thread(target=other_python_thread)
-    t.start()
-    try:
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+    outs = []
+
+    def write():
         out = io.BytesIO()
         with gzfleet.GzipFile(fileobj=out, mode="wb", compresslevel=6, threads=2) as f:
             for i in range(0, len(data), 4 * 1024 * 1024):
                 f.write(data[i:i + 4 * 1024 * 1024])
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        outs.append(out.getvalue())
+
+    t = threading.Thread(target=other_python_thread)
+    t.start()
+    try:
+        ratio = _parallel(write)
     finally:
         stop.set()
         t.join()
-    assert gzip.decompress(out.getvalue()) == data
+    assert gzip.decompress(outs[0]) == data
     # With the GIL held for the whole compression, the other thread would get a tick
-    # only between writes (12 of them).
+    # only between writes (12 of them a run).
     assert ticks > 50, ticks
-    assert cpu > 1.3 * wall, "CPU %.2fs, wall %.2fs: not parallel" % (cpu, wall)
+    assert ratio > 1.3, "CPU time / wall time %.2f: not parallel" % ratio
 
 
 def test_one_shot_compress_is_parallel():
     data = sample(32 * 1024 * 1024, seed=8)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    out = gzfleet.compress(data, 6, threads=2)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    assert gzip.decompress(out) == data
-    assert cpu > 1.3 * wall, "CPU %.2fs, wall %.2fs: not parallel" % (cpu, wall)
+    outs = []
+    ratio = _parallel(lambda: outs.append(gzfleet.compress(data, 6, threads=2)))
+    assert gzip.decompress(outs[0]) == data
+    assert ratio > 1.3, "CPU time / wall time %.2f: not parallel" % ratio
 
 
 def test_threads_setting_changes_nothing_in_the_bytes():
