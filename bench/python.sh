@@ -7,7 +7,8 @@
 # Writing, at each level: gzip (the stdlib), zlib_ng.gzip_ng_threaded,
 # isal.igzip_threaded (its levels are 0-3: level 1 runs at its 1, level 6 at its 3,
 # its highest), pgzip, mgzip (both write many members) and gzfleet (and gzfleet on
-# the ISA-L engine when the wheel has it). Reading the file gzfleet wrote at level 6:
+# the ISA-L engine when the wheel has it, at igzip_threaded's levels; build it with
+# MATURIN_PEP517_ARGS="--features isal" pip install ./python). Reading the file gzfleet wrote at level 6:
 # gzip, isal.igzip_threaded, indexed_gzip, rapidgzip (with and without the index),
 # gzfleet (with and without the index).
 #
@@ -52,8 +53,10 @@ def writer(name, level, path):
     if name == "mgzip":
         import mgzip; return mgzip.open(path, "wb", compresslevel=level, thread=threads)
     import gzfleet
-    engine = {"gzfleet": None, "gzfleet-isal": "isal"}[name]
-    return gzfleet.open(path, "wb", compresslevel=level, threads=threads, engine=engine)
+    if name == "gzfleet-isal":  # ISA-L's levels are 0-3: as igzip_threaded
+        return gzfleet.open(path, "wb", compresslevel=1 if level == 1 else 3,
+                            threads=threads, engine="isal")
+    return gzfleet.open(path, "wb", compresslevel=level, threads=threads)
 
 def reader(name, path):
     if name == "gzip":
