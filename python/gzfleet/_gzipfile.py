@@ -187,12 +187,9 @@ class GzipFile(io.BufferedIOBase):
 
     def _init_read(self, fileobj, path, index, threads):
         self.mode = READ
-        if index is None and isinstance(self.name, (str, bytes)) and self.name:
-            beside = index_path_for(self.name)
-            index = beside if path is not None and os.path.exists(beside) else None
-        elif index is False:
-            index = None
-        if index is not None:
+        if index is True:
+            index = None  # the one beside, as by default
+        elif index is not None and index is not False:
             index = os.fsdecode(index)
         native_path = os.fsdecode(path) if path is not None else None
         self._raw = _Raw(fileobj, native_path, index, threads)

@@ -151,20 +151,27 @@ pub enum Source {
     Stream(Box<dyn Read + Send>),
 }
 
+/// Which index a file is read with.
+pub enum Index {
+    /// FILE.gzi beside FILE.gz, if there is one.
+    Beside,
+    At(PathBuf),
+    /// None: one pass, as from a stream.
+    No,
+}
+
 pub struct Decoder {
     inner: Reader,
     seekable: bool,
     /// The first 8 bytes of the compressed data, as they come (the header's time is
     /// in bytes 4..8).
     head: Head,
+    /// Reads wait for all that was asked (a file), not only what has come (a stream).
+    whole: bool,
 }
 
 impl Decoder {
-    pub fn open(
-        source: Source,
-        index: Option<PathBuf>,
-        threads: Option<usize>,
-    ) -> Result<Decoder, Fail> {
+    pub fn open(source: Source, index: Index, threads: Option<usize>) -> Result<Decoder, Fail> {
         let head = Head::default();
         match source {
             Source::Path(p) => {
@@ -177,14 +184,28 @@ impl Decoder {
                 if let Some(t) = threads {
                     b = b.threads(u32::try_from(t).unwrap_or(u32::MAX));
                 }
-                if let Some(i) = index {
-                    b = b.index(i);
+                match index {
+                    Index::Beside => {}
+                    Index::At(i) => b = b.index(i),
+                    Index::No => {
+                        let f = std::fs::File::open(&p).map_err(|e| {
+                            Fail::Io(io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+                        })?;
+                        let inner = Reader::new(io::BufReader::with_capacity(1 << 17, f))?;
+                        return Ok(Decoder {
+                            inner,
+                            seekable: false,
+                            head,
+                            whole: true,
+                        });
+                    }
                 }
                 let inner = b.open(&p)?;
                 Ok(Decoder {
                     inner,
                     seekable: true,
                     head,
+                    whole: true,
                 })
             }
             Source::Stream(s) => {
@@ -197,6 +218,7 @@ impl Decoder {
                     inner,
                     seekable: false,
                     head,
+                    whole: false,
                 })
             }
         }
@@ -217,6 +239,20 @@ impl Decoder {
             }
         }
         Ok(n)
+    }
+
+    /// As [`Decoder::read`], until `buf` is full or the data ends (from a file), or
+    /// until something came (from a stream, which may be live).
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize, Fail> {
+        let mut got = 0;
+        while got < buf.len() {
+            let n = self.read(&mut buf[got..])?;
+            got += n;
+            if n == 0 || !self.whole {
+                break;
+            }
+        }
+        Ok(got)
     }
 
     pub fn seekable(&self) -> bool {
@@ -295,6 +331,7 @@ pub fn decompress(data: Vec<u8>) -> Result<Vec<u8>, Fail> {
         inner: Reader::new(Cursor::new(data))?,
         seekable: false,
         head: Head::default(),
+        whole: true,
     };
     let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 18];

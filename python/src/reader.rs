@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBool, PyBytes, PyString};
 
-use crate::backend::{Decoder, Fail, Source};
+use crate::backend::{Decoder, Fail, Index, Source};
 use crate::errors::{Stash, to_py};
 use crate::pyfile::PyReadFile;
 
@@ -23,15 +23,21 @@ const STEP: usize = 1 << 20;
 
 #[pymethods]
 impl Reader {
-    /// `source`: a path (str) or a binary file object; `index`: an index file's path.
+    /// `source`: a path (str) or a binary file object; `index`: an index file's path
+    /// (default: FILE.gzi beside a path, if there is one), or False for none.
     #[new]
     #[pyo3(signature = (source, *, index=None, threads=None))]
     fn new(
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
-        index: Option<PathBuf>,
+        index: Option<&Bound<'_, PyAny>>,
         threads: Option<usize>,
     ) -> PyResult<Self> {
+        let index = match index {
+            None => Index::Beside,
+            Some(i) if i.is_instance_of::<PyBool>() && !i.is_truthy()? => Index::No,
+            Some(i) => Index::At(i.extract::<PathBuf>()?),
+        };
         let (source, stash) = if source.is_instance_of::<PyString>() {
             (Source::Path(source.extract::<PathBuf>()?), None)
         } else {
@@ -47,11 +53,19 @@ impl Reader {
         })
     }
 
-    /// Up to `n` bytes of data; empty at the end.
+    /// Up to `n` bytes of data (all `n` from a file, unless at its end; from a stream,
+    /// what has come); empty at the end.
     fn read<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
-        let mut buf = vec![0u8; n];
-        let got = self.run(py, |d| d.read(&mut buf))?;
-        Ok(PyBytes::new(py, &buf[..got]))
+        let mut got = 0;
+        // Filled in place, with the GIL released: no copy when all `n` come.
+        let full = PyBytes::new_with(py, n, |buf| {
+            got = self.run(py, |d| d.fill(buf))?;
+            Ok(())
+        })?;
+        if got == n {
+            return Ok(full);
+        }
+        Ok(PyBytes::new(py, &full.as_bytes()[..got]))
     }
 
     /// Everything left.

@@ -88,3 +88,18 @@ def test_rapidgzip_reads_our_index(indexed, tmp_path):
     out = subprocess.run(["rapidgzip", "-d", "-c", "--import-index", str(p.with_name("big.gzi")),
                           str(p)], capture_output=True, check=True).stdout
     assert out == data
+
+
+def test_which_index_is_used(indexed, tmp_path):
+    p, data = indexed
+    with gzfleet.open(p) as f:
+        assert f._raw._native.indexed()  # the .gzi beside
+    with gzfleet.open(p, index=False) as f:
+        assert not f._raw._native.indexed()
+        f.seek(5_000_000)  # still seekable: by reading
+        assert f.read(10) == data[5_000_000:5_000_010]
+        f.seek(100)
+        assert f.read(10) == data[100:110]
+    with open(p, "rb") as raw, gzfleet.open(raw) as f:  # a file object: a stream
+        assert not f._raw._native.indexed()
+        assert f.read() == data
