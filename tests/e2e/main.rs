@@ -25,6 +25,7 @@ mod index_write_stale;
 mod indexed;
 mod indexed_memory;
 mod interop;
+mod library;
 mod limits;
 mod listing;
 mod malformed;

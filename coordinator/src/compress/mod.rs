@@ -40,7 +40,7 @@ use gzfleet_worker::exposition::Exposition;
 use tokio::runtime::Runtime;
 
 pub(crate) use chunker::Chunk;
-use job::JobContext;
+use job::{Finished, JobContext};
 pub(crate) use plan::JobParams;
 use plan::{FleetPlan, Plan};
 use stream::Inputs;
@@ -76,35 +76,14 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
         }
     };
     let (named, unreadable) = walk::expand(&plan.inputs, plan.recursive);
-    let mut failures = unreadable.len();
+    let unreadable_count = unreadable.len();
     unreadable.into_iter().for_each(|e| ui.error(e));
     signals::install();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Spawn {
-            what: "the async runtime".into(),
-            source,
-        })?;
+    let runtime = runtime()?;
     let mut fleet = connect(&plan, &runtime, ui)?;
     let planned = chunks_planned(&named, plan.encoding.block);
     telemetry.publish(|s| s.chunks_planned = planned);
-    tracing::info!(
-        inputs = named.len(),
-        level = plan.encoding.level,
-        block = plan.encoding.block,
-        independent = plan.encoding.independent,
-        mode = match (&plan.fleet, plan.pull) {
-            (FleetPlan::Local { .. }, _) => "local",
-            (FleetPlan::Remote { .. }, false) => "push",
-            (FleetPlan::Remote { .. }, true) => "pull",
-        },
-        workers = fleet.workers().count(),
-        workers_up = fleet.workers().filter(|(_, w)| w.is_up()).count(),
-        chunks_planned = planned,
-        metrics = %exposition.as_ref().map_or("off".into(), |e| e.local_addr().to_string()),
-        "job started"
-    );
+    log_start(&plan, &fleet, named.len(), planned, exposition.as_ref());
     let progress = ui.progress(total_size(&named));
     let job = Arc::new(JobParams {
         id: job_id(),
@@ -126,43 +105,112 @@ pub(crate) fn run(args: &CompressArgs, ui: &Ui) -> Result<Outcome, Error> {
     };
     let finished = job::run(ctx, inputs, job, &progress);
     ui.progress_done(&progress);
-    let finished = finished?;
-    failures += finished.written.failures;
-    let warnings = finished.written.warnings;
-    if let Some(e) = finished.error {
-        if e.is_broken_pipe() {
-            return Err(e);
-        }
-        ui.error(e);
-        failures += 1;
-    }
-    let report = RunReport {
-        jobs: finished.written.reports,
-        failed: failures,
-        wall: started.elapsed(),
-        dispatch: finished.stats,
-        workers: fleet.reports(),
+    let ended = Ended {
+        started,
+        failures: unreadable_count,
+        plan: &plan,
+        fleet: &fleet,
+        ui,
     };
-    if !report.jobs.is_empty() {
-        ui.info(report.summary());
-    }
-    log_end(&report);
-    write_stats(&plan, &report)?;
-    // Taken before lingering: an interrupt then only cuts the lingering short.
-    let interrupted = signals::interrupted();
+    let outcome = ended.report(finished?)?;
     if let Some(exposition) = &exposition {
-        let chunks = report.jobs.iter().map(|j| j.chunks).sum();
         telemetry.publish(|s| {
-            s.chunks_planned = chunks;
+            s.chunks_planned = outcome.chunks;
             s.finished = true;
         });
         linger(exposition, args.metrics_linger, ui);
     }
-    Ok(Outcome {
-        failures,
-        warnings,
-        interrupted,
-    })
+    Ok(outcome.outcome)
+}
+
+/// The runtime the dispatcher and the remote links run on.
+fn runtime() -> Result<Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Spawn {
+            what: "the async runtime".into(),
+            source,
+        })
+}
+
+/// The job-start log line: what the run is about to do, and with whom.
+fn log_start(
+    plan: &Plan,
+    fleet: &Fleet,
+    inputs: usize,
+    planned: u64,
+    exposition: Option<&Exposition>,
+) {
+    tracing::info!(
+        inputs,
+        level = plan.encoding.level,
+        block = plan.encoding.block,
+        independent = plan.encoding.independent,
+        mode = match (&plan.fleet, plan.pull) {
+            (FleetPlan::Local { .. }, _) => "local",
+            (FleetPlan::Remote { .. }, false) => "push",
+            (FleetPlan::Remote { .. }, true) => "pull",
+        },
+        workers = fleet.workers().count(),
+        workers_up = fleet.workers().filter(|(_, w)| w.is_up()).count(),
+        chunks_planned = planned,
+        metrics = %exposition.map_or("off".into(), |e| e.local_addr().to_string()),
+        "job started"
+    );
+}
+
+/// A run over, to be told: its failures counted, its summary said and logged, its
+/// statistics written.
+struct Ended<'a> {
+    started: Instant,
+    /// Inputs that failed before the run (unreadable names).
+    failures: usize,
+    plan: &'a Plan,
+    fleet: &'a Fleet,
+    ui: &'a Ui,
+}
+
+/// What the command returns, and the chunks written (for the final metrics).
+struct Told {
+    outcome: Outcome,
+    chunks: u64,
+}
+
+impl Ended<'_> {
+    fn report(self, finished: Finished) -> Result<Told, Error> {
+        let mut failures = self.failures + finished.written.failures;
+        let warnings = finished.written.warnings;
+        if let Some(e) = finished.error {
+            if e.is_broken_pipe() {
+                return Err(e);
+            }
+            self.ui.error(e);
+            failures += 1;
+        }
+        let report = RunReport {
+            jobs: finished.written.reports,
+            failed: failures,
+            wall: self.started.elapsed(),
+            dispatch: finished.stats,
+            workers: self.fleet.reports(),
+        };
+        if !report.jobs.is_empty() {
+            self.ui.info(report.summary());
+        }
+        log_end(&report);
+        write_stats(self.plan, &report)?;
+        Ok(Told {
+            outcome: Outcome {
+                failures,
+                warnings,
+                // Taken before lingering: an interrupt then only cuts the lingering
+                // short.
+                interrupted: signals::interrupted(),
+            },
+            chunks: report.jobs.iter().map(|j| j.chunks).sum(),
+        })
+    }
 }
 
 /// Chunks the run's files make, as far as their sizes are known now (stdin and pipes

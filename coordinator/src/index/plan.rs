@@ -10,7 +10,7 @@ use std::io::{self, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::format::{Index, IndexError};
+use super::format::{Index, IndexError, PointEntry};
 use super::span::{End, Start};
 use crate::gzip::header::{MemberHeader, read_header};
 
@@ -105,69 +105,13 @@ impl Plan {
         if gz_len < header.len + 2 + 8 {
             return Ok(None);
         }
-        let mut trailer = [0u8; 8];
-        gz.read_exact_at(&mut trailer, gz_len - 8)
-            .map_err(|e| e.to_string())?;
-        let stored_crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
-        let isize = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
-        let size = index.uncompressed_size();
-        if isize != size as u32 {
-            return Err(format!(
-                "it is of {size} bytes of data, {name}'s trailer says {isize} (mod 2^32): stale, of another file, or several members"
-            ));
-        }
+        let stored_crc = vet_trailer(&gz, gz_len, &index, &name)?;
         let points = index.points();
         if points.iter().any(|p| p.compressed >= gz_len - 8) {
             return Err(format!("its points lie beyond the end of {name}"));
         }
-        let mut starts: Vec<(Start, u64, Option<usize>)> = Vec::with_capacity(points.len() + 1);
-        match points.first() {
-            Some(p) if p.uncompressed == 0 => {
-                if p.compressed != header.len || p.bits != 0 || p.has_window() {
-                    return Err(format!("its first point is not where {name}'s data starts"));
-                }
-            }
-            // A first point later on: the data's start is one too.
-            _ => starts.push((
-                Start {
-                    compressed: header.len,
-                    bits: 0,
-                },
-                0,
-                None,
-            )),
-        }
-        for (i, p) in points.iter().enumerate() {
-            let start = Start {
-                compressed: p.compressed,
-                bits: p.bits,
-            };
-            starts.push((start, p.uncompressed, Some(i)));
-        }
-        let n = starts.len();
-        let spans = (0..n)
-            .map(|k| {
-                let (start, uncompressed, point) = starts[k];
-                let (len, end) = match starts.get(k + 1) {
-                    Some(&(next, at, _)) => (
-                        at - uncompressed,
-                        End::Point {
-                            compressed: next.compressed,
-                            bits: next.bits,
-                        },
-                    ),
-                    None => (size - uncompressed, End::Stream),
-                };
-                SpanPlan {
-                    start,
-                    uncompressed,
-                    len,
-                    end,
-                    point,
-                    last: k + 1 == n,
-                }
-            })
-            .collect();
+        let starts = starts(points, header.len, &name)?;
+        let spans = spans(&starts, index.uncompressed_size());
         Ok(Some(Plan {
             gz,
             gz_len,
@@ -217,4 +161,89 @@ impl Plan {
             None => Ok(Vec::new()),
         }
     }
+}
+
+/// The trailer's CRC-32, once its ISIZE agrees with the index's size.
+fn vet_trailer(
+    gz: &File,
+    gz_len: u64,
+    index: &Index,
+    name: &impl std::fmt::Display,
+) -> Result<u32, String> {
+    let mut trailer = [0u8; 8];
+    gz.read_exact_at(&mut trailer, gz_len - 8)
+        .map_err(|e| e.to_string())?;
+    let stored_crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));
+    let isize = u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes"));
+    let size = index.uncompressed_size();
+    if isize != size as u32 {
+        return Err(format!(
+            "it is of {size} bytes of data, {name}'s trailer says {isize} (mod 2^32): stale, of another file, or several members"
+        ));
+    }
+    Ok(stored_crc)
+}
+
+/// Where each span starts: the data's start (the first point, or before it), then
+/// every point; with its uncompressed offset and its point's place in the index.
+type SpanStart = (Start, u64, Option<usize>);
+
+fn starts(
+    points: &[PointEntry],
+    header_len: u64,
+    name: &impl std::fmt::Display,
+) -> Result<Vec<SpanStart>, String> {
+    let mut starts: Vec<SpanStart> = Vec::with_capacity(points.len() + 1);
+    match points.first() {
+        Some(p) if p.uncompressed == 0 => {
+            if p.compressed != header_len || p.bits != 0 || p.has_window() {
+                return Err(format!("its first point is not where {name}'s data starts"));
+            }
+        }
+        // A first point later on: the data's start is one too.
+        _ => starts.push((
+            Start {
+                compressed: header_len,
+                bits: 0,
+            },
+            0,
+            None,
+        )),
+    }
+    for (i, p) in points.iter().enumerate() {
+        let start = Start {
+            compressed: p.compressed,
+            bits: p.bits,
+        };
+        starts.push((start, p.uncompressed, Some(i)));
+    }
+    Ok(starts)
+}
+
+/// The spans between consecutive starts, the last to the end of `size` bytes.
+fn spans(starts: &[SpanStart], size: u64) -> Vec<SpanPlan> {
+    let n = starts.len();
+    (0..n)
+        .map(|k| {
+            let (start, uncompressed, point) = starts[k];
+            let (len, end) = match starts.get(k + 1) {
+                Some(&(next, at, _)) => (
+                    at - uncompressed,
+                    End::Point {
+                        compressed: next.compressed,
+                        bits: next.bits,
+                    },
+                ),
+                None => (size - uncompressed, End::Stream),
+            };
+            SpanPlan {
+                start,
+                uncompressed,
+                len,
+                end,
+                point,
+                last: k + 1 == n,
+            }
+        })
+        .collect()
 }

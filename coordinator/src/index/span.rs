@@ -133,52 +133,22 @@ pub(crate) fn inflate_span(
     end: End,
     emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> Result<Finished, SpanError> {
-    let mut z = RawInflate::new();
-    if start.bits > 0 {
-        let mut byte = [0u8; 1];
-        gz.read_exact_at(&mut byte, start.compressed - 1)?;
-        if !z.prime(start.bits, byte[0]) {
-            return Err(SpanError::Data("cannot prime the first bits".into()));
-        }
-    }
-    if !z.set_dictionary(window) {
-        return Err(SpanError::Data("the window is refused".into()));
-    }
+    let mut z = primed(gz, start, window)?;
     let mut input = Input::new(gz, start.compressed);
-    let mut crc = crc32fast::Hasher::new();
-    let mut produced = 0u64;
-    let mut piece = vec![0u8; PIECE.min(len as usize)];
-    let mut fill = 0usize;
+    let mut out = Pieces::new(len);
     let mut empty_blocks = 0u32;
     let mut stalls = 0u32;
     loop {
-        let room = (piece.len() - fill).min((len - produced) as usize);
         let data = input.data()?;
         // Z_BLOCK throughout: without it, inflate would read on past a block boundary
         // into the next block's header while waiting for output room.
-        let step = z
-            .run(data, &mut piece[fill..fill + room], true)
-            .map_err(SpanError::Data)?;
+        let step = z.run(data, out.room(), true).map_err(SpanError::Data)?;
         input.consume(step.consumed);
-        crc.update(&piece[fill..fill + step.produced]);
-        fill += step.produced;
-        produced += step.produced as u64;
-        if fill == piece.len() || (produced == len && fill > 0) {
-            let next = vec![0u8; PIECE.min((len - produced) as usize)];
-            if !emit(Bytes::from(std::mem::replace(&mut piece, next))) {
-                return Err(SpanError::Cancelled);
-            }
-            fill = 0;
-        }
+        out.took(step.produced, emit)?;
         let at = input.position();
         if step.stream_end {
             return match end {
-                End::Stream if produced == len => Ok(Finished {
-                    crc: crc.finalize(),
-                    len,
-                    end: at,
-                    whole: false,
-                }),
+                End::Stream if out.produced == len => Ok(out.finished(at)),
                 _ => Err(SpanError::EarlyEnd),
             };
         }
@@ -195,26 +165,99 @@ pub(crate) fn inflate_span(
                 false => SpanError::Misaligned,
             });
         }
-        if produced < len {
+        if out.produced < len {
             continue;
         }
         // Every byte is out: only block ends and empty blocks may remain before the end.
-        if let End::Point { compressed, bits } = end {
-            if z.at_block_boundary() && at == compressed && z.unused_bits() == bits {
-                return Ok(Finished {
-                    crc: crc.finalize(),
-                    len,
-                    end: at,
-                    whole: false,
-                });
-            }
-            if at > compressed {
-                return Err(SpanError::Misaligned);
-            }
+        if reached(&z, end, at)? {
+            return Ok(out.finished(at));
         }
         empty_blocks += u32::from(z.at_block_boundary());
         if empty_blocks > MAX_EMPTY_BLOCKS {
             return Err(SpanError::Misaligned);
+        }
+    }
+}
+
+/// An inflater starting at `start`, mid-byte if it must, with `window` as history.
+fn primed(gz: &File, start: Start, window: &[u8]) -> Result<RawInflate, SpanError> {
+    let mut z = RawInflate::new();
+    if start.bits > 0 {
+        let mut byte = [0u8; 1];
+        gz.read_exact_at(&mut byte, start.compressed - 1)?;
+        if !z.prime(start.bits, byte[0]) {
+            return Err(SpanError::Data("cannot prime the first bits".into()));
+        }
+    }
+    if !z.set_dictionary(window) {
+        return Err(SpanError::Data("the window is refused".into()));
+    }
+    Ok(z)
+}
+
+/// With all its bytes out, whether the span ends exactly at its next point: at a
+/// block boundary, at that byte and bit. Past it, it never will.
+fn reached(z: &RawInflate, end: End, at: u64) -> Result<bool, SpanError> {
+    let End::Point { compressed, bits } = end else {
+        return Ok(false);
+    };
+    if z.at_block_boundary() && at == compressed && z.unused_bits() == bits {
+        return Ok(true);
+    }
+    match at > compressed {
+        true => Err(SpanError::Misaligned),
+        false => Ok(false),
+    }
+}
+
+/// A span's output, filled a piece at a time and handed on when full, with its
+/// CRC-32.
+struct Pieces {
+    piece: Vec<u8>,
+    fill: usize,
+    produced: u64,
+    len: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl Pieces {
+    fn new(len: u64) -> Self {
+        Pieces {
+            piece: vec![0u8; PIECE.min(len as usize)],
+            fill: 0,
+            produced: 0,
+            len,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// Where inflate may write: the piece's room, never past the span's length.
+    fn room(&mut self) -> &mut [u8] {
+        let room = (self.piece.len() - self.fill).min((self.len - self.produced) as usize);
+        &mut self.piece[self.fill..self.fill + room]
+    }
+
+    /// `n` bytes were written into the room; a full piece (or the last) goes on.
+    fn took(&mut self, n: usize, emit: &mut dyn FnMut(Bytes) -> bool) -> Result<(), SpanError> {
+        self.crc.update(&self.piece[self.fill..self.fill + n]);
+        self.fill += n;
+        self.produced += n as u64;
+        if self.fill == self.piece.len() || (self.produced == self.len && self.fill > 0) {
+            let next = vec![0u8; PIECE.min((self.len - self.produced) as usize)];
+            if !emit(Bytes::from(std::mem::replace(&mut self.piece, next))) {
+                return Err(SpanError::Cancelled);
+            }
+            self.fill = 0;
+        }
+        Ok(())
+    }
+
+    fn finished(self, end: u64) -> Finished {
+        Finished {
+            crc: self.crc.finalize(),
+            len: self.len,
+            end,
+            whole: false,
         }
     }
 }
