@@ -228,15 +228,15 @@ impl Decoder {
     /// zeros fail there, as the stdlib's gzip refuses them.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Fail> {
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() {
-            if let Some(s) = self.inner.summary() {
-                if s.trailing_garbage > 0 {
-                    return Err(Fail::Corrupt(format!(
-                        "Not a gzipped file: {} bytes of trailing garbage after the last member",
-                        s.trailing_garbage
-                    )));
-                }
-            }
+        if n == 0
+            && !buf.is_empty()
+            && let Some(s) = self.inner.summary()
+            && s.trailing_garbage > 0
+        {
+            return Err(Fail::Corrupt(format!(
+                "Not a gzipped file: {} bytes of trailing garbage after the last member",
+                s.trailing_garbage
+            )));
         }
         Ok(n)
     }
