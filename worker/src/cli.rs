@@ -185,48 +185,15 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
         Ok(access) => access,
         Err(e) => return fail(&e.to_string()),
     };
-    if access.tls.is_none() && access.token.is_none() && !args.listen.ip().is_loopback() {
-        let line = format!(
-            "WARNING: --insecure: serving {} with neither TLS nor a token; anyone who reaches this port can use this worker{}",
-            args.listen,
-            match (&config.root, config.read_objects.is_empty()) {
-                (Some(_), _) | (None, false) => " and read what it can read",
-                (None, true) => "",
-            }
-        );
-        logs::say("gzfleet-worker", Said::Warning, &line);
-    }
-    // The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
-    // thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.slots.div_ceil(8).clamp(1, 8))
-        .enable_all()
-        .build()
-    {
+    warn_if_open(args, &config, &access);
+    let runtime = match runtime(config.slots) {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async {
-        let listener = match TcpListener::bind(args.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                return fail(&format!(
-                    "cannot listen on {}: {e} (choose another --listen address)",
-                    args.listen
-                ));
-            }
-        };
-        let local = listener.local_addr().unwrap_or(args.listen);
-        let health = match args.health_listen {
-            None => None,
-            Some(addr) => match TcpListener::bind(addr).await {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    return fail(&format!(
-                        "--health-listen {addr}: cannot listen: {e} (choose another address)"
-                    ));
-                }
-            },
+        let (listener, health) = match bind(args).await {
+            Ok(bound) => bound,
+            Err(e) => return fail(&e),
         };
         let metrics = Arc::new(WorkerMetrics::default());
         // Kept until the worker exits: the endpoint stops when this is dropped.
@@ -237,40 +204,16 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
                 Err(e) => return fail(&e.to_string()),
             },
         };
-        // Never the token itself: only whether there is one.
-        tracing::info!(
-            listen = %local,
-            slots = config.slots,
-            queue = config.queue_depth,
-            max_chunk = config.max_chunk,
-            max_connections = config.connections.max,
-            tls = access.tls.is_some(),
-            token = access.token.is_some(),
-            pull_root = config.root.is_some(),
-            health = %health
-                .as_ref()
-                .and_then(|l| l.local_addr().ok())
-                .map_or("main port only".into(), |a| a.to_string()),
-            metrics = %exposition.as_ref().map_or("off".into(), |e| e.local_addr().to_string()),
-            "worker started"
+        let local = listener.local_addr().unwrap_or(args.listen);
+        announce(
+            args,
+            &config,
+            &access,
+            local,
+            health.as_ref(),
+            exposition.as_ref(),
         );
-        if !args.quiet {
-            // Tests and scripts read the port from this first line when given port 0:
-            // the address stays its fourth word, and the metrics address (chosen too,
-            // for `--metrics HOST:0`) comes last, so that readers of either need not
-            // know the words between.
-            let metrics = exposition
-                .as_ref()
-                .map_or(String::new(), |e| format!(", metrics on {}", e.local_addr()));
-            println!(
-                "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {}, {}){metrics}",
-                config.slots,
-                config.queue_depth,
-                format_size(config.max_chunk),
-                access.describe()
-            );
-        }
-        match server::serve(
+        let served = server::serve(
             listener,
             config,
             access,
@@ -278,9 +221,8 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             metrics,
             health,
             server::termination_signal(),
-        )
-        .await
-        {
+        );
+        match served.await {
             Ok(()) => {
                 tracing::info!("worker stopped");
                 ExitCode::SUCCESS
@@ -288,6 +230,92 @@ pub fn run(args: &WorkerArgs, hooks: impl Hooks) -> ExitCode {
             Err(e) => fail(&e.to_string()),
         }
     })
+}
+
+/// `--insecure` said loudly: anyone who reaches the port may use the worker.
+fn warn_if_open(args: &WorkerArgs, config: &WorkerConfig, access: &Access) {
+    if access.tls.is_some() || access.token.is_some() || args.listen.ip().is_loopback() {
+        return;
+    }
+    let line = format!(
+        "WARNING: --insecure: serving {} with neither TLS nor a token; anyone who reaches this port can use this worker{}",
+        args.listen,
+        match (&config.root, config.read_objects.is_empty()) {
+            (Some(_), _) | (None, false) => " and read what it can read",
+            (None, true) => "",
+        }
+    );
+    logs::say("gzfleet-worker", Said::Warning, &line);
+}
+
+/// The runtime only moves bytes (deflate runs on the pool's own threads): one I/O
+/// thread keeps up with about eight slots, and fewer threads mean fewer wakeups.
+fn runtime(slots: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(slots.div_ceil(8).clamp(1, 8))
+        .enable_all()
+        .build()
+}
+
+/// The main port, and `--health-listen`'s if asked; a taken one named.
+async fn bind(args: &WorkerArgs) -> Result<(TcpListener, Option<TcpListener>), String> {
+    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (choose another --listen address)",
+            args.listen
+        )
+    })?;
+    let health = match args.health_listen {
+        None => None,
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            format!("--health-listen {addr}: cannot listen: {e} (choose another address)")
+        })?),
+    };
+    Ok((listener, health))
+}
+
+/// The start, logged and (unless -q) said on stdout's first line.
+fn announce(
+    args: &WorkerArgs,
+    config: &WorkerConfig,
+    access: &Access,
+    local: std::net::SocketAddr,
+    health: Option<&TcpListener>,
+    exposition: Option<&Exposition>,
+) {
+    // Never the token itself: only whether there is one.
+    tracing::info!(
+        listen = %local,
+        slots = config.slots,
+        queue = config.queue_depth,
+        max_chunk = config.max_chunk,
+        max_connections = config.connections.max,
+        tls = access.tls.is_some(),
+        token = access.token.is_some(),
+        pull_root = config.root.is_some(),
+        health = %health
+            .and_then(|l| l.local_addr().ok())
+            .map_or("main port only".into(), |a| a.to_string()),
+        metrics = %exposition.map_or("off".into(), |e| e.local_addr().to_string()),
+        "worker started"
+    );
+    if args.quiet {
+        return;
+    }
+    // Tests and scripts read the port from this first line when given port 0: the
+    // address stays its fourth word, and the metrics address (chosen too, for
+    // `--metrics HOST:0`) comes last, so that readers of either need not know the
+    // words between.
+    let metrics = exposition.map_or(String::new(), |e| {
+        format!(", metrics on {}", e.local_addr())
+    });
+    println!(
+        "gzfleet-worker listening on {local} ({} slots, queue {}, max chunk {}, {}){metrics}",
+        config.slots,
+        config.queue_depth,
+        format_size(config.max_chunk),
+        access.describe()
+    );
 }
 
 /// `--init-token FILE`: see [`crate::token::init_file`]. Says which it did, never the token.

@@ -263,26 +263,15 @@ pub async fn serve<H: Hooks>(
         .max_decoding_message_size(request_limit(max_chunk))
         .max_encoding_message_size(response_limit(max_chunk));
     let worker = Admission::new(worker, Arc::clone(&gate));
-    // `--health-listen`: the same health service alone, plaintext, on its own port,
-    // for probes that cannot speak TLS. It outlives the drain (stopped only once the
-    // main server has returned), so a liveness probe never fails a worker for
-    // draining; readiness sees NOT_SERVING then, as on the main port.
+    // `--health-listen`: see `serve_health_only`.
     let (health_done, health_stop) = tokio::sync::oneshot::channel::<()>();
     let health_only = health_listener.map(|listener| {
-        let incoming = Limited::new(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+        serve_health_only(
+            listener,
             connections,
-            metrics.connection_counters(Listener::Health),
-        );
-        let service = Tracking::new(health_service.clone());
-        tokio::spawn(
-            Server::builder()
-                // Probes make one call at a time; nothing else is served here.
-                .max_concurrent_streams(8)
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = health_stop.await;
-                }),
+            &metrics,
+            health_service.clone(),
+            health_stop,
         )
     });
     // Every call answered counts as activity on its connection, keeping it open; a
@@ -304,30 +293,8 @@ pub async fn serve<H: Hooks>(
         connections,
         metrics.connection_counters(Listener::Grpc),
     );
-    let reporter = health.clone();
-    let shutdown = async move {
-        shutdown.await;
-        let draining = metrics.in_flight_now();
-        let line = format!("stopping: no new requests; draining {draining} in flight");
-        logs::say("gzfleet-worker", Said::Info, &line);
-        // Tell load balancers first, so no new work is routed here while we drain.
-        reporter
-            .set_not_serving::<WorkerServer<WorkerService<H>>>()
-            .await;
-        reporter
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
-    };
-    let mut builder = Server::builder();
-    if let Some(tls) = access.tls {
-        builder = builder.tls_config(tls)?;
-    }
-    let served = builder
-        // Unlimited in tonic by default; see limits.rs for what this bounds.
-        .max_concurrent_streams(max_streams(slots + queue))
-        .max_frame_size(MAX_FRAME)
-        .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
+    let shutdown = drain::<H>(shutdown, Arc::clone(&metrics), health.clone());
+    let served = server(access.tls, slots + queue)?
         .add_service(health_service)
         .add_service(worker)
         .serve_with_incoming_shutdown(incoming, shutdown)
@@ -339,6 +306,69 @@ pub async fn serve<H: Hooks>(
     served?;
     logs::say("gzfleet-worker", Said::Info, "drained; exiting");
     Ok(())
+}
+
+/// The main server's settings: TLS if any, and HTTP/2 limits for `admitted` calls.
+fn server(
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    admitted: usize,
+) -> Result<Server, ServeError> {
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    Ok(builder
+        // Unlimited in tonic by default; see limits.rs for what this bounds.
+        .max_concurrent_streams(max_streams(admitted))
+        .max_frame_size(MAX_FRAME)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW))
+}
+
+/// `--health-listen`: the health service alone, plaintext, on its own port, for
+/// probes that cannot speak TLS. It outlives the drain (stopped by `stop` only once
+/// the main server has returned), so a liveness probe never fails a worker for
+/// draining; readiness sees NOT_SERVING then, as on the main port.
+fn serve_health_only<T: tonic_health::pb::health_server::Health>(
+    listener: TcpListener,
+    connections: ConnectionLimits,
+    metrics: &WorkerMetrics,
+    service: tonic_health::pb::health_server::HealthServer<T>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>> {
+    let incoming = Limited::new(
+        TcpIncoming::from(listener).with_nodelay(Some(true)),
+        connections,
+        metrics.connection_counters(Listener::Health),
+    );
+    tokio::spawn(
+        Server::builder()
+            // Probes make one call at a time; nothing else is served here.
+            .max_concurrent_streams(8)
+            .add_service(Tracking::new(service))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop.await;
+            }),
+    )
+}
+
+/// Waits for `shutdown`, then says so and tells load balancers first, so no new work
+/// is routed here while the requests in hand drain.
+async fn drain<H: Hooks>(
+    shutdown: impl Future<Output = ()> + Send,
+    metrics: Arc<WorkerMetrics>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    shutdown.await;
+    let draining = metrics.in_flight_now();
+    let line = format!("stopping: no new requests; draining {draining} in flight");
+    logs::say("gzfleet-worker", Said::Info, &line);
+    reporter
+        .set_not_serving::<WorkerServer<WorkerService<H>>>()
+        .await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

@@ -60,52 +60,13 @@ impl Pipeline {
         let engine = std::thread::Builder::new()
             .name("gzfleet-writer".into())
             .spawn(move || {
-                let ui = Ui::new(Verbosity {
-                    quiet: true,
-                    verbose: 0,
-                });
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|source| Internal::Spawn {
-                        what: "the async runtime".into(),
-                        source,
-                    });
-                let connected = runtime.and_then(|rt| {
-                    let needs = crate::fleet::Needs {
-                        block: job.encoding.block,
-                        engine: job.encoding.engine,
-                        window: false,
-                    };
-                    connect_fleet(&fleet, needs, &rt, &ui).map(|f| (rt, f))
-                });
-                let (runtime, mut fleet) = match connected {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return Ok(0);
-                    }
+                let ends = Ends {
+                    ready: ready_tx,
+                    window: window_rx,
+                    items: items_rx,
+                    results: results_tx,
                 };
-                let info = Connected {
-                    capacity: fleet.capacity(),
-                    remote: fleet.is_remote(),
-                };
-                if ready_tx.send(Ok(info)).is_err() {
-                    return Ok(0);
-                }
-                let Ok(window) = window_rx.recv() else {
-                    return Ok(0);
-                };
-                let mut dispatcher = Dispatcher::new(
-                    &mut fleet,
-                    job,
-                    config,
-                    ui,
-                    Progress::hidden(),
-                    window,
-                    results_tx,
-                );
-                runtime.block_on(dispatcher.run(items_rx))
+                engine(&fleet, job, config, ends)
             })
             .map_err(|source| Error::io("cannot start the compressing thread", source))?;
         let connected = match ready_rx.recv() {
@@ -206,6 +167,68 @@ impl Pipeline {
             None => Error::internal(Internal::Fatal("the compressing thread is gone".into())),
         }
     }
+}
+
+/// The engine thread's ends of its channels.
+struct Ends {
+    ready: mpsc::SyncSender<Result<Connected, Internal>>,
+    window: mpsc::Receiver<Arc<Window>>,
+    items: UnboundedReceiver<Item>,
+    results: UnboundedSender<Ready>,
+}
+
+/// The engine thread: connects the fleet, says how much it holds, and dispatches
+/// the stream until its end. What fails connecting is sent back, not returned.
+fn engine(
+    fleet: &FleetPlan,
+    job: Arc<JobParams>,
+    config: DispatchConfig,
+    ends: Ends,
+) -> Result<u64, Internal> {
+    let ui = Ui::new(Verbosity {
+        quiet: true,
+        verbose: 0,
+    });
+    let needs = crate::fleet::Needs {
+        block: job.encoding.block,
+        engine: job.encoding.engine,
+        window: false,
+    };
+    let connected = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Internal::Spawn {
+            what: "the async runtime".into(),
+            source,
+        })
+        .and_then(|rt| connect_fleet(fleet, needs, &rt, &ui).map(|f| (rt, f)));
+    let (runtime, mut fleet) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ends.ready.send(Err(e));
+            return Ok(0);
+        }
+    };
+    let info = Connected {
+        capacity: fleet.capacity(),
+        remote: fleet.is_remote(),
+    };
+    if ends.ready.send(Ok(info)).is_err() {
+        return Ok(0);
+    }
+    let Ok(window) = ends.window.recv() else {
+        return Ok(0);
+    };
+    let mut dispatcher = Dispatcher::new(
+        &mut fleet,
+        job,
+        config,
+        ui,
+        Progress::hidden(),
+        window,
+        ends.results,
+    );
+    runtime.block_on(dispatcher.run(ends.items))
 }
 
 impl Drop for Pipeline {

@@ -17,6 +17,7 @@
 pub(crate) mod check;
 pub(crate) mod chunker;
 pub(crate) mod dispatch;
+pub(crate) mod encoding;
 pub(crate) mod index_out;
 pub(crate) mod input;
 pub(crate) mod job;

@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use gzfleet_worker::engine::{Engine, engine_names};
 use gzfleet_worker::objects::{Object, is_object};
-use serde::{Deserialize, Serialize};
 
 use super::chunker::{Chunk, Payload};
 use super::dispatch::DispatchConfig;
+pub(crate) use super::encoding::Encoding;
 use super::index_out::{default_span, index_path, step};
 use super::input::Input;
 use super::journal::JobIdentity;
@@ -26,86 +25,6 @@ use crate::error::{Error, Place};
 use crate::fleet::{Credentials, Discovery};
 use crate::gzip::Header;
 use crate::partial::with_suffix;
-
-/// What fixes the deflate bytes, besides the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Encoding {
-    /// Kept by name in a journal; its id (the fingerprint) is kept beside it.
-    #[serde(with = "engine_name")]
-    pub engine: Engine,
-    pub level: u32,
-    /// Chunk size in bytes.
-    pub block: u64,
-    /// No 32 KiB priming: each chunk decodes from its own start (-i, or an engine
-    /// that takes no dictionary).
-    pub independent: bool,
-}
-
-impl Encoding {
-    /// -i, the level and --engine, checked against each other: levels 10-12 exist only
-    /// in libdeflate, which chooses itself when no engine is named.
-    fn of(args: &CompressArgs) -> Result<Encoding, Error> {
-        Encoding::resolve(
-            args.level(),
-            args.engine.as_deref(),
-            args.block_size,
-            args.independent,
-        )
-    }
-
-    /// The level, the engine's name (None or "auto": the level's default engine), the
-    /// block size and independence, checked against each other: the command line's
-    /// rules, shared by the library's `WriterBuilder`.
-    pub(crate) fn resolve(
-        level: u32,
-        engine: Option<&str>,
-        block: u64,
-        independent: bool,
-    ) -> Result<Encoding, Error> {
-        let engine = match engine {
-            None | Some("auto") => Engine::default_for(level),
-            Some(name) => Engine::from_name(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--engine {name}: no such engine in this gzfleet; it has {} (or auto)",
-                    engine_names()
-                ))
-            })?,
-        };
-        if !engine.levels().contains(&level) {
-            let hint = match Engine::ALL.iter().find(|e| e.levels().contains(&level)) {
-                Some(other) => format!("; level {level} needs --engine {other}"),
-                None => String::new(),
-            };
-            return Err(Error::Usage(format!(
-                "level {level} is out of range for the {engine} engine ({}-{}){hint}",
-                engine.levels().start(),
-                engine.levels().end()
-            )));
-        }
-        Ok(Encoding {
-            engine,
-            level,
-            block,
-            independent: independent || !engine.takes_dictionary(),
-        })
-    }
-}
-
-/// An engine in a journal: its name (the id, which also changes with the build, is
-/// compared on its own: see `JobIdentity::engine`).
-mod engine_name {
-    use gzfleet_worker::engine::Engine;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(engine: &Engine, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(engine.name())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Engine, D::Error> {
-        let name = String::deserialize(d)?;
-        Engine::from_name(&name).ok_or_else(|| D::Error::custom(format!("no engine {name:?}")))
-    }
-}
 
 /// What every attempt at every chunk of one job carries.
 #[derive(Debug, Clone)]
@@ -263,50 +182,8 @@ impl Plan {
         };
         let target = Target::of(args, inputs.len())?;
         let encoding = Encoding::of(args)?;
-        let span = args
-            .index_span
-            .unwrap_or_else(|| default_span(encoding.independent));
-        let index = (args.index || args.index_file.is_some()).then(|| IndexPlan {
-            step: step(span, args.block_size),
-            file: args.index_file.clone(),
-        });
-        if index.is_none() && args.index_span.is_some() {
-            return Err(Error::Usage(
-                "--index-span needs --index (or --index-file)".into(),
-            ));
-        }
-        if index.as_ref().is_some_and(|i| i.file.is_some()) && (inputs.len() > 1 || args.recursive)
-        {
-            return Err(Error::Usage(
-                "--index-file names one index: for several inputs use --index (each gets its own beside its output)".into(),
-            ));
-        }
-        let discovery =
-            Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
-        if args.pull && discovery.is_empty() {
-            return Err(Error::Usage(
-                "--pull needs workers to read the inputs: name them with --workers".into(),
-            ));
-        }
-        let shared_root = args
-            .shared_root
-            .as_deref()
-            .map(SharedRoot::new)
-            .transpose()?;
-        let fleet = match discovery.is_empty() {
-            true => FleetPlan::Local {
-                threads: args.processes.map_or_else(
-                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    |p| p as usize,
-                ),
-            },
-            false => FleetPlan::Remote {
-                discovery,
-                credentials: Box::new(
-                    Credentials::load(&args.credential_files()).map_err(Error::Usage)?,
-                ),
-            },
-        };
+        let index = index_of(args, &encoding, inputs.len())?;
+        let (fleet, shared_root) = fleet_of(args)?;
         Ok(Plan {
             inputs,
             recursive: args.recursive,
@@ -521,6 +398,64 @@ impl Plan {
         }
         Ok(Destination::Object(url))
     }
+}
+
+/// `--index`, `--index-file` and `--index-span`, checked against each other.
+fn index_of(
+    args: &CompressArgs,
+    encoding: &Encoding,
+    inputs: usize,
+) -> Result<Option<IndexPlan>, Error> {
+    let span = args
+        .index_span
+        .unwrap_or_else(|| default_span(encoding.independent));
+    let index = (args.index || args.index_file.is_some()).then(|| IndexPlan {
+        step: step(span, args.block_size),
+        file: args.index_file.clone(),
+    });
+    if index.is_none() && args.index_span.is_some() {
+        return Err(Error::Usage(
+            "--index-span needs --index (or --index-file)".into(),
+        ));
+    }
+    if index.as_ref().is_some_and(|i| i.file.is_some()) && (inputs > 1 || args.recursive) {
+        return Err(Error::Usage(
+                "--index-file names one index: for several inputs use --index (each gets its own beside its output)".into(),
+            ));
+    }
+    Ok(index)
+}
+
+/// Who compresses (the embedded pool, or the workers named with their credentials),
+/// and `--shared-root` for pull mode.
+fn fleet_of(args: &CompressArgs) -> Result<(FleetPlan, Option<SharedRoot>), Error> {
+    let discovery =
+        Discovery::new(&args.workers, args.workers_file.clone()).map_err(Error::Usage)?;
+    if args.pull && discovery.is_empty() {
+        return Err(Error::Usage(
+            "--pull needs workers to read the inputs: name them with --workers".into(),
+        ));
+    }
+    let shared_root = args
+        .shared_root
+        .as_deref()
+        .map(SharedRoot::new)
+        .transpose()?;
+    let fleet = match discovery.is_empty() {
+        true => FleetPlan::Local {
+            threads: args.processes.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |p| p as usize,
+            ),
+        },
+        false => FleetPlan::Remote {
+            discovery,
+            credentials: Box::new(
+                Credentials::load(&args.credential_files()).map_err(Error::Usage)?,
+            ),
+        },
+    };
+    Ok((fleet, shared_root))
 }
 
 /// A time as gzip's MTIME holds it: whole seconds from 1 to 2^32 - 1.
