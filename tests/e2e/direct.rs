@@ -199,16 +199,8 @@ fn a_worker_killed_mid_segment_or_holding_one() {
     let mut args = s.args(&list, "1M");
     args.push("-9".into());
     let mut job = start_job(&input, &out, &stats, &strs(&args));
-    // Killed once it has compressed a chunk and holds another: inside a segment.
-    let busy = |m: &str| {
-        sample_value(m, "gzfleet_worker_chunks_total").is_some_and(|n| n >= 2.0)
-            && sample_value(m, "gzfleet_worker_in_flight").is_some_and(|n| n >= 1.0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !scrape(victim.metrics.as_ref().unwrap()).is_some_and(|m| busy(&m)) {
-        assert!(Instant::now() < deadline, "the victim never got to work");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Killed once it has compressed two chunks and holds another: inside a segment.
+    wait_until_busy(&victim, 2.0);
     assert!(
         job.try_wait().unwrap().is_none(),
         "job ended before the kill"

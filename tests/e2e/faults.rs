@@ -21,17 +21,8 @@ fn a_worker_killed_mid_job() {
         &stats,
         &["-9", "-b", "128K", "--workers", &list],
     );
-    // Killed once it has answered a chunk and holds another: a kill at a fixed time
-    // can find it idle on a loaded machine, and then nothing fails.
-    let busy = |m: &str| {
-        sample_value(m, "gzfleet_worker_chunks_total").is_some_and(|n| n >= 1.0)
-            && sample_value(m, "gzfleet_worker_in_flight").is_some_and(|n| n >= 1.0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !scrape(victim.metrics.as_ref().unwrap()).is_some_and(|m| busy(&m)) {
-        assert!(Instant::now() < deadline, "the victim never got to work");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Killed once it has answered a chunk and holds another.
+    wait_until_busy(&victim, 1.0);
     assert!(
         job.try_wait().unwrap().is_none(),
         "job ended before the kill: make it longer"

@@ -234,3 +234,22 @@ pub fn sample_value(text: &str, sample: &str) -> Option<f64> {
         .filter_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
         .find_map(|v| v.trim().parse().ok())
 }
+
+/// Waits until `worker`'s metrics show it has answered at least `done` chunks and holds
+/// another, so that a kill lands mid-work: a kill at a fixed time can find it idle on
+/// a loaded machine, and then nothing fails.
+pub fn wait_until_busy(worker: &Worker, done: f64) {
+    let busy = |m: &str| {
+        sample_value(m, "gzfleet_worker_chunks_total").is_some_and(|n| n >= done)
+            && sample_value(m, "gzfleet_worker_in_flight").is_some_and(|n| n >= 1.0)
+    };
+    let metrics = worker
+        .metrics
+        .as_ref()
+        .expect("the worker runs without --metrics");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !scrape(metrics).is_some_and(|m| busy(&m)) {
+        assert!(Instant::now() < deadline, "the victim never got to work");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -18,7 +18,15 @@ fn every_chunk_is_written_once_across_workers() {
     assert_eq!(out.result.unwrap(), 40);
     each_once(&out.written, 40);
     assert!(!a.done().is_empty() && !b.done().is_empty());
-    assert_eq!(out.stats, DispatchStats::default(), "nothing went wrong");
+    assert!(
+        out.stats.received_bytes > 0,
+        "the answers' bytes went uncounted"
+    );
+    let quiet = DispatchStats {
+        received_bytes: 0,
+        ..out.stats
+    };
+    assert_eq!(quiet, DispatchStats::default(), "nothing went wrong");
 }
 
 #[test]
