@@ -135,6 +135,19 @@ impl SharedRoot {
 }
 
 impl SharedFile {
+    /// The wire's name for `length` bytes at `offset` of this input, as a worker reads
+    /// them (push mode's chunk requests and direct output's segments alike).
+    pub fn range(&self, offset: u64, length: u64) -> gzfleet_proto::v1::RangeRef {
+        gzfleet_proto::v1::RangeRef {
+            path: self.path.clone(),
+            offset,
+            length,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            etag: self.etag.clone(),
+        }
+    }
+
     /// An object: workers read it with their own credentials.
     pub fn object(object: &Object, version: &Version) -> Arc<SharedFile> {
         Arc::new(SharedFile {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gzfleet_proto::v1::compress_request::Source;
 use gzfleet_proto::v1::worker_client::WorkerClient;
-use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, InfoResponse, RangeRef};
+use gzfleet_proto::v1::{CompressRequest, EngineInfo, InfoRequest, InfoResponse};
 use gzfleet_worker::INPUT_ERROR;
 use gzfleet_worker::framing::{Bounded, Overrun};
 use gzfleet_worker::limits::{
@@ -202,14 +202,7 @@ impl Link for GrpcLink {
             } => (dictionary.clone(), Source::Data(data.clone())),
             Payload::Shared(file) => (
                 Bytes::new(),
-                Source::Range(RangeRef {
-                    path: file.path.clone(),
-                    offset: chunk.offset,
-                    length: chunk.len,
-                    size: file.size,
-                    mtime_ns: file.mtime_ns,
-                    etag: file.etag.clone(),
-                }),
+                Source::Range(file.range(chunk.offset, chunk.len)),
             ),
         };
         let mut request = Request::new(CompressRequest {

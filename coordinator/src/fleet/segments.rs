@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gzfleet_proto::v1::worker_client::WorkerClient;
-use gzfleet_proto::v1::{RangeRef, SegmentRequest, SegmentResponse, WriteRequest, WriteTarget};
+use gzfleet_proto::v1::{SegmentRequest, SegmentResponse, WriteRequest, WriteTarget};
 use gzfleet_worker::engine::MAX_DICTIONARY;
 use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
@@ -80,14 +80,7 @@ pub(crate) fn request(chunk: &Chunk, job: &JobParams) -> Option<SegmentRequest> 
         level: job.encoding.level,
         engine: job.encoding.engine.name().into(),
         independent: job.encoding.independent,
-        range: Some(RangeRef {
-            path: file.path.clone(),
-            offset: chunk.offset,
-            length: chunk.len,
-            size: file.size,
-            mtime_ns: file.mtime_ns,
-            etag: file.etag.clone(),
-        }),
+        range: Some(file.range(chunk.offset, chunk.len)),
         window_every,
         verify: false,
         write: None,
