@@ -47,6 +47,22 @@ impl From<Decoded> for Stream {
     }
 }
 
+/// A reader of `rest` that returns at most `step` bytes a read, so buffer edges fall
+/// anywhere: the reading targets compare its verdicts with whole reads'.
+pub struct Dribble<'a> {
+    pub rest: &'a [u8],
+    pub step: usize,
+}
+
+impl Read for Dribble<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out.len().min(self.step).min(self.rest.len());
+        out[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
 /// A verdict without what legitimately depends on how reads are cut: for invalid
 /// deflate data, how far the inflater had read ahead (its fast path takes whole
 /// buffers) and so which check caught it and whether zlib-rs's words survive (see

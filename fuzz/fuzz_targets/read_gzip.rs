@@ -10,26 +10,11 @@
 
 #![no_main]
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 use gzfleet_coordinator::fuzzing;
 use libfuzzer_sys::fuzz_target;
-
-/// Returns at most `step` bytes a read, so buffer edges fall anywhere.
-struct Dribble<'a> {
-    rest: &'a [u8],
-    step: usize,
-}
-
-impl Read for Dribble<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = out.len().min(self.step).min(self.rest.len());
-        out[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&step, file)) = data.split_first() else {
@@ -41,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         step as usize
     };
-    let dribbled = fuzzing::test(Dribble { rest: file, step });
+    let dribbled = fuzzing::test(fuzzing::Dribble { rest: file, step });
     assert_eq!(
         verdict.as_ref().map_err(|e| fuzzing::invariant(e)),
         dribbled.as_ref().map_err(|e| fuzzing::invariant(e)),

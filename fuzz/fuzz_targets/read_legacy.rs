@@ -12,24 +12,8 @@
 
 #![no_main]
 
-use std::io::{self, Read};
-
 use gzfleet_coordinator::{fuzzing, testing};
 use libfuzzer_sys::fuzz_target;
-
-struct Dribble<'a> {
-    rest: &'a [u8],
-    step: usize,
-}
-
-impl Read for Dribble<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = out.len().min(self.step).min(self.rest.len());
-        out[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, rest)) = data.split_first() else {
@@ -49,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
         n => n,
     };
     let mut cut = Vec::new();
-    let dribbled = fuzzing::decompress_with(Dribble { rest: &file, step }, &mut cut, false);
+    let dribble = fuzzing::Dribble { rest: &file, step };
+    let dribbled = fuzzing::decompress_with(dribble, &mut cut, false);
     assert_eq!(
         verdict.as_ref().map_err(|e| fuzzing::invariant(e)),
         dribbled.as_ref().map_err(|e| fuzzing::invariant(e)),
